@@ -1,0 +1,23 @@
+package protocol
+
+import "errors"
+
+// Every reason a verifier refuses a proof, in the order of the checks. A
+// server logs the reason and tells the caller none of it. No error message
+// here carries secret material.
+var (
+	ErrMalformed      = errors.New("proof is malformed")
+	ErrVersion        = errors.New("proof has an unsupported version")
+	ErrSuite          = errors.New("proof has an unsupported suite")
+	ErrUnknownKey     = errors.New("proof is sealed to an unknown server key")
+	ErrOpen           = errors.New("proof does not decrypt under the server key")
+	ErrHeaderMismatch = errors.New("proof header does not match the request")
+	ErrTooOld         = errors.New("proof is older than the allowed clock skew")
+	ErrFromFuture     = errors.New("proof is issued further in the future than the allowed clock skew")
+	ErrGeneration     = errors.New("proof names an entropy generation the server does not hold")
+	ErrChallenge      = errors.New("proof challenge is not the one the server expects")
+	ErrSampling       = errors.New("proof samples do not follow the required sampling parameters")
+	ErrRanges         = errors.New("proof ranges are not the ones derived from its nonce")
+	ErrDigest         = errors.New("proof digest does not match the server's entropy")
+	ErrReplay         = errors.New("proof nonce was accepted before")
+)

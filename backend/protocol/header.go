@@ -1,0 +1,58 @@
+package protocol
+
+import "fmt"
+
+// Version is the protocol version this package speaks.
+const Version uint8 = 1
+
+// Header is the clear part of a proof. It is bound to the sealed payload as
+// both HPKE info and AEAD associated data, and it is hashed into the digest.
+type Header struct {
+	Version  uint8
+	Suite    Suite
+	KeyID    KeyID
+	Role     string
+	ClientID string
+}
+
+// marshal encodes version || suite || key_id || lp8(role) || lp8(client_id).
+func (h *Header) marshal() ([]byte, error) {
+	if err := ValidName(h.Role); err != nil {
+		return nil, fmt.Errorf("role %w", err)
+	}
+	if err := ValidName(h.ClientID); err != nil {
+		return nil, fmt.Errorf("client_id %w", err)
+	}
+	b := make([]byte, 0, 2+KeyIDSize+2+len(h.Role)+len(h.ClientID))
+	b = append(b, h.Version, byte(h.Suite))
+	b = append(b, h.KeyID[:]...)
+	b = appendLP8(b, h.Role)
+	b = appendLP8(b, h.ClientID)
+	return b, nil
+}
+
+// parseHeader reads a header from r and checks version, suite and names.
+func parseHeader(r *reader) (Header, error) {
+	var h Header
+	h.Version = r.u8()
+	if r.failed {
+		return h, ErrMalformed
+	}
+	if h.Version != Version {
+		return h, ErrVersion
+	}
+	h.Suite = Suite(r.u8())
+	if r.failed {
+		return h, ErrMalformed
+	}
+	if !h.Suite.Valid() {
+		return h, ErrSuite
+	}
+	copy(h.KeyID[:], r.take(KeyIDSize))
+	h.Role = string(r.lp8())
+	h.ClientID = string(r.lp8())
+	if r.failed || ValidName(h.Role) != nil || ValidName(h.ClientID) != nil {
+		return h, ErrMalformed
+	}
+	return h, nil
+}

@@ -1,0 +1,256 @@
+package protocol
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+const (
+	// NonceSize is the length of a proof nonce: 256 bits from crypto/rand.
+	NonceSize = 32
+	// MaxProofLength bounds the encoded proof; longer input is refused
+	// before it is decoded.
+	MaxProofLength = 8192
+
+	aeadOverhead = 16
+	// minPayload is the payload with one range and no challenge.
+	minPayload = 8 + 8 + NonceSize + 2 + 2 + 8 + DigestSize
+)
+
+// payload is the sealed part of a proof.
+type payload struct {
+	issuedAt   uint64
+	generation uint64
+	nonce      [NonceSize]byte
+	challenge  []byte
+	ranges     []Range
+	digest     [DigestSize]byte
+}
+
+// marshal encodes u64(issued_at) || u64(generation) || nonce ||
+// lp16(challenge) || u16(count) || ranges || digest.
+func (p *payload) marshal() []byte {
+	b := make([]byte, 0, minPayload+len(p.challenge)+8*len(p.ranges))
+	b = binary.BigEndian.AppendUint64(b, p.issuedAt)
+	b = binary.BigEndian.AppendUint64(b, p.generation)
+	b = append(b, p.nonce[:]...)
+	b = appendLP16(b, p.challenge)
+	b = appendRanges(b, p.ranges)
+	return append(b, p.digest[:]...)
+}
+
+func parsePayload(b []byte) (*payload, error) {
+	r := &reader{b: b}
+	p := &payload{issuedAt: r.u64(), generation: r.u64()}
+	copy(p.nonce[:], r.take(NonceSize))
+	p.challenge = r.lp16()
+	count := int(r.u16())
+	if r.failed || count < 1 || count > MaxRangeCount || len(p.challenge) > MaxChallengeSize {
+		return nil, ErrMalformed
+	}
+	p.ranges = make([]Range, count)
+	for i := range p.ranges {
+		p.ranges[i] = Range{Offset: r.u32(), Length: r.u32()}
+	}
+	copy(p.digest[:], r.take(DigestSize))
+	if r.failed || len(r.b) != 0 || p.issuedAt > math.MaxInt64 {
+		return nil, ErrMalformed
+	}
+	return p, nil
+}
+
+// ProofInput is what a client needs to build one proof.
+type ProofInput struct {
+	ServerKey  *PublicKey
+	Role       string
+	ClientID   string
+	Generation uint64
+	Entropy    []byte
+	Sampling   Sampling
+	IssuedAt   time.Time
+	// Challenge is empty unless the role requires challenge mode.
+	Challenge []byte
+}
+
+// ClientSession is what a client keeps of one proof to read the sealed
+// parts of the login response.
+type ClientSession struct {
+	exp exporter
+}
+
+// NewProof builds a proof for one login: a fresh nonce from crypto/rand, the
+// ranges derived from it, the digest of the transcript, all sealed to the
+// server key. It returns the canonical encoded proof.
+func NewProof(in ProofInput) (string, *ClientSession, error) {
+	var nonce [NonceSize]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return "", nil, err
+	}
+	return newProof(in, nonce)
+}
+
+// newProof is NewProof with a given nonce, for test vectors.
+func newProof(in ProofInput, nonce [NonceSize]byte) (string, *ClientSession, error) {
+	if in.ServerKey == nil {
+		return "", nil, errors.New("no server key")
+	}
+	if in.IssuedAt.Unix() < 0 {
+		return "", nil, errors.New("issued_at before 1970")
+	}
+	h := Header{Version: Version, Suite: in.ServerKey.suite, KeyID: in.ServerKey.id, Role: in.Role, ClientID: in.ClientID}
+	header, err := h.marshal()
+	if err != nil {
+		return "", nil, err
+	}
+	ranges, err := DeriveRanges(&nonce, len(in.Entropy), in.Sampling, in.Challenge)
+	if err != nil {
+		return "", nil, err
+	}
+	p := &payload{
+		issuedAt:   uint64(in.IssuedAt.Unix()),
+		generation: in.Generation,
+		nonce:      nonce,
+		challenge:  in.Challenge,
+		ranges:     ranges,
+	}
+	p.digest = computeDigest(header, p, in.Entropy)
+	enc, ct, exp, err := sealTo(in.ServerKey, hpkeInfo(header), header, p.marshal())
+	if err != nil {
+		return "", nil, err
+	}
+	wire := append(append(header, enc...), ct...)
+	return proofEncoding.EncodeToString(wire), &ClientSession{exp: exp}, nil
+}
+
+// hpkeInfo is lp8(labelHPKEInfo) || header.
+func hpkeInfo(header []byte) []byte { return append(lp8(labelHPKEInfo), header...) }
+
+// Envelope is a decoded proof whose header has been checked but whose
+// payload is still sealed.
+type Envelope struct {
+	Header Header
+	header []byte
+	enc    []byte
+	ct     []byte
+}
+
+// ParseProof decodes a proof and checks, in order: length and encoding
+// (ErrMalformed), version (ErrVersion), suite (ErrSuite), header names and
+// body length (ErrMalformed). It does no cryptography.
+func ParseProof(s string) (*Envelope, error) {
+	if len(s) == 0 || len(s) > MaxProofLength {
+		return nil, ErrMalformed
+	}
+	wire, err := decodeCanonical(s)
+	if err != nil {
+		return nil, ErrMalformed
+	}
+	r := &reader{b: wire}
+	h, err := parseHeader(r)
+	if err != nil {
+		return nil, err
+	}
+	headerLen := len(wire) - len(r.b)
+	enc := r.take(h.Suite.encLen())
+	if r.failed || len(r.b) < minPayload+aeadOverhead {
+		return nil, ErrMalformed
+	}
+	return &Envelope{Header: h, header: wire[:headerLen:headerLen], enc: enc, ct: r.b}, nil
+}
+
+// Open decrypts the payload with the server key the header names; the
+// caller looked sk up by Header.KeyID and must pass nil if it holds no such
+// key (ErrUnknownKey). A payload that does not decrypt is ErrOpen; one that
+// decrypts but is not well formed is ErrMalformed.
+func (e *Envelope) Open(sk *PrivateKey) (*Claims, error) {
+	if sk == nil || sk.public.id != e.Header.KeyID || sk.public.suite != e.Header.Suite {
+		return nil, ErrUnknownKey
+	}
+	pt, exp, err := openWith(sk, e.enc, hpkeInfo(e.header), e.header, e.ct)
+	if err != nil {
+		return nil, err
+	}
+	p, err := parsePayload(pt)
+	if err != nil {
+		return nil, err
+	}
+	return &Claims{Header: e.Header, header: e.header, p: p, exp: exp}, nil
+}
+
+// Claims is an opened proof: what the client claims, not yet verified
+// against the server's entropy.
+type Claims struct {
+	Header Header
+	header []byte
+	p      *payload
+	exp    exporter
+}
+
+// IssuedAt is the time the client says it built the proof.
+func (c *Claims) IssuedAt() time.Time { return time.Unix(int64(c.p.issuedAt), 0) }
+
+// Generation is the entropy generation the proof is made from.
+func (c *Claims) Generation() uint64 { return c.p.generation }
+
+// NonceID identifies the nonce for single-use bookkeeping without storing
+// the nonce itself: SHA-256(lp8(labelNonceID) || nonce).
+func (c *Claims) NonceID() [sha256.Size]byte {
+	return sha256.Sum256(append(lp8(labelNonceID), c.p.nonce[:]...))
+}
+
+// CheckHeader compares the header's names with the request's, byte for byte.
+func (c *Claims) CheckHeader(role, clientID string) error {
+	if c.Header.Role != role || c.Header.ClientID != clientID {
+		return ErrHeaderMismatch
+	}
+	return nil
+}
+
+// CheckTime refuses a proof issued more than skew before or after now.
+func (c *Claims) CheckTime(now time.Time, skew time.Duration) error {
+	issued := c.IssuedAt()
+	switch {
+	case issued.Before(now.Add(-skew)):
+		return ErrTooOld
+	case issued.After(now.Add(skew)):
+		return ErrFromFuture
+	}
+	return nil
+}
+
+// Verify checks the proof against the server's copy of the entropy, in
+// order: the challenge is the one expected, empty without challenge mode
+// (ErrChallenge),
+// the ranges are exactly those derived from the nonce with the required
+// sampling (ErrRanges), and the digest matches, compared in constant time
+// (ErrDigest).
+func (c *Claims) Verify(entropy []byte, s Sampling, challenge []byte) error {
+	// The challenge is public (a server MAC); a plain comparison is fine.
+	if !bytes.Equal(c.p.challenge, challenge) {
+		return ErrChallenge
+	}
+	want, err := DeriveRanges(&c.p.nonce, len(entropy), s, challenge)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrSampling, err)
+	}
+	if len(want) != len(c.p.ranges) {
+		return ErrRanges
+	}
+	for i := range want {
+		if want[i] != c.p.ranges[i] {
+			return ErrRanges
+		}
+	}
+	d := computeDigest(c.header, c.p, entropy)
+	if subtle.ConstantTimeCompare(d[:], c.p.digest[:]) != 1 {
+		return ErrDigest
+	}
+	return nil
+}

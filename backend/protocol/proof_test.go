@@ -1,0 +1,306 @@
+package protocol
+
+import (
+	"crypto/rand"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	testKeysOnce sync.Once
+	testKeys     map[Suite]*PrivateKey
+)
+
+// serverKey returns one generated key per suite, shared by the package's
+// tests because RSA-3072 generation is slow.
+func serverKey(t testing.TB, s Suite) *PrivateKey {
+	t.Helper()
+	testKeysOnce.Do(func() {
+		testKeys = map[Suite]*PrivateKey{}
+		for _, s := range Suites() {
+			k, err := GenerateKey(s)
+			if err != nil {
+				panic(err)
+			}
+			testKeys[s] = k
+		}
+	})
+	return testKeys[s]
+}
+
+func testEntropy(t testing.TB, n int) []byte {
+	t.Helper()
+	e := make([]byte, n)
+	if _, err := rand.Read(e); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+var testSampling = Sampling{Count: 32, Length: 32}
+
+func testInput(t testing.TB, s Suite, entropy []byte) ProofInput {
+	return ProofInput{
+		ServerKey:  serverKey(t, s).Public(),
+		Role:       "web",
+		ClientID:   "client-1",
+		Generation: 1,
+		Entropy:    entropy,
+		Sampling:   testSampling,
+		IssuedAt:   time.Now(),
+	}
+}
+
+// verify runs every server check in the spec's order.
+func verify(proof string, sk *PrivateKey, role, clientID string, entropy []byte, now time.Time) (*Claims, error) {
+	env, err := ParseProof(proof)
+	if err != nil {
+		return nil, err
+	}
+	c, err := env.Open(sk)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.CheckHeader(role, clientID); err != nil {
+		return nil, err
+	}
+	if err := c.CheckTime(now, time.Minute); err != nil {
+		return nil, err
+	}
+	return c, c.Verify(entropy, testSampling, nil)
+}
+
+func TestProofRoundTripEverySuite(t *testing.T) {
+	entropy := testEntropy(t, 64<<10)
+	for _, s := range Suites() {
+		t.Run(s.String(), func(t *testing.T) {
+			in := testInput(t, s, entropy)
+			proof, sess, err := NewProof(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(proof) > MaxProofLength {
+				t.Fatalf("proof is %d characters, over MaxProofLength", len(proof))
+			}
+			c, err := verify(proof, serverKey(t, s), "web", "client-1", entropy, time.Now())
+			if err != nil {
+				t.Fatalf("verify: %v", err)
+			}
+			if c.Generation() != 1 || c.Header.Suite != s || c.Header.KeyID != in.ServerKey.ID() {
+				t.Fatalf("claims = %+v", c.Header)
+			}
+
+			sealed, err := c.SealResponse("confirm", []byte("hello client"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := sess.OpenResponse("confirm", sealed)
+			if err != nil || string(got) != "hello client" {
+				t.Fatalf("OpenResponse = %q, %v", got, err)
+			}
+			if _, err := sess.OpenResponse("other", sealed); !errors.Is(err, ErrResponse) {
+				t.Fatalf("response opened under another purpose: %v", err)
+			}
+
+			// A second proof from another login cannot open this response.
+			_, other, err := NewProof(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := other.OpenResponse("confirm", sealed); !errors.Is(err, ErrResponse) {
+				t.Fatalf("response opened by another login's session: %v", err)
+			}
+		})
+	}
+}
+
+func TestProofRefusals(t *testing.T) {
+	entropy := testEntropy(t, 64<<10)
+	otherEntropy := testEntropy(t, 64<<10)
+	now := time.Now()
+	build := func(t *testing.T, mutate func(*ProofInput)) string {
+		in := testInput(t, SuiteXWing, entropy)
+		mutate(&in)
+		p, _, err := NewProof(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cases := []struct {
+		name     string
+		proof    func(t *testing.T) string
+		sk       *PrivateKey
+		role     string
+		clientID string
+		entropy  []byte
+		want     error
+	}{
+		{name: "empty", proof: func(*testing.T) string { return "" }, want: ErrMalformed},
+		{name: "not base64", proof: func(*testing.T) string { return "!!!" }, want: ErrMalformed},
+		{name: "too long", proof: func(*testing.T) string { return string(make([]byte, MaxProofLength+1)) }, want: ErrMalformed},
+		{name: "padded", proof: func(t *testing.T) string { return build(t, func(*ProofInput) {}) + "=" }, want: ErrMalformed},
+		{name: "newline", proof: func(t *testing.T) string { p := build(t, func(*ProofInput) {}); return p[:10] + "\n" + p[10:] }, want: ErrMalformed},
+		{name: "version", proof: func(t *testing.T) string {
+			return reencode(t, build(t, func(*ProofInput) {}), func(b []byte) { b[0] = 2 })
+		}, want: ErrVersion},
+		{name: "suite", proof: func(t *testing.T) string {
+			return reencode(t, build(t, func(*ProofInput) {}), func(b []byte) { b[1] = 9 })
+		}, want: ErrSuite},
+		{name: "truncated", proof: func(t *testing.T) string { return reencodeCut(t, build(t, func(*ProofInput) {}), 200) }, want: ErrMalformed},
+		{name: "unknown key", proof: func(t *testing.T) string { return build(t, func(*ProofInput) {}) }, sk: serverKey(t, SuiteP256), want: ErrUnknownKey},
+		{name: "tampered key id", proof: func(t *testing.T) string {
+			return reencode(t, build(t, func(*ProofInput) {}), func(b []byte) { b[2] ^= 1 })
+		}, want: ErrUnknownKey},
+		{name: "tampered header", proof: func(t *testing.T) string {
+			return reencode(t, build(t, func(*ProofInput) {}), func(b []byte) { b[11] = 'x' })
+		}, role: "xeb", want: ErrOpen},
+		{name: "tampered body", proof: func(t *testing.T) string {
+			return reencode(t, build(t, func(*ProofInput) {}), func(b []byte) { b[len(b)-1] ^= 1 })
+		}, want: ErrOpen},
+		{name: "other role", proof: func(t *testing.T) string { return build(t, func(*ProofInput) {}) }, role: "db", want: ErrHeaderMismatch},
+		{name: "other client", proof: func(t *testing.T) string { return build(t, func(*ProofInput) {}) }, clientID: "client-2", want: ErrHeaderMismatch},
+		{name: "too old", proof: func(t *testing.T) string {
+			return build(t, func(in *ProofInput) { in.IssuedAt = now.Add(-2 * time.Minute) })
+		}, want: ErrTooOld},
+		{name: "from future", proof: func(t *testing.T) string {
+			return build(t, func(in *ProofInput) { in.IssuedAt = now.Add(2 * time.Minute) })
+		}, want: ErrFromFuture},
+		{name: "other sampling", proof: func(t *testing.T) string {
+			return build(t, func(in *ProofInput) { in.Sampling = Sampling{Count: 16, Length: 64} })
+		}, want: ErrRanges},
+		{name: "challenge not expected", proof: func(t *testing.T) string { return build(t, func(in *ProofInput) { in.Challenge = []byte("c") }) }, want: ErrChallenge},
+		{name: "other entropy", proof: func(t *testing.T) string { return build(t, func(in *ProofInput) { in.Entropy = otherEntropy }) }, want: ErrDigest},
+		{name: "other entropy size", proof: func(t *testing.T) string { return build(t, func(in *ProofInput) { in.Entropy = entropy[:32<<10] }) }, want: ErrRanges},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sk, role, clientID, e := tc.sk, tc.role, tc.clientID, tc.entropy
+			if sk == nil {
+				sk = serverKey(t, SuiteXWing)
+			}
+			if role == "" {
+				role = "web"
+			}
+			if clientID == "" {
+				clientID = "client-1"
+			}
+			if e == nil {
+				e = entropy
+			}
+			_, err := verify(tc.proof(t), sk, role, clientID, e, now)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func reencode(t *testing.T, proof string, mutate func([]byte)) string {
+	t.Helper()
+	b, err := decodeCanonical(proof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mutate(b)
+	return proofEncoding.EncodeToString(b)
+}
+
+func reencodeCut(t *testing.T, proof string, n int) string {
+	t.Helper()
+	b, err := decodeCanonical(proof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return proofEncoding.EncodeToString(b[:n])
+}
+
+func TestNewProofRejectsBadInput(t *testing.T) {
+	entropy := testEntropy(t, 8<<10)
+	cases := map[string]func(*ProofInput){
+		"no key":          func(in *ProofInput) { in.ServerKey = nil },
+		"empty role":      func(in *ProofInput) { in.Role = "" },
+		"upper-case role": func(in *ProofInput) { in.Role = "Web" },
+		"client slash":    func(in *ProofInput) { in.ClientID = "a/b" },
+		"small entropy":   func(in *ProofInput) { in.Entropy = entropy[:100] },
+		"zero count":      func(in *ProofInput) { in.Sampling.Count = 0 },
+		"too much":        func(in *ProofInput) { in.Sampling = Sampling{Count: 256, Length: 4096} },
+		"too few bytes":   func(in *ProofInput) { in.Sampling = Sampling{Count: 1, Length: 16} },
+		"long challenge":  func(in *ProofInput) { in.Challenge = make([]byte, MaxChallengeSize+1) },
+		"before epoch":    func(in *ProofInput) { in.IssuedAt = time.Unix(-1, 0) },
+	}
+	for name, mutate := range cases {
+		t.Run(name, func(t *testing.T) {
+			in := testInput(t, SuiteP256, entropy)
+			mutate(&in)
+			if p, _, err := NewProof(in); err == nil {
+				t.Fatalf("NewProof accepted bad input: %s", p)
+			}
+		})
+	}
+}
+
+func TestDeriveRangesIsDeterministicAndInBounds(t *testing.T) {
+	var nonce [NonceSize]byte
+	rand.Read(nonce[:])
+	a, err := DeriveRanges(&nonce, 4096, Sampling{Count: 256, Length: 16}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := DeriveRanges(&nonce, 4096, Sampling{Count: 256, Length: 16}, nil)
+	c, _ := DeriveRanges(&nonce, 4096, Sampling{Count: 256, Length: 16}, []byte("challenge"))
+	same := 0
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatal("ranges differ for the same nonce")
+		}
+		if a[i] == c[i] {
+			same++
+		}
+		if a[i].Length != 16 || a[i].Offset > 4096-16 {
+			t.Fatalf("range %d out of bounds: %+v", i, a[i])
+		}
+	}
+	if same > 8 {
+		t.Fatalf("challenge does not change the ranges (%d of 256 equal)", same)
+	}
+}
+
+func TestKeysRoundTrip(t *testing.T) {
+	for _, s := range Suites() {
+		t.Run(s.String(), func(t *testing.T) {
+			sk := serverKey(t, s)
+			sk2, err := ParsePrivateKey(s, sk.Bytes())
+			if err != nil {
+				t.Fatal(err)
+			}
+			pk, err := ParsePublicKey(s, sk.Public().Bytes())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sk2.Public().ID() != sk.Public().ID() || pk.ID() != sk.Public().ID() {
+				t.Fatal("key ID changed across encoding")
+			}
+			id, err := ParseKeyID(pk.ID().String())
+			if err != nil || id != pk.ID() {
+				t.Fatalf("ParseKeyID = %v, %v", id, err)
+			}
+			if _, err := ParsePublicKey(s, []byte("short")); err == nil {
+				t.Fatal("parsed a garbage public key")
+			}
+			if _, err := ParsePrivateKey(s, []byte("short")); err == nil {
+				t.Fatal("parsed a garbage private key")
+			}
+		})
+	}
+	if _, err := ParseSuite("nope"); err == nil {
+		t.Fatal("parsed an unknown suite")
+	}
+	for _, n := range SuiteNames() {
+		if s, err := ParseSuite(n); err != nil || s.String() != n {
+			t.Fatalf("ParseSuite(%q) = %v, %v", n, s, err)
+		}
+	}
+}

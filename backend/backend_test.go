@@ -1,0 +1,201 @@
+package backend
+
+import (
+	"context"
+	"encoding/base64"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/entropy-auth/vault-plugin-auth-entropy/backend/protocol"
+)
+
+// getTestBackend returns a backend on in-memory storage.
+func getTestBackend(t *testing.T) (*entropyBackend, logical.Storage) {
+	t.Helper()
+	conf := logical.TestBackendConfig()
+	conf.StorageView = &logical.InmemStorage{}
+	b, err := Factory(context.Background(), conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.(*entropyBackend), conf.StorageView
+}
+
+// request runs one request the way Vault's router does: for a write, the
+// path's existence check picks create or update.
+func request(t *testing.T, b *entropyBackend, s logical.Storage, op logical.Operation, path string, data map[string]interface{}) (*logical.Response, error) {
+	t.Helper()
+	req := &logical.Request{
+		Operation:  op,
+		Path:       path,
+		Storage:    s,
+		Data:       data,
+		MountPoint: "auth/entropy/",
+		Connection: &logical.Connection{RemoteAddr: "127.0.0.1"},
+	}
+	if op == logical.UpdateOperation {
+		found, exists, err := b.HandleExistenceCheck(context.Background(), req)
+		if err != nil {
+			// Vault's router returns this error to the caller as it is.
+			return nil, err
+		}
+		if found && !exists {
+			req.Operation = logical.CreateOperation
+		}
+	}
+	return b.HandleRequest(context.Background(), req)
+}
+
+// mustOK runs a request that must succeed and returns its response.
+func mustOK(t *testing.T, b *entropyBackend, s logical.Storage, op logical.Operation, path string, data map[string]interface{}) *logical.Response {
+	t.Helper()
+	resp, err := request(t, b, s, op, path, data)
+	if err != nil || (resp != nil && resp.IsError()) {
+		t.Fatalf("%s %s: resp=%#v err=%v", op, path, resp, err)
+	}
+	return resp
+}
+
+// mustFail runs a request that must fail with a client error, and checks
+// that storage is exactly as it was.
+func mustFail(t *testing.T, b *entropyBackend, s logical.Storage, op logical.Operation, path string, data map[string]interface{}) {
+	t.Helper()
+	before := storageSnapshot(t, s)
+	resp, err := request(t, b, s, op, path, data)
+	if err == nil && (resp == nil || !resp.IsError()) {
+		t.Fatalf("%s %s %v succeeded: %#v", op, path, data, resp)
+	}
+	if resp != nil && resp.Auth != nil {
+		t.Fatalf("%s %s returned auth on failure", op, path)
+	}
+	if after := storageSnapshot(t, s); !equalSnapshots(before, after) {
+		t.Fatalf("%s %s %v changed storage:\nbefore %v\nafter  %v", op, path, data, keysOf(before), keysOf(after))
+	}
+}
+
+// storageSnapshot maps every storage key to its value.
+func storageSnapshot(t *testing.T, s logical.Storage) map[string]string {
+	t.Helper()
+	keys, err := logical.CollectKeys(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[string]string, len(keys))
+	for _, k := range keys {
+		e, err := s.Get(context.Background(), k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[k] = string(e.Value)
+	}
+	return out
+}
+
+func equalSnapshots(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+func keysOf(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// testClient is an enrolled client as the workload holds it.
+type testClient struct {
+	role, id   string
+	generation uint64
+	entropy    []byte
+	sampling   protocol.Sampling
+	key        *protocol.PublicKey
+}
+
+// enroll creates a client in role and reads its bundle.
+func enroll(t *testing.T, b *entropyBackend, s logical.Storage, role string, data map[string]interface{}) *testClient {
+	t.Helper()
+	resp := mustOK(t, b, s, logical.UpdateOperation, "role/"+role+"/enroll", data)
+	d := resp.Data
+	entropy, err := base64.StdEncoding.DecodeString(d["entropy"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := d["server_keys"].([]map[string]interface{})
+	suite, err := protocol.ParseSuite(keys[0]["suite"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := base64.StdEncoding.DecodeString(keys[0]["public_key"].(string))
+	pk, err := protocol.ParsePublicKey(suite, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pk.ID().String() != keys[0]["key_id"] {
+		t.Fatalf("bundle key_id %v does not match its public key", keys[0]["key_id"])
+	}
+	return &testClient{
+		role:       d["role"].(string),
+		id:         d["client_id"].(string),
+		generation: d["generation"].(uint64),
+		entropy:    entropy,
+		sampling:   protocol.Sampling{Count: d["sample_count"].(int), Length: d["sample_length"].(int)},
+		key:        pk,
+	}
+}
+
+// proof builds a proof from the client's view, issued at the given time.
+func (c *testClient) proofAt(t *testing.T, at time.Time) string {
+	t.Helper()
+	p, _, err := protocol.NewProof(protocol.ProofInput{
+		ServerKey:  c.key,
+		Role:       c.role,
+		ClientID:   c.id,
+		Generation: c.generation,
+		Entropy:    c.entropy,
+		Sampling:   c.sampling,
+		IssuedAt:   at,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func (c *testClient) proof(t *testing.T) string { return c.proofAt(t, time.Now()) }
+
+func (c *testClient) loginData(t *testing.T) map[string]interface{} {
+	return map[string]interface{}{"role": c.role, "client_id": c.id, "proof": c.proof(t)}
+}
+
+func TestBackendReportsVersionAndSpecialPaths(t *testing.T) {
+	b, _ := getTestBackend(t)
+	if got := b.PluginVersion().Version; got != Version {
+		t.Fatalf("PluginVersion = %q, want %q", got, Version)
+	}
+	special := b.SpecialPaths()
+	for _, want := range []string{"login", "keys"} {
+		found := false
+		for _, p := range special.Unauthenticated {
+			found = found || p == want
+		}
+		if !found {
+			t.Errorf("%q is not unauthenticated", want)
+		}
+	}
+	if len(special.SealWrapStorage) != 2 {
+		t.Errorf("SealWrapStorage = %v", special.SealWrapStorage)
+	}
+}

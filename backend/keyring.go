@@ -1,0 +1,144 @@
+package backend
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/entropy-auth/vault-plugin-auth-entropy/backend/protocol"
+)
+
+// keysRetained is how many server keys the keyring holds: the current key
+// and the one before it, so that clients holding the previous public key
+// keep working across one rotation.
+const keysRetained = 2
+
+// keyring is the server's key pairs, newest (current) first.
+type keyring struct {
+	Keys []storedKey `json:"keys"`
+}
+
+type storedKey struct {
+	ID         string    `json:"id"`
+	Suite      string    `json:"suite"`
+	PrivateKey []byte    `json:"private_key"`
+	PublicKey  []byte    `json:"public_key"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+func (k *storedKey) private() (*protocol.PrivateKey, error) {
+	s, err := protocol.ParseSuite(k.Suite)
+	if err != nil {
+		return nil, err
+	}
+	return protocol.ParsePrivateKey(s, k.PrivateKey)
+}
+
+// privateKey returns the private key with the given ID, or nil if the
+// keyring holds none.
+func (kr *keyring) privateKey(id protocol.KeyID) (*protocol.PrivateKey, error) {
+	want := id.String()
+	for i := range kr.Keys {
+		if kr.Keys[i].ID == want {
+			return kr.Keys[i].private()
+		}
+	}
+	return nil, nil
+}
+
+// publicKeys is the keyring as clients see it (the `keys` endpoint and the
+// enrollment bundle): public keys only, current first.
+func (kr *keyring) publicKeys() []map[string]interface{} {
+	out := make([]map[string]interface{}, 0, len(kr.Keys))
+	for i, k := range kr.Keys {
+		out = append(out, map[string]interface{}{
+			"key_id":     k.ID,
+			"suite":      k.Suite,
+			"public_key": base64.StdEncoding.EncodeToString(k.PublicKey),
+			"created_at": k.CreatedAt.UTC().Format(time.RFC3339),
+			"current":    i == 0,
+		})
+	}
+	return out
+}
+
+func readKeyring(ctx context.Context, s logical.Storage) (*keyring, error) {
+	entry, err := s.Get(ctx, keyringStorageKey)
+	if err != nil {
+		return nil, fmt.Errorf("reading keyring: %w", err)
+	}
+	if entry == nil {
+		return nil, nil
+	}
+	kr := &keyring{}
+	if err := entry.DecodeJSON(kr); err != nil {
+		return nil, fmt.Errorf("decoding keyring: %w", err)
+	}
+	return kr, nil
+}
+
+// keyring returns the server keys, creating the first key (of the
+// configured suite) if there is none yet.
+func (b *entropyBackend) keyring(ctx context.Context, s logical.Storage) (*keyring, error) {
+	kr, err := readKeyring(ctx, s)
+	if err != nil || kr != nil {
+		return kr, err
+	}
+	b.keyringLock.Lock()
+	defer b.keyringLock.Unlock()
+	// Re-read under the lock: another request may have created it.
+	if kr, err = readKeyring(ctx, s); err != nil || kr != nil {
+		return kr, err
+	}
+	c, err := b.config(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	return b.nonLockedAddKey(ctx, s, &keyring{}, c.suite())
+}
+
+// rotateKeys makes a new current key of the given suite.
+func (b *entropyBackend) rotateKeys(ctx context.Context, s logical.Storage, suite protocol.Suite) (*keyring, error) {
+	b.keyringLock.Lock()
+	defer b.keyringLock.Unlock()
+	kr, err := readKeyring(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	if kr == nil {
+		kr = &keyring{}
+	}
+	return b.nonLockedAddKey(ctx, s, kr, suite)
+}
+
+// nonLockedAddKey prepends a new key to kr, drops keys beyond keysRetained
+// and stores the result. The caller holds keyringLock.
+func (b *entropyBackend) nonLockedAddKey(ctx context.Context, s logical.Storage, kr *keyring, suite protocol.Suite) (*keyring, error) {
+	sk, err := protocol.GenerateKey(suite)
+	if err != nil {
+		return nil, fmt.Errorf("generating server key: %w", err)
+	}
+	k := storedKey{
+		ID:         sk.Public().ID().String(),
+		Suite:      suite.String(),
+		PrivateKey: sk.Bytes(),
+		PublicKey:  sk.Public().Bytes(),
+		CreatedAt:  time.Now().UTC(),
+	}
+	next := &keyring{Keys: append([]storedKey{k}, kr.Keys...)}
+	if len(next.Keys) > keysRetained {
+		next.Keys = next.Keys[:keysRetained]
+	}
+	entry, err := logical.StorageEntryJSON(keyringStorageKey, next)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Put(ctx, entry); err != nil {
+		return nil, fmt.Errorf("writing keyring: %w", err)
+	}
+	b.Logger().Info("server key created", "key_id", k.ID, "suite", k.Suite)
+	return next, nil
+}

@@ -1,0 +1,136 @@
+package backend
+
+import (
+	"context"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/entropy-auth/vault-plugin-auth-entropy/backend/protocol"
+)
+
+func pathClientList(b *entropyBackend) *framework.Path {
+	return &framework.Path{
+		Pattern: "role/" + framework.GenericNameRegex("name") + "/client/?$",
+		DisplayAttrs: &framework.DisplayAttributes{
+			OperationPrefix: operationPrefix,
+			OperationSuffix: "clients",
+		},
+		Fields: map[string]*framework.FieldSchema{
+			"name": {Type: framework.TypeString, Description: "Name of the role."},
+		},
+		Operations: map[logical.Operation]framework.OperationHandler{
+			logical.ListOperation: &framework.PathOperation{
+				Callback: b.pathClientList,
+				Summary:  "List the clients enrolled in a role.",
+			},
+		},
+		HelpSynopsis:    pathClientListHelpSyn,
+		HelpDescription: pathClientListHelpDesc,
+	}
+}
+
+func pathClient(b *entropyBackend) *framework.Path {
+	return &framework.Path{
+		Pattern: "role/" + framework.GenericNameRegex("name") + "/client/" + framework.GenericNameRegex("client_id") + "$",
+		DisplayAttrs: &framework.DisplayAttributes{
+			OperationPrefix: operationPrefix,
+			OperationSuffix: "client",
+		},
+		Fields: map[string]*framework.FieldSchema{
+			"name":      {Type: framework.TypeString, Description: "Name of the role."},
+			"client_id": {Type: framework.TypeString, Description: "ID of the client."},
+		},
+		Operations: map[logical.Operation]framework.OperationHandler{
+			logical.ReadOperation: &framework.PathOperation{
+				Callback: b.pathClientRead,
+				Summary:  "Read a client's metadata (never its entropy).",
+			},
+			logical.DeleteOperation: &framework.PathOperation{
+				Callback: b.pathClientDelete,
+				Summary:  "Delete a client: it can no longer log in, and its tokens can no longer renew.",
+			},
+		},
+		HelpSynopsis:    pathClientHelpSyn,
+		HelpDescription: pathClientHelpDesc,
+	}
+}
+
+// clientNames returns the request's role name and client ID if both are valid.
+func clientNames(d *framework.FieldData) (string, string, *logical.Response) {
+	role, resp := roleName(d)
+	if resp != nil {
+		return "", "", resp
+	}
+	id := d.Get("client_id").(string)
+	if err := protocol.ValidName(id); err != nil {
+		return "", "", logical.ErrorResponse("invalid client_id: %s", err)
+	}
+	return role, id, nil
+}
+
+func (b *entropyBackend) pathClientList(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	role, resp := roleName(d)
+	if resp != nil {
+		return resp, nil
+	}
+	ids, err := req.Storage.List(ctx, clientPrefix+role+"/")
+	if err != nil {
+		return nil, err
+	}
+	return logical.ListResponse(ids), nil
+}
+
+func (b *entropyBackend) pathClientRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	role, id, resp := clientNames(d)
+	if resp != nil {
+		return resp, nil
+	}
+	c, err := b.client(ctx, req.Storage, role, id)
+	if err != nil || c == nil {
+		return nil, err
+	}
+	data := map[string]interface{}{
+		"client_id":     c.ClientID,
+		"role":          c.Role,
+		"generation":    c.Generation,
+		"entropy_size":  c.EntropySize,
+		"sample_count":  c.SampleCount,
+		"sample_length": c.SampleLength,
+		"created_at":    c.CreatedAt.Format(time.RFC3339),
+		"expires_at":    "",
+		"expired":       c.expired(time.Now()),
+	}
+	if !c.ExpiresAt.IsZero() {
+		data["expires_at"] = c.ExpiresAt.Format(time.RFC3339)
+	}
+	return &logical.Response{Data: data}, nil
+}
+
+func (b *entropyBackend) pathClientDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	role, id, resp := clientNames(d)
+	if resp != nil {
+		return resp, nil
+	}
+	if err := b.deleteClient(ctx, req.Storage, role, id); err != nil {
+		return nil, err
+	}
+	b.Logger().Info("client deleted", "role", role, "client_id", id)
+	return nil, nil
+}
+
+const pathClientListHelpSyn = `List the clients enrolled in a role.`
+
+const pathClientListHelpDesc = `Lists the IDs of the role's clients.`
+
+const pathClientHelpSyn = `Read or delete an enrolled client.`
+
+const pathClientHelpDesc = `
+Reading returns the client's metadata: its generation, entropy size, sampling
+parameters, creation and expiry times. The entropy itself is never returned.
+
+Deleting a client removes it and its entropy: it can no longer log in, and
+renewal of the tokens it already holds is refused. To end those tokens at once,
+revoke them by accessor or with sys/leases/revoke-prefix on the login path.
+`

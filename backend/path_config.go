@@ -1,0 +1,209 @@
+package backend
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/entropy-auth/vault-plugin-auth-entropy/backend/protocol"
+)
+
+const (
+	defaultClockSkew    = 60 * time.Second
+	maxClockSkew        = 10 * time.Minute
+	defaultSampleCount  = 32
+	defaultSampleLength = 32
+	defaultEntropySize  = 64 << 10
+)
+
+// configEntry is the mount's configuration.
+type configEntry struct {
+	KeySuite          string        `json:"key_suite"`
+	KeyRotationPeriod time.Duration `json:"key_rotation_period"`
+	AllowedClockSkew  time.Duration `json:"allowed_clock_skew"`
+	// DefaultSampleCount and DefaultSampleLength are copied into roles
+	// created without sampling parameters of their own.
+	DefaultSampleCount  int `json:"default_sample_count"`
+	DefaultSampleLength int `json:"default_sample_length"`
+}
+
+func defaultConfig() *configEntry {
+	return &configEntry{
+		KeySuite:            protocol.DefaultSuite.String(),
+		AllowedClockSkew:    defaultClockSkew,
+		DefaultSampleCount:  defaultSampleCount,
+		DefaultSampleLength: defaultSampleLength,
+	}
+}
+
+func (c *configEntry) suite() protocol.Suite {
+	s, err := protocol.ParseSuite(c.KeySuite)
+	if err != nil {
+		return protocol.DefaultSuite
+	}
+	return s
+}
+
+// config returns the stored config, or the defaults if none is stored.
+func (b *entropyBackend) config(ctx context.Context, s logical.Storage) (*configEntry, error) {
+	entry, err := s.Get(ctx, configStorageKey)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	c := defaultConfig()
+	if entry == nil {
+		return c, nil
+	}
+	if err := entry.DecodeJSON(c); err != nil {
+		return nil, fmt.Errorf("decoding config: %w", err)
+	}
+	return c, nil
+}
+
+func pathConfig(b *entropyBackend) *framework.Path {
+	return &framework.Path{
+		Pattern: "config$",
+		DisplayAttrs: &framework.DisplayAttributes{
+			OperationPrefix: operationPrefix,
+		},
+		Fields: map[string]*framework.FieldSchema{
+			"key_suite": {
+				Type:          framework.TypeString,
+				Description:   "Suite of the server key that clients seal proofs to. Changing it creates a new current key at once.",
+				Default:       protocol.DefaultSuite.String(),
+				AllowedValues: stringsToAny(protocol.SuiteNames()),
+			},
+			"key_rotation_period": {
+				Type:        framework.TypeDurationSecond,
+				Description: "How often the server key is rotated automatically. 0 disables automatic rotation; keys/rotate always works.",
+			},
+			"allowed_clock_skew": {
+				Type:        framework.TypeDurationSecond,
+				Description: "How far a proof's issued_at may be from the server's clock, either way. Also how long a nonce is remembered.",
+				Default:     int(defaultClockSkew.Seconds()),
+			},
+			"default_sample_count": {
+				Type:        framework.TypeInt,
+				Description: "Number of entropy ranges a proof samples, for roles created without sample_count.",
+				Default:     defaultSampleCount,
+			},
+			"default_sample_length": {
+				Type:        framework.TypeInt,
+				Description: "Length in bytes of each sampled range, for roles created without sample_length.",
+				Default:     defaultSampleLength,
+			},
+		},
+		Operations: map[logical.Operation]framework.OperationHandler{
+			logical.ReadOperation: &framework.PathOperation{
+				Callback: b.pathConfigRead,
+				Summary:  "Read the mount's configuration.",
+				DisplayAttrs: &framework.DisplayAttributes{
+					OperationSuffix: "configuration",
+				},
+			},
+			logical.UpdateOperation: &framework.PathOperation{
+				Callback: b.pathConfigWrite,
+				Summary:  "Configure the mount.",
+				DisplayAttrs: &framework.DisplayAttributes{
+					OperationVerb: "configure",
+				},
+			},
+		},
+		HelpSynopsis:    pathConfigHelpSyn,
+		HelpDescription: pathConfigHelpDesc,
+	}
+}
+
+func (b *entropyBackend) pathConfigRead(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
+	c, err := b.config(ctx, req.Storage)
+	if err != nil {
+		return nil, err
+	}
+	return &logical.Response{Data: map[string]interface{}{
+		"key_suite":             c.KeySuite,
+		"key_rotation_period":   int64(c.KeyRotationPeriod.Seconds()),
+		"allowed_clock_skew":    int64(c.AllowedClockSkew.Seconds()),
+		"default_sample_count":  c.DefaultSampleCount,
+		"default_sample_length": c.DefaultSampleLength,
+	}}, nil
+}
+
+func (b *entropyBackend) pathConfigWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	b.configLock.Lock()
+	defer b.configLock.Unlock()
+
+	c, err := b.config(ctx, req.Storage)
+	if err != nil {
+		return nil, err
+	}
+	suiteChanged := false
+	if v, ok := d.GetOk("key_suite"); ok {
+		s, err := protocol.ParseSuite(v.(string))
+		if err != nil {
+			return logical.ErrorResponse(err.Error()), nil
+		}
+		suiteChanged = s.String() != c.KeySuite
+		c.KeySuite = s.String()
+	}
+	if v, ok := d.GetOk("key_rotation_period"); ok {
+		c.KeyRotationPeriod = time.Duration(v.(int)) * time.Second
+		if c.KeyRotationPeriod < 0 {
+			return logical.ErrorResponse("key_rotation_period must not be negative"), nil
+		}
+	}
+	if v, ok := d.GetOk("allowed_clock_skew"); ok {
+		c.AllowedClockSkew = time.Duration(v.(int)) * time.Second
+		if c.AllowedClockSkew < time.Second || c.AllowedClockSkew > maxClockSkew {
+			return logical.ErrorResponse("allowed_clock_skew must be between 1s and %s", maxClockSkew), nil
+		}
+	}
+	if v, ok := d.GetOk("default_sample_count"); ok {
+		c.DefaultSampleCount = v.(int)
+	}
+	if v, ok := d.GetOk("default_sample_length"); ok {
+		c.DefaultSampleLength = v.(int)
+	}
+	sampling := protocol.Sampling{Count: c.DefaultSampleCount, Length: c.DefaultSampleLength}
+	if err := sampling.Validate(defaultEntropySize); err != nil {
+		return logical.ErrorResponse("default sampling: %s", err), nil
+	}
+
+	entry, err := logical.StorageEntryJSON(configStorageKey, c)
+	if err != nil {
+		return nil, err
+	}
+	if err := req.Storage.Put(ctx, entry); err != nil {
+		return nil, fmt.Errorf("writing config: %w", err)
+	}
+	if suiteChanged {
+		if _, err := b.rotateKeys(ctx, req.Storage, c.suite()); err != nil {
+			return nil, err
+		}
+		b.Logger().Info("server key suite changed; new current key created", "suite", c.KeySuite)
+	}
+	return nil, nil
+}
+
+func stringsToAny(ss []string) []interface{} {
+	out := make([]interface{}, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+const pathConfigHelpSyn = `Configure the server key suite, clock skew and default sampling.`
+
+const pathConfigHelpDesc = `
+key_suite selects the public-key construction of the server key that clients
+seal their proofs to: xwing-hkdf-sha256-aes-256-gcm (default, post-quantum
+hybrid), p256-hkdf-sha256-aes-256-gcm, or rsa3072-oaep-sha256-aes-256-gcm.
+Changing it creates a new current key; the previous key keeps working.
+
+allowed_clock_skew bounds how far a proof's issued_at may be from the server's
+clock. default_sample_count and default_sample_length are the sampling
+parameters copied into roles created without their own.
+`

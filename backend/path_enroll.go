@@ -1,0 +1,147 @@
+package backend
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"strings"
+	"time"
+
+	uuid "github.com/hashicorp/go-uuid"
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/helper/locksutil"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/entropy-auth/vault-plugin-auth-entropy/backend/protocol"
+)
+
+// bundleVersion is the version of the enrollment bundle's layout.
+const bundleVersion = 1
+
+func pathEnroll(b *entropyBackend) *framework.Path {
+	return &framework.Path{
+		Pattern: "role/" + framework.GenericNameRegex("name") + "/enroll$",
+		DisplayAttrs: &framework.DisplayAttributes{
+			OperationPrefix: operationPrefix,
+			OperationVerb:   "enroll",
+			OperationSuffix: "client",
+		},
+		Fields: map[string]*framework.FieldSchema{
+			"name": {
+				Type:        framework.TypeString,
+				Description: "Name of the role.",
+			},
+			"client_id": {
+				Type:        framework.TypeString,
+				Description: "Name for the new client: lower-case letters, digits, '.', '_' and '-'. Generated if empty.",
+			},
+		},
+		Operations: map[logical.Operation]framework.OperationHandler{
+			logical.UpdateOperation: &framework.PathOperation{
+				Callback: b.pathEnroll,
+				Summary:  "Enroll a new client and return its bundle (deliver it response-wrapped).",
+			},
+		},
+		HelpSynopsis:    pathEnrollHelpSyn,
+		HelpDescription: pathEnrollHelpDesc,
+	}
+}
+
+func (b *entropyBackend) pathEnroll(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	role, resp := roleName(d)
+	if resp != nil {
+		return resp, nil
+	}
+	id := d.Get("client_id").(string)
+	if id == "" {
+		generated, err := uuid.GenerateUUID()
+		if err != nil {
+			return nil, err
+		}
+		id = generated
+	} else if err := protocol.ValidName(id); err != nil {
+		return logical.ErrorResponse("invalid client_id: %s", err), nil
+	}
+
+	// Hold the role's read lock so that the role cannot be deleted between
+	// reading it and storing the client.
+	roleLock := locksutil.LockForKey(b.roleLocks, role)
+	roleLock.RLock()
+	defer roleLock.RUnlock()
+	r, err := b.role(ctx, req.Storage, role)
+	if err != nil {
+		return nil, err
+	}
+	if r == nil {
+		return logical.ErrorResponse("role %q does not exist", role), nil
+	}
+	kr, err := b.keyring(ctx, req.Storage)
+	if err != nil {
+		return nil, err
+	}
+
+	lock := b.clientLock(role, id)
+	lock.Lock()
+	defer lock.Unlock()
+	existing, err := b.client(ctx, req.Storage, role, id)
+	if err != nil {
+		return nil, err
+	}
+	if existing != nil {
+		return logical.ErrorResponse("client %q already exists in role %q; delete it first to enroll it again", id, role), nil
+	}
+
+	entropy := make([]byte, r.EntropySize)
+	if _, err := rand.Read(entropy); err != nil {
+		return nil, err
+	}
+	now := time.Now().UTC()
+	c := &clientEntry{
+		ClientID:     id,
+		Role:         role,
+		Generation:   1,
+		EntropySize:  r.EntropySize,
+		SampleCount:  r.SampleCount,
+		SampleLength: r.SampleLength,
+		CreatedAt:    now,
+	}
+	if r.ClientTTL > 0 {
+		c.ExpiresAt = now.Add(r.ClientTTL)
+	}
+	if err := b.putClient(ctx, req.Storage, c, entropy); err != nil {
+		return nil, err
+	}
+	b.Logger().Info("client enrolled", "role", role, "client_id", id, "generation", c.Generation)
+
+	resp = &logical.Response{Data: map[string]interface{}{
+		"bundle_version": bundleVersion,
+		"mount_path":     strings.TrimSuffix(req.MountPoint, "/"),
+		"role":           role,
+		"client_id":      id,
+		"generation":     c.Generation,
+		"entropy":        base64.StdEncoding.EncodeToString(entropy),
+		"sample_count":   c.SampleCount,
+		"sample_length":  c.SampleLength,
+		"server_keys":    kr.publicKeys(),
+	}}
+	if req.WrapInfo == nil || req.WrapInfo.TTL == 0 {
+		resp.AddWarning("This bundle holds the client's secret entropy. Deliver it response-wrapped (vault write -wrap-ttl=...) so that only the workload sees it.")
+	}
+	return resp, nil
+}
+
+const pathEnrollHelpSyn = `Enroll a new client in the role and return its bundle.`
+
+const pathEnrollHelpDesc = `
+Creates a client (with a generated ID, or the given client_id), generates its
+entropy with a cryptographic random generator and stores it. The response is
+the bundle the client needs: mount path, role, client_id, generation, entropy,
+sampling parameters and the server's public keys.
+
+This is the secure introduction step. The entropy appears in this response and
+nowhere else, so request it response-wrapped and hand only the wrapping token
+to the workload, which unwraps it once:
+
+    vault write -wrap-ttl=5m -f auth/entropy/role/web/enroll
+    vault-entropy bootstrap -wrap-token=<token>
+`

@@ -1,0 +1,282 @@
+package backend
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-secure-stdlib/parseutil"
+	sockaddr "github.com/hashicorp/go-sockaddr"
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/helper/locksutil"
+	"github.com/hashicorp/vault/sdk/helper/tokenutil"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/entropy-auth/vault-plugin-auth-entropy/backend/protocol"
+)
+
+func pathRoleList(b *entropyBackend) *framework.Path {
+	return &framework.Path{
+		Pattern: "role/?$",
+		DisplayAttrs: &framework.DisplayAttributes{
+			OperationPrefix: operationPrefix,
+			OperationSuffix: "roles",
+		},
+		Operations: map[logical.Operation]framework.OperationHandler{
+			logical.ListOperation: &framework.PathOperation{
+				Callback: b.pathRoleList,
+				Summary:  "List the roles.",
+			},
+		},
+		HelpSynopsis:    pathRoleListHelpSyn,
+		HelpDescription: pathRoleListHelpDesc,
+	}
+}
+
+func pathRole(b *entropyBackend) *framework.Path {
+	p := &framework.Path{
+		Pattern: "role/" + framework.GenericNameRegex("name") + "$",
+		DisplayAttrs: &framework.DisplayAttributes{
+			OperationPrefix: operationPrefix,
+			OperationSuffix: "role",
+		},
+		Fields: map[string]*framework.FieldSchema{
+			"name": {
+				Type:        framework.TypeString,
+				Description: "Name of the role: lower-case letters, digits, '.', '_' and '-'.",
+			},
+			"entropy_size": {
+				Type:        framework.TypeInt,
+				Description: fmt.Sprintf("Size in bytes of each client's entropy, %d to %d. Applies to clients enrolled afterwards.", protocol.MinEntropySize, protocol.MaxEntropySize),
+				Default:     defaultEntropySize,
+			},
+			"sample_count": {
+				Type:        framework.TypeInt,
+				Description: "Number of entropy ranges each proof samples. Defaults to the config's default_sample_count. Applies to clients enrolled afterwards.",
+			},
+			"sample_length": {
+				Type:        framework.TypeInt,
+				Description: "Length in bytes of each sampled range. Defaults to the config's default_sample_length. Applies to clients enrolled afterwards.",
+			},
+			"login_bound_cidrs": {
+				Type:        framework.TypeCommaStringSlice,
+				Description: "CIDR blocks that logins for this role must come from. Empty allows any address.",
+			},
+			"client_ttl": {
+				Type:        framework.TypeDurationSecond,
+				Description: "How long an enrolled client may log in before it must be enrolled again. 0 means no limit.",
+			},
+		},
+		ExistenceCheck: b.pathRoleExistenceCheck,
+		Operations: map[logical.Operation]framework.OperationHandler{
+			logical.CreateOperation: &framework.PathOperation{
+				Callback: b.pathRoleWrite,
+				Summary:  "Create a role.",
+			},
+			logical.UpdateOperation: &framework.PathOperation{
+				Callback: b.pathRoleWrite,
+				Summary:  "Update a role.",
+			},
+			logical.ReadOperation: &framework.PathOperation{
+				Callback: b.pathRoleRead,
+				Summary:  "Read a role.",
+			},
+			logical.DeleteOperation: &framework.PathOperation{
+				Callback: b.pathRoleDelete,
+				Summary:  "Delete a role and every client enrolled in it.",
+			},
+		},
+		HelpSynopsis:    pathRoleHelpSyn,
+		HelpDescription: pathRoleHelpDesc,
+	}
+	tokenutil.AddTokenFields(p.Fields)
+	return p
+}
+
+// roleName returns the request's role name if it is valid.
+func roleName(d *framework.FieldData) (string, *logical.Response) {
+	name := d.Get("name").(string)
+	if err := protocol.ValidName(name); err != nil {
+		return "", logical.ErrorResponse("invalid role name: %s", err)
+	}
+	return name, nil
+}
+
+func (b *entropyBackend) pathRoleExistenceCheck(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
+	name, resp := roleName(d)
+	if resp != nil {
+		// Let the handler report the bad name.
+		return false, nil
+	}
+	r, err := b.role(ctx, req.Storage, name)
+	return r != nil, err
+}
+
+func (b *entropyBackend) pathRoleList(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
+	names, err := req.Storage.List(ctx, rolePrefix)
+	if err != nil {
+		return nil, err
+	}
+	return logical.ListResponse(names), nil
+}
+
+func (b *entropyBackend) pathRoleRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	name, resp := roleName(d)
+	if resp != nil {
+		return resp, nil
+	}
+	r, err := b.role(ctx, req.Storage, name)
+	if err != nil || r == nil {
+		return nil, err
+	}
+	data := map[string]interface{}{
+		"entropy_size":      r.EntropySize,
+		"sample_count":      r.SampleCount,
+		"sample_length":     r.SampleLength,
+		"login_bound_cidrs": cidrStrings(r),
+		"client_ttl":        int64(r.ClientTTL.Seconds()),
+	}
+	r.PopulateTokenData(data)
+	return &logical.Response{Data: data}, nil
+}
+
+// onlyIPBlocks refuses addresses that parse as something other than an IP
+// block: sockaddr reads "300.0.0.0/8" as a Unix socket path, which would
+// make a role whose logins or tokens can never match.
+func onlyIPBlocks(cidrs []*sockaddr.SockAddrMarshaler) error {
+	for _, c := range cidrs {
+		if c.Type()&sockaddr.TypeIP == 0 {
+			return fmt.Errorf("%q is not an IP address or CIDR block", c.String())
+		}
+	}
+	return nil
+}
+
+func cidrStrings(r *roleEntry) []string {
+	out := make([]string, 0, len(r.LoginBoundCIDRs))
+	for _, c := range r.LoginBoundCIDRs {
+		out = append(out, c.String())
+	}
+	return out
+}
+
+func (b *entropyBackend) pathRoleWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	name, resp := roleName(d)
+	if resp != nil {
+		return resp, nil
+	}
+	lock := locksutil.LockForKey(b.roleLocks, name)
+	lock.Lock()
+	defer lock.Unlock()
+
+	r, err := b.role(ctx, req.Storage, name)
+	if err != nil {
+		return nil, err
+	}
+	create := r == nil
+	if create {
+		if req.Operation == logical.UpdateOperation {
+			// The existence check said the role existed; it is gone now.
+			return logical.ErrorResponse("role %q does not exist", name), nil
+		}
+		c, err := b.config(ctx, req.Storage)
+		if err != nil {
+			return nil, err
+		}
+		r = &roleEntry{
+			EntropySize:  defaultEntropySize,
+			SampleCount:  c.DefaultSampleCount,
+			SampleLength: c.DefaultSampleLength,
+		}
+	}
+	if err := r.ParseTokenFields(req, d); err != nil {
+		return logical.ErrorResponse(err.Error()), logical.ErrInvalidRequest
+	}
+	if v, ok := d.GetOk("entropy_size"); ok {
+		r.EntropySize = v.(int)
+	}
+	if v, ok := d.GetOk("sample_count"); ok {
+		r.SampleCount = v.(int)
+	}
+	if v, ok := d.GetOk("sample_length"); ok {
+		r.SampleLength = v.(int)
+	}
+	if err := r.sampling().Validate(r.EntropySize); err != nil {
+		return logical.ErrorResponse(err.Error()), nil
+	}
+	if v, ok := d.GetOk("login_bound_cidrs"); ok {
+		cidrs, err := parseutil.ParseAddrs(v)
+		if err != nil {
+			return logical.ErrorResponse("invalid login_bound_cidrs: %s", err), nil
+		}
+		r.LoginBoundCIDRs = cidrs
+	}
+	for field, cidrs := range map[string][]*sockaddr.SockAddrMarshaler{
+		"login_bound_cidrs": r.LoginBoundCIDRs,
+		"token_bound_cidrs": r.TokenBoundCIDRs,
+	} {
+		if err := onlyIPBlocks(cidrs); err != nil {
+			return logical.ErrorResponse("invalid %s: %s", field, err), nil
+		}
+	}
+	if v, ok := d.GetOk("client_ttl"); ok {
+		r.ClientTTL = time.Duration(v.(int)) * time.Second
+		if r.ClientTTL < 0 {
+			return logical.ErrorResponse("client_ttl must not be negative"), nil
+		}
+	}
+	if r.TokenMaxTTL > 0 && r.TokenTTL > r.TokenMaxTTL {
+		return logical.ErrorResponse("token_ttl must not exceed token_max_ttl"), nil
+	}
+	if err := b.putRole(ctx, req.Storage, name, r); err != nil {
+		return nil, err
+	}
+	return nil, nil
+}
+
+func (b *entropyBackend) pathRoleDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	name, resp := roleName(d)
+	if resp != nil {
+		return resp, nil
+	}
+	lock := locksutil.LockForKey(b.roleLocks, name)
+	lock.Lock()
+	defer lock.Unlock()
+
+	// Delete the role first, so that no new client can be enrolled while
+	// the existing ones are removed and none of them can log in.
+	if err := req.Storage.Delete(ctx, roleStorageKey(name)); err != nil {
+		return nil, fmt.Errorf("deleting role: %w", err)
+	}
+	ids, err := req.Storage.List(ctx, clientPrefix+name+"/")
+	if err != nil {
+		return nil, fmt.Errorf("listing clients: %w", err)
+	}
+	for _, id := range ids {
+		if err := b.deleteClient(ctx, req.Storage, name, id); err != nil {
+			return nil, err
+		}
+	}
+	if len(ids) > 0 {
+		b.Logger().Info("role deleted with its clients", "role", name, "clients", len(ids))
+	}
+	return nil, nil
+}
+
+const pathRoleListHelpSyn = `List the roles.`
+
+const pathRoleListHelpDesc = `Lists the names of every role of this mount.`
+
+const pathRoleHelpSyn = `Manage a role: its clients' entropy, sampling, login CIDRs and tokens.`
+
+const pathRoleHelpDesc = `
+A role groups clients that get the same tokens. entropy_size, sample_count and
+sample_length fix the entropy each enrolled client receives and how many bytes
+of it every proof hashes; they apply to clients enrolled after a change.
+login_bound_cidrs limits where logins may come from; client_ttl limits how long
+an enrolled client may log in. The token_* fields are Vault's common token
+parameters (policies, TTLs, period, bound CIDRs, type, number of uses).
+
+Deleting a role deletes every client enrolled in it; their tokens can no longer
+be renewed.
+`

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/entropy-auth/vault-plugin-auth-entropy/client"
+)
+
+const usage = `Usage: vault-entropy <command> [options]
+
+Commands:
+  bootstrap   Unwrap an enrollment bundle (or read one from a file) and write the client state.
+  proof       Print a fresh single-use login proof.
+  login       Log in to Vault and print the token (or the whole response with -format=json).
+
+The state file is -state, else $VAULT_ENTROPY_STATE, else ~/.vault-entropy/state.json.
+Vault is reached as the vault CLI does: VAULT_ADDR, VAULT_CACERT, VAULT_NAMESPACE, ...
+
+Run "vault-entropy <command> -h" for a command's options.
+`
+
+// Exit codes, as the vault CLI uses them.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+// command is one subcommand.
+type command struct {
+	name string
+	run  func(ctx context.Context, cmd *cmdEnv, args []string) error
+}
+
+// cmdEnv is what every command gets: its streams and its flag set.
+type cmdEnv struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	flags          *flag.FlagSet
+	statePath      *string
+}
+
+var commands = []command{
+	{"bootstrap", runBootstrap},
+	{"proof", runProof},
+	{"login", runLogin},
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usage)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, c := range commands {
+		if c.name != args[0] {
+			continue
+		}
+		env := &cmdEnv{stdin: stdin, stdout: stdout, stderr: stderr, flags: flag.NewFlagSet(c.name, flag.ContinueOnError)}
+		env.flags.SetOutput(stderr)
+		env.statePath = env.flags.String("state", client.DefaultStatePath(), "path of the client state file")
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		err := c.run(ctx, env, args[1:])
+		switch {
+		case err == nil:
+			return exitOK
+		case errors.Is(err, flag.ErrHelp):
+			return exitOK
+		case errors.Is(err, errUsage):
+			return exitUsage
+		}
+		fmt.Fprintf(stderr, "Error: %s\n", explain(err, *env.statePath))
+		return exitError
+	}
+	fmt.Fprintf(stderr, "Error: unknown command %q\n\n%s", args[0], usage)
+	return exitUsage
+}
+
+// errUsage marks an error already reported by the flag package.
+var errUsage = errors.New("usage")
+
+func (e *cmdEnv) parse(args []string) error {
+	if err := e.flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if e.flags.NArg() > 0 {
+		fmt.Fprintf(e.stderr, "unexpected arguments: %v\n", e.flags.Args())
+		return errUsage
+	}
+	return nil
+}
+
+// vaultClient is an api client configured from the VAULT_* variables.
+func vaultClient() (*api.Client, error) {
+	conf := api.DefaultConfig()
+	if conf.Error != nil {
+		return nil, conf.Error
+	}
+	return api.NewClient(conf)
+}
+
+// explain turns an error into a message that says what to do about it.
+func explain(err error, statePath string) string {
+	var netErr *net.OpError
+	var urlErr *url.Error
+	switch {
+	case errors.Is(err, client.ErrNoState):
+		return fmt.Sprintf("%s. Run \"vault-entropy bootstrap\" first, or point -state or %s at the state file.", err, client.StateEnv)
+	case errors.Is(err, client.ErrStateReadable):
+		return fmt.Sprintf("%s. The file holds this client's secret entropy: run \"chmod 600 %s\".", err, statePath)
+	case errors.Is(err, client.ErrCorruptState):
+		return fmt.Sprintf("%s. Restore it from a backup or enroll the client again.", err)
+	case errors.Is(err, client.ErrLoginRefused):
+		return fmt.Sprintf("%s. Vault does not say why; its server log does. Common causes: the client was deleted or expired, "+
+			"the state file belongs to another Vault or mount, or this machine's clock is off by more than the allowed skew.", err)
+	case errors.As(err, &netErr) || (errors.As(err, &urlErr) && !isHTTPStatus(err)):
+		return fmt.Sprintf("cannot reach Vault at %s: %s. Check VAULT_ADDR and that Vault is running.", vaultAddr(), rootCause(err))
+	}
+	return err.Error()
+}
+
+func isHTTPStatus(err error) bool {
+	var re *api.ResponseError
+	return errors.As(err, &re)
+}
+
+func rootCause(err error) error {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err
+		}
+		err = next
+	}
+}
+
+func vaultAddr() string {
+	if a := os.Getenv(api.EnvVaultAddress); a != "" {
+		return a
+	}
+	return api.DefaultConfig().Address
+}
+
+// formatFlag adds the -format flag of the vault CLI.
+func formatFlag(f *flag.FlagSet) *string {
+	return f.String("format", "table", `output format: "table" (the token or proof alone) or "json"`)
+}
+
+func checkFormat(format string) error {
+	if format != "table" && format != "json" {
+		return fmt.Errorf("unknown -format %q (want table or json)", format)
+	}
+	return nil
+}
+
+// readSecretInput reads a value given on the command line, or from stdin
+// when it is "-", trimmed of surrounding white space.
+func readSecretInput(value string, stdin io.Reader) (string, error) {
+	if value != "-" {
+		return strings.TrimSpace(value), nil
+	}
+	b, err := io.ReadAll(io.LimitReader(stdin, 1<<20))
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
+}

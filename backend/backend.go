@@ -41,6 +41,9 @@ type entropyBackend struct {
 	// configLock serialises updates of the config.
 	configLock sync.Mutex
 
+	// parsedKeys caches parsed server private keys by key ID.
+	parsedKeys sync.Map
+
 	nonces nonceStore
 }
 

@@ -13,7 +13,7 @@ import (
 )
 
 // getTestBackend returns a backend on in-memory storage.
-func getTestBackend(t *testing.T) (*entropyBackend, logical.Storage) {
+func getTestBackend(t testing.TB) (*entropyBackend, logical.Storage) {
 	t.Helper()
 	conf := logical.TestBackendConfig()
 	conf.StorageView = &logical.InmemStorage{}
@@ -26,7 +26,7 @@ func getTestBackend(t *testing.T) (*entropyBackend, logical.Storage) {
 
 // request runs one request the way Vault's router does: for a write, the
 // path's existence check picks create or update.
-func request(t *testing.T, b *entropyBackend, s logical.Storage, op logical.Operation, path string, data map[string]interface{}) (*logical.Response, error) {
+func request(t testing.TB, b *entropyBackend, s logical.Storage, op logical.Operation, path string, data map[string]interface{}) (*logical.Response, error) {
 	t.Helper()
 	req := &logical.Request{
 		Operation:  op,
@@ -50,7 +50,7 @@ func request(t *testing.T, b *entropyBackend, s logical.Storage, op logical.Oper
 }
 
 // mustOK runs a request that must succeed and returns its response.
-func mustOK(t *testing.T, b *entropyBackend, s logical.Storage, op logical.Operation, path string, data map[string]interface{}) *logical.Response {
+func mustOK(t testing.TB, b *entropyBackend, s logical.Storage, op logical.Operation, path string, data map[string]interface{}) *logical.Response {
 	t.Helper()
 	resp, err := request(t, b, s, op, path, data)
 	if err != nil || (resp != nil && resp.IsError()) {
@@ -61,7 +61,7 @@ func mustOK(t *testing.T, b *entropyBackend, s logical.Storage, op logical.Opera
 
 // mustFail runs a request that must fail with a client error, and checks
 // that storage is exactly as it was.
-func mustFail(t *testing.T, b *entropyBackend, s logical.Storage, op logical.Operation, path string, data map[string]interface{}) {
+func mustFail(t testing.TB, b *entropyBackend, s logical.Storage, op logical.Operation, path string, data map[string]interface{}) {
 	t.Helper()
 	before := storageSnapshot(t, s)
 	resp, err := request(t, b, s, op, path, data)
@@ -77,7 +77,7 @@ func mustFail(t *testing.T, b *entropyBackend, s logical.Storage, op logical.Ope
 }
 
 // storageSnapshot maps every storage key to its value.
-func storageSnapshot(t *testing.T, s logical.Storage) map[string]string {
+func storageSnapshot(t testing.TB, s logical.Storage) map[string]string {
 	t.Helper()
 	keys, err := logical.CollectKeys(context.Background(), s)
 	if err != nil {
@@ -125,7 +125,7 @@ type testClient struct {
 }
 
 // enroll creates a client in role and reads its bundle.
-func enroll(t *testing.T, b *entropyBackend, s logical.Storage, role string, data map[string]interface{}) *testClient {
+func enroll(t testing.TB, b *entropyBackend, s logical.Storage, role string, data map[string]interface{}) *testClient {
 	t.Helper()
 	resp := mustOK(t, b, s, logical.UpdateOperation, "role/"+role+"/enroll", data)
 	d := resp.Data
@@ -157,7 +157,7 @@ func enroll(t *testing.T, b *entropyBackend, s logical.Storage, role string, dat
 }
 
 // proof builds a proof from the client's view, issued at the given time.
-func (c *testClient) proofAt(t *testing.T, at time.Time) string {
+func (c *testClient) proofAt(t testing.TB, at time.Time) string {
 	t.Helper()
 	p, _, err := protocol.NewProof(protocol.ProofInput{
 		ServerKey:  c.key,
@@ -174,9 +174,9 @@ func (c *testClient) proofAt(t *testing.T, at time.Time) string {
 	return p
 }
 
-func (c *testClient) proof(t *testing.T) string { return c.proofAt(t, time.Now()) }
+func (c *testClient) proof(t testing.TB) string { return c.proofAt(t, time.Now()) }
 
-func (c *testClient) loginData(t *testing.T) map[string]interface{} {
+func (c *testClient) loginData(t testing.TB) map[string]interface{} {
 	return map[string]interface{}{"role": c.role, "client_id": c.id, "proof": c.proof(t)}
 }
 

@@ -38,15 +38,46 @@ func (k *storedKey) private() (*protocol.PrivateKey, error) {
 }
 
 // privateKey returns the private key with the given ID, or nil if the
-// keyring holds none.
-func (kr *keyring) privateKey(id protocol.KeyID) (*protocol.PrivateKey, error) {
+// keyring holds none. Parsed keys are cached by ID: a key ID is derived
+// from the public key, so an ID names one key for ever, and the keyring read
+// from storage still decides whether the key is valid.
+func (b *entropyBackend) privateKey(kr *keyring, id protocol.KeyID) (*protocol.PrivateKey, error) {
 	want := id.String()
 	for i := range kr.Keys {
-		if kr.Keys[i].ID == want {
-			return kr.Keys[i].private()
+		if kr.Keys[i].ID != want {
+			continue
 		}
+		if sk, ok := b.parsedKeys.Load(want); ok {
+			return sk.(*protocol.PrivateKey), nil
+		}
+		sk, err := kr.Keys[i].private()
+		if err != nil {
+			return nil, err
+		}
+		if sk.Public().ID() != id {
+			return nil, fmt.Errorf("stored key %s does not match its ID", want)
+		}
+		// A miss happens once per key: the moment to forget keys that have
+		// left the keyring, so that rotation never grows the cache.
+		b.parsedKeys.Range(func(cached, _ any) bool {
+			if !kr.has(cached.(string)) {
+				b.parsedKeys.Delete(cached)
+			}
+			return true
+		})
+		b.parsedKeys.Store(want, sk)
+		return sk, nil
 	}
 	return nil, nil
+}
+
+func (kr *keyring) has(id string) bool {
+	for i := range kr.Keys {
+		if kr.Keys[i].ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 // publicKeys is the keyring as clients see it (the `keys` endpoint and the

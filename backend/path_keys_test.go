@@ -48,3 +48,20 @@ func TestKeysRotateKeepsOnePreviousKey(t *testing.T) {
 		t.Fatalf("keyring after two rotations = %v", list)
 	}
 }
+
+func TestParsedKeyCacheForgetsDroppedKeys(t *testing.T) {
+	b, s := getTestBackend(t)
+	mustOK(t, b, s, logical.UpdateOperation, "role/web", nil)
+	for range 4 {
+		c := enroll(t, b, s, "web", nil)
+		mustOK(t, b, s, logical.UpdateOperation, "login", c.loginData(t))
+		mustOK(t, b, s, logical.UpdateOperation, "keys/rotate", nil)
+	}
+	c := enroll(t, b, s, "web", nil)
+	mustOK(t, b, s, logical.UpdateOperation, "login", c.loginData(t))
+	n := 0
+	b.parsedKeys.Range(func(any, any) bool { n++; return true })
+	if n > keysRetained {
+		t.Fatalf("%d parsed keys cached, at most %d are in the keyring", n, keysRetained)
+	}
+}

@@ -191,7 +191,7 @@ func (b *entropyBackend) verifyLogin(ctx context.Context, req *logical.Request, 
 	}
 	var sk *protocol.PrivateKey
 	if kr != nil {
-		if sk, err = kr.privateKey(env.Header.KeyID); err != nil {
+		if sk, err = b.privateKey(kr, env.Header.KeyID); err != nil {
 			return nil, err
 		}
 	}

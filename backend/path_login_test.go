@@ -386,3 +386,39 @@ func TestLoginRefusalLogsReasonButNoSecret(t *testing.T) {
 		}
 	}
 }
+
+func TestLoginAcrossKeyRotation(t *testing.T) {
+	b, s, c := setupLogin(t, nil)
+	mustOK(t, b, s, logical.UpdateOperation, "keys/rotate", nil)
+	// The client still holds the previous key: its proofs are accepted.
+	mustOK(t, b, s, logical.UpdateOperation, "login", c.loginData(t))
+	mustOK(t, b, s, logical.UpdateOperation, "keys/rotate", nil)
+	// Two rotations later that key is gone.
+	if resp, err := request(t, b, s, logical.UpdateOperation, "login", c.loginData(t)); err != logical.ErrPermissionDenied || resp != nil {
+		t.Fatalf("proof sealed to a dropped key: %v %v", resp, err)
+	}
+}
+
+// BenchmarkLogin measures the whole login handler on in-memory storage,
+// per suite; compare suites with each other, not with a fixed number.
+func BenchmarkLogin(b *testing.B) {
+	for _, suite := range protocol.Suites() {
+		b.Run(suite.String(), func(b *testing.B) {
+			be, s := getTestBackend(b)
+			mustOK(b, be, s, logical.UpdateOperation, "config", map[string]interface{}{"key_suite": suite.String()})
+			mustOK(b, be, s, logical.UpdateOperation, "role/web", nil)
+			c := enroll(b, be, s, "web", nil)
+			proofs := make([]map[string]interface{}, b.N)
+			for i := range proofs {
+				proofs[i] = c.loginData(b)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				req := &logical.Request{Operation: logical.UpdateOperation, Path: "login", Storage: s, Data: proofs[i]}
+				if resp, err := be.HandleRequest(context.Background(), req); err != nil || resp.Auth == nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -27,6 +27,13 @@ type nonceStore interface {
 // sealed), so it always lands in the same bucket as the original.
 const nonceBucket = time.Minute
 
+// nonceExpiry is when the record of a nonce may be forgotten: once a proof
+// issued at issuedAt fails the time check under the largest skew the config
+// allows, whatever the skew was when it was accepted.
+func nonceExpiry(issuedAt time.Time) time.Time {
+	return issuedAt.Add(maxClockSkew + time.Second)
+}
+
 // storageNonceStore keeps accepted nonces in Vault storage, which is shared
 // by every node of a cluster and survives restarts.
 type storageNonceStore struct {

@@ -249,8 +249,9 @@ func (b *entropyBackend) verifyLogin(ctx context.Context, req *logical.Request, 
 		return nil, refuse(err)
 	}
 
-	// Remember the nonce for as long as its proof could pass the time check.
-	fresh, err := b.nonces.claim(ctx, req.Storage, claims.NonceID(), claims.IssuedAt(), claims.IssuedAt().Add(conf.AllowedClockSkew+time.Second))
+	// Remember the nonce for as long as its proof could pass the time check
+	// under any config: the skew may be raised after this login.
+	fresh, err := b.nonces.claim(ctx, req.Storage, claims.NonceID(), claims.IssuedAt(), nonceExpiry(claims.IssuedAt()))
 	if err != nil {
 		return nil, err
 	}

@@ -422,3 +422,23 @@ func BenchmarkLogin(b *testing.B) {
 		})
 	}
 }
+
+func TestNonceOutlivesAnySkew(t *testing.T) {
+	b, s, c := setupLogin(t, nil)
+	mustOK(t, b, s, logical.UpdateOperation, "login", c.loginData(t))
+	for k := range storageSnapshot(t, s) {
+		if !strings.HasPrefix(k, noncePrefix) {
+			continue
+		}
+		e, _ := s.Get(context.Background(), k)
+		var n nonceEntry
+		if err := e.DecodeJSON(&n); err != nil {
+			t.Fatal(err)
+		}
+		// Raising the skew to its maximum after the login must not let the
+		// record expire while the proof could still pass the time check.
+		if min := time.Now().Add(maxClockSkew - time.Second); n.ExpiresAt.Before(min) {
+			t.Fatalf("nonce expires at %v, before %v", n.ExpiresAt, min)
+		}
+	}
+}

@@ -51,10 +51,7 @@ func (b *entropyBackend) pathKeysRead(ctx context.Context, req *logical.Request,
 	if err != nil {
 		return nil, err
 	}
-	return &logical.Response{Data: map[string]interface{}{
-		"keys":           kr.publicKeys(),
-		"current_key_id": kr.Keys[0].ID,
-	}}, nil
+	return keysResponse(kr), nil
 }
 
 func (b *entropyBackend) pathKeysRotate(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
@@ -66,10 +63,14 @@ func (b *entropyBackend) pathKeysRotate(ctx context.Context, req *logical.Reques
 	if err != nil {
 		return nil, err
 	}
+	return keysResponse(kr), nil
+}
+
+func keysResponse(kr *keyring) *logical.Response {
 	return &logical.Response{Data: map[string]interface{}{
 		"keys":           kr.publicKeys(),
 		"current_key_id": kr.Keys[0].ID,
-	}}, nil
+	}}
 }
 
 const pathKeysHelpSyn = `The server's public keys, current first.`

@@ -1,7 +1,6 @@
 package protocol
 
 import (
-	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
 	"errors"
@@ -62,11 +61,7 @@ func responseAEAD(exp exporter, purpose string) (cipher.AEAD, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, nil, err
-	}
-	gcm, err := cipher.NewGCM(block)
+	gcm, err := newAES256GCM(key)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -94,11 +94,7 @@ func rsaContext(secret, info []byte) (cipher.AEAD, exporter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	block, err := aes.NewCipher(payloadKey)
-	if err != nil {
-		return nil, nil, err
-	}
-	gcm, err := cipher.NewGCM(block)
+	gcm, err := newAES256GCM(payloadKey)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -109,4 +105,15 @@ func rsaContext(secret, info []byte) (cipher.AEAD, exporter, error) {
 		return hkdf.Expand(sha256.New, exporterSecret, ctx, length)
 	}
 	return gcm, exp, nil
+}
+
+func newAES256GCM(key []byte) (cipher.AEAD, error) {
+	if len(key) != 32 {
+		return nil, errors.New("AES-256-GCM needs a 32-byte key")
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
 }

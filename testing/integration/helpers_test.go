@@ -1,0 +1,184 @@
+package integration
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/entropy-auth/vault-plugin-auth-entropy/backend/protocol"
+	"github.com/entropy-auth/vault-plugin-auth-entropy/client"
+	"github.com/entropy-auth/vault-plugin-auth-entropy/testing/harness"
+)
+
+// env is one running Vault with the plugin mounted and a KV secret that
+// the role's policy allows, next to one it does not.
+type env struct {
+	*harness.Server
+	cli string // the vault-entropy binary
+}
+
+const (
+	allowedSecret   = "secret/data/web/config"
+	forbiddenSecret = "secret/data/other/config"
+	webPolicy       = `path "secret/data/web/*" { capabilities = ["read"] }`
+)
+
+func newEnv(t *testing.T, mounts ...string) *env {
+	t.Helper()
+	harness.Integration(t)
+	_, cli := harness.Binaries(t)
+	s := harness.StartServer(t)
+	s.EnablePlugin(t, mounts...)
+	e := &env{Server: s, cli: cli}
+	must(t, s.Client.Sys().MountWithContext(t.Context(), "secret", &api.MountInput{Type: "kv", Options: map[string]string{"version": "2"}}))
+	must(t, s.Client.Sys().PutPolicyWithContext(t.Context(), "web-read", webPolicy))
+	e.write(t, allowedSecret, map[string]interface{}{"data": map[string]interface{}{"password": "allowed"}})
+	e.write(t, forbiddenSecret, map[string]interface{}{"data": map[string]interface{}{"password": "forbidden"}})
+	return e
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// write runs a write as root and returns its data.
+func (e *env) write(t *testing.T, path string, data map[string]interface{}) *api.Secret {
+	t.Helper()
+	s, err := e.Client.Logical().WriteWithContext(t.Context(), path, data)
+	if err != nil {
+		t.Fatalf("write %s: %v", path, err)
+	}
+	return s
+}
+
+// enrollToState enrolls a client and writes its state file, unwrapped
+// through the library (the CLI path is covered by its own test).
+func (e *env) enrollToState(t *testing.T, mount, role, clientID string) string {
+	t.Helper()
+	c, err := e.Client.Clone()
+	must(t, err)
+	c.SetToken(e.RootToken)
+	c.SetWrappingLookupFunc(func(string, string) string { return "5m" })
+	data := map[string]interface{}{}
+	if clientID != "" {
+		data["client_id"] = clientID
+	}
+	wrapped, err := c.Logical().WriteWithContext(t.Context(), mount+"/role/"+role+"/enroll", data)
+	must(t, err)
+	if wrapped == nil || wrapped.WrapInfo == nil {
+		t.Fatal("enrollment was not wrapped")
+	}
+	state, err := client.Unwrap(t.Context(), e.Client, wrapped.WrapInfo.Token)
+	must(t, err)
+	path := filepath.Join(t.TempDir(), "state.json")
+	must(t, state.Save(path))
+	return path
+}
+
+// login logs in with a fresh proof through the library.
+func (e *env) login(t *testing.T, statePath string) (*api.Secret, error) {
+	t.Helper()
+	auth, err := client.NewEntropyAuth(client.WithStateFile(statePath))
+	must(t, err)
+	c, err := e.Client.Clone()
+	must(t, err)
+	return c.Auth().Login(t.Context(), auth)
+}
+
+// rawLogin sends a login with the given fields and reports the token, or
+// the HTTP status of the refusal.
+func (e *env) rawLogin(t *testing.T, path string, data map[string]interface{}) (string, int) {
+	t.Helper()
+	c, err := e.Client.Clone()
+	must(t, err)
+	c.ClearToken()
+	s, err := c.Logical().WriteWithContext(t.Context(), path, data)
+	var re *api.ResponseError
+	if errors.As(err, &re) {
+		return "", re.StatusCode
+	}
+	must(t, err)
+	if s == nil || s.Auth == nil {
+		t.Fatalf("login to %s returned no auth", path)
+	}
+	return s.Auth.ClientToken, http.StatusOK
+}
+
+// mustRefuse asserts that a login is refused with Vault's generic
+// permission denied and no token.
+func (e *env) mustRefuse(t *testing.T, path string, data map[string]interface{}) {
+	t.Helper()
+	token, status := e.rawLogin(t, path, data)
+	if token != "" || status != http.StatusForbidden {
+		t.Fatalf("login was not refused with 403: status %d token %q", status, token)
+	}
+}
+
+// proofAt builds a proof from a state file with a chosen issued_at, as a
+// client with a wrong clock would.
+func proofAt(t *testing.T, statePath string, at time.Time) map[string]interface{} {
+	t.Helper()
+	s, err := client.LoadState(statePath)
+	must(t, err)
+	k := s.ServerKeys[0]
+	suite, err := protocol.ParseSuite(k.Suite)
+	must(t, err)
+	raw, err := base64.StdEncoding.DecodeString(k.PublicKey)
+	must(t, err)
+	pk, err := protocol.ParsePublicKey(suite, raw)
+	must(t, err)
+	proof, _, err := protocol.NewProof(protocol.ProofInput{
+		ServerKey: pk, Role: s.Role, ClientID: s.ClientID, Generation: s.Generation, Entropy: s.Entropy,
+		Sampling: protocol.Sampling{Count: s.SampleCount, Length: s.SampleLength}, IssuedAt: at,
+	})
+	must(t, err)
+	return map[string]interface{}{"role": s.Role, "client_id": s.ClientID, "proof": proof}
+}
+
+// freshLoginData is a login's fields with a fresh proof, from the library.
+func freshLoginData(t *testing.T, statePath string) (string, map[string]interface{}) {
+	t.Helper()
+	auth, err := client.NewEntropyAuth(client.WithStateFile(statePath))
+	must(t, err)
+	lr, _, err := auth.NewLoginRequest()
+	must(t, err)
+	return lr.Path, lr.Data()
+}
+
+// tokenClient is a client that uses the given token.
+func (e *env) tokenClient(t *testing.T, token string) *api.Client {
+	t.Helper()
+	c, err := e.Client.Clone()
+	must(t, err)
+	c.SetToken(token)
+	return c
+}
+
+// runCLI runs vault-entropy against the server.
+func (e *env) runCLI(t *testing.T, stdin string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, e.cli, args...)
+	cmd.Env = append(os.Environ(), "VAULT_ADDR="+e.Addr, "VAULT_TOKEN=")
+	cmd.Stdin = strings.NewReader(stdin)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return string(out), errors.New(stderr.String())
+	}
+	return string(out), nil
+}

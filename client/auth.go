@@ -121,7 +121,7 @@ func (a *EntropyAuth) Login(ctx context.Context, c *api.Client) (*api.Secret, er
 	if err != nil {
 		return nil, err
 	}
-	lc, err := c.Clone()
+	lc, err := c.CloneWithHeaders()
 	if err != nil {
 		return nil, err
 	}

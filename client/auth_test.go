@@ -92,12 +92,16 @@ func TestLoginMapsResponses(t *testing.T) {
 
 	var seen http.Request
 	c := fakeVault(t, 200, map[string]interface{}{"auth": map[string]interface{}{"client_token": "hvs.x", "policies": []string{"a"}}}, &seen)
+	c.SetNamespace("team-a") // as VAULT_NAMESPACE does
 	secret, err := c.Auth().Login(context.Background(), auth)
 	if err != nil || secret.Auth.ClientToken != "hvs.x" || c.Token() != "hvs.x" {
 		t.Fatalf("login = %v, %v", secret, err)
 	}
 	if seen.URL.Path != "/v1/auth/entropy/login" || seen.Header.Get("X-Vault-Token") != "" {
 		t.Fatalf("login went to %s with token %q", seen.URL.Path, seen.Header.Get("X-Vault-Token"))
+	}
+	if ns := seen.Header.Get("X-Vault-Namespace"); ns != "team-a" {
+		t.Fatalf("login lost the namespace: %q", ns)
 	}
 
 	c = fakeVault(t, 403, map[string]interface{}{"errors": []string{"permission denied"}}, nil)

@@ -55,7 +55,7 @@ func Unwrap(ctx context.Context, c *api.Client, wrappingToken string) (*State, e
 		return nil, errors.New("empty wrapping token")
 	}
 	// A client of its own, whose only token is the wrapping token.
-	uc, err := c.Clone()
+	uc, err := c.CloneWithHeaders()
 	if err != nil {
 		return nil, err
 	}

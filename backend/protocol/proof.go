@@ -213,13 +213,23 @@ func (c *Claims) CheckHeader(role, clientID string) error {
 	return nil
 }
 
-// CheckTime refuses a proof issued more than skew before or after now.
+// CheckTime refuses a proof issued more than skew before or after now;
+// both bounds are inclusive. It compares whole seconds without converting
+// issued_at with time.Unix, which overflows near 2^63 and would report a
+// far-future proof as too old. As issued_at is an integer,
+// issued_at < now-skew is issued_at < ceil(now-skew), and
+// issued_at > now+skew is issued_at > floor(now+skew).
 func (c *Claims) CheckTime(now time.Time, skew time.Duration) error {
-	issued := c.IssuedAt()
+	issued := int64(c.p.issuedAt) // below 2^63: parsePayload checks it
+	oldest, newest := now.Add(-skew), now.Add(skew)
+	lo := oldest.Unix()
+	if oldest.Nanosecond() != 0 {
+		lo++
+	}
 	switch {
-	case issued.Before(now.Add(-skew)):
+	case issued < lo:
 		return ErrTooOld
-	case issued.After(now.Add(skew)):
+	case issued > newest.Unix():
 		return ErrFromFuture
 	}
 	return nil

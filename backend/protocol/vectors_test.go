@@ -1,266 +1,678 @@
 package protocol
 
 import (
+	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"testing/cryptotest"
 	"time"
 )
 
-var generate = flag.Bool("generate", false, "regenerate the test vectors in docs/vectors")
+// The test vectors of docs/protocol.md §12: one scenario per file in
+// docs/vectors. TestGenerateVectors writes them; TestVectors (in
+// vectors_check_test.go, an external test package) checks them.
+//
+//	go test ./backend/protocol -run '^TestGenerateVectors$' -generate
+//
+// The generator may use the package's unexported parts to build proofs
+// that are wrong in exactly one way: every outer layer is valid, and only
+// the check the vector is named after fails.
 
-// vectorDir is docs/vectors, relative to this package.
-const vectorDir = "../../docs/vectors"
+var generateVectors = flag.Bool("generate", false, "write the protocol test vectors to "+vectorsDir)
 
-// vectorEntropy is the entropy every vector uses: SHA-256 in counter mode
-// over a fixed label, so that anyone can recompute it.
-func vectorEntropy() []byte {
-	out := make([]byte, 0, MinEntropySize)
-	for i := uint32(0); len(out) < MinEntropySize; i++ {
-		h := sha256.Sum256(binary.BigEndian.AppendUint32([]byte("vault-plugin-auth-entropy/v1/test-vector-entropy"), i))
-		out = append(out, h[:]...)
+// vectorsDir is docs/vectors, relative to this package's directory.
+const vectorsDir = "../../docs/vectors"
+
+// Parameters shared by every vector unless a scenario changes them.
+const (
+	vecNow        = 1767225600 // 2026-01-01T00:00:00Z, the verifier's clock
+	vecSkew       = 60         // seconds
+	vecIssuedAt   = vecNow - 5 // the client's clock runs 5 s behind
+	vecRole       = "web"
+	vecClientID   = "client-1"
+	vecGeneration = 1
+	vecEntropyLen = MinEntropySize
+	vecLabel      = "vault-plugin-auth-entropy/test-vectors/"
+	vecPurpose    = "confirm"
+	vecResponse   = "login accepted"
+)
+
+var vecSampling = Sampling{Count: 16, Length: 32}
+
+// vectorBytes is n bytes of SHA-256 in counter mode:
+// SHA-256(lp8(vecLabel || name) || u32(i)) for i = 0, 1, ...
+func vectorBytes(name string, n int) []byte {
+	out := make([]byte, 0, n+sha256.Size)
+	for i := uint32(0); len(out) < n; i++ {
+		h := sha256.New()
+		h.Write(lp8(vecLabel + name))
+		h.Write(binary.BigEndian.AppendUint32(nil, i))
+		out = h.Sum(out)
 	}
-	return out[:MinEntropySize]
+	return out[:n]
 }
 
-// vector is one scenario: what the verifier is given and what it must say.
-type vector struct {
-	name, expect, comment string
-	sk                    *PrivateKey
-	role, clientID        string
-	generation            uint64
-	sampling              Sampling
-	skew                  time.Duration
-	now                   time.Time
-	entropy               []byte
-	payload               *payload // nil when the payload is not well formed
-	header                []byte
-	proof                 string
+// vectorEntropy is the server's (and, unless a scenario says otherwise, the
+// client's) copy of the entropy in every vector.
+func vectorEntropy() []byte { return vectorBytes("entropy", vecEntropyLen) }
+
+func vectorNonce(name string) [NonceSize]byte {
+	var n [NonceSize]byte
+	copy(n[:], vectorBytes("nonce/"+name, NonceSize))
+	return n
 }
 
-func (v *vector) render() string {
-	var b strings.Builder
-	line := func(k, val string) { fmt.Fprintf(&b, "%s: %s\n", k, val) }
-	line("expect", v.expect)
-	line("comment", v.comment)
-	line("suite", v.sk.Public().Suite().String())
-	line("server_private_key", base64.StdEncoding.EncodeToString(v.sk.Bytes()))
-	line("server_public_key", base64.StdEncoding.EncodeToString(v.sk.Public().Bytes()))
-	line("key_id", v.sk.Public().ID().String())
-	line("role", v.role)
-	line("client_id", v.clientID)
-	line("generation", fmt.Sprint(v.generation))
-	line("sample_count", fmt.Sprint(v.sampling.Count))
-	line("sample_length", fmt.Sprint(v.sampling.Length))
-	line("skew_seconds", fmt.Sprint(int(v.skew.Seconds())))
-	line("now", fmt.Sprint(v.now.Unix()))
-	line("entropy", base64.StdEncoding.EncodeToString(v.entropy))
-	if v.payload != nil {
-		line("nonce", hex.EncodeToString(v.payload.nonce[:]))
-		line("issued_at", fmt.Sprint(v.payload.issuedAt))
-		line("header", hex.EncodeToString(v.header))
-		rs := make([]string, len(v.payload.ranges))
-		for i, r := range v.payload.ranges {
-			rs[i] = fmt.Sprintf("%d:%d", r.Offset, r.Length)
+// rawHeader encodes a header without checking it, so that scenarios can
+// carry invalid versions, suites and names.
+func rawHeader(version, suite byte, id KeyID, role, clientID string) []byte {
+	b := []byte{version, suite}
+	b = append(b, id[:]...)
+	b = appendLP8(b, role)
+	return appendLP8(b, clientID)
+}
+
+// scenario describes one vector: the verifier's parameters (the file's
+// header) and how the client builds the proof. Zero values take the
+// defaults above; the edit hooks run in the order they are listed.
+type scenario struct {
+	name    string
+	expect  string
+	comment string
+
+	// The verifier's side.
+	suite      Suite  // suite of the server key (default P-256: small files)
+	role       string // the request's names
+	clientID   string
+	generation uint64   // the client's current generation
+	sampling   Sampling // the client's sampling
+	skew       int64    // seconds; 0 means vecSkew
+
+	// The client's side.
+	sealTo       *PublicKey // default: the server key
+	hdrRole      *string    // header names; default the request's
+	hdrClientID  *string
+	header       func(h []byte) []byte // edits the encoded header before sealing
+	issuedAt     *uint64
+	proofGen     *uint64
+	challenge    []byte
+	clientSample *Sampling // sampling the client derives its ranges with
+	clientEnt    []byte    // the client's entropy (derivation size and digest)
+	ranges       func(p *payload)
+	digest       func(header []byte, p *payload, entropy []byte) [DigestSize]byte
+	editDigest   func(p *payload)
+	plaintext    func(b []byte) []byte
+	seal         func(pk *PublicKey, header, pt []byte) (enc, ct []byte)
+	wire         func(w []byte) []byte
+	encode       func(w []byte) string
+}
+
+func ptr[T any](v T) *T { return &v }
+
+type vectorKeys map[Suite]*PrivateKey
+
+// built is a generated vector, ready to be written.
+type built struct {
+	sc    scenario
+	key   *PrivateKey
+	proof string
+	// Set when the proof's wire bytes open under the server key.
+	header, plain []byte
+	p             *payload // set when plain parses
+	response      []byte   // set for ok vectors
+}
+
+func (sc scenario) build(t *testing.T, keys vectorKeys, entropy []byte) *built {
+	t.Helper()
+	key := keys[sc.suite]
+	pk := key.Public()
+	if sc.sealTo != nil {
+		pk = sc.sealTo
+	}
+	role, clientID := sc.role, sc.clientID
+	if sc.hdrRole != nil {
+		role = *sc.hdrRole
+	}
+	if sc.hdrClientID != nil {
+		clientID = *sc.hdrClientID
+	}
+	header := rawHeader(Version, byte(pk.suite), pk.id, role, clientID)
+	if sc.header != nil {
+		header = sc.header(header)
+	}
+
+	clientEnt := entropy
+	if sc.clientEnt != nil {
+		clientEnt = sc.clientEnt
+	}
+	sampling := sc.sampling
+	if sc.clientSample != nil {
+		sampling = *sc.clientSample
+	}
+	nonce := vectorNonce(sc.name)
+	ranges, err := DeriveRanges(&nonce, len(clientEnt), sampling, sc.challenge)
+	if err != nil {
+		t.Fatalf("%s: %v", sc.name, err)
+	}
+	p := &payload{
+		issuedAt:   vecIssuedAt,
+		generation: sc.generation,
+		nonce:      nonce,
+		challenge:  sc.challenge,
+		ranges:     ranges,
+	}
+	if sc.issuedAt != nil {
+		p.issuedAt = *sc.issuedAt
+	}
+	if sc.proofGen != nil {
+		p.generation = *sc.proofGen
+	}
+	if sc.ranges != nil {
+		sc.ranges(p)
+	}
+	digestEnt := clientEnt
+	for _, r := range p.ranges { // a range past the end samples zeros
+		if end := int(r.Offset) + int(r.Length); end > len(digestEnt) {
+			digestEnt = append(append([]byte(nil), digestEnt...), make([]byte, end-len(digestEnt))...)
 		}
-		line("ranges", strings.Join(rs, ","))
-		line("digest", hex.EncodeToString(v.payload.digest[:]))
 	}
-	b.WriteString("\n")
-	b.WriteString(v.proof)
-	b.WriteString("\n")
-	return b.String()
-}
-
-// vectorBuilder makes proofs with every part under the generator's control.
-type vectorBuilder struct {
-	t       *testing.T
-	keys    map[Suite]*PrivateKey
-	entropy []byte
-	now     time.Time
-	counter byte
-}
-
-// nonce is deterministic per vector, so that regenerating changes only
-// the randomized sealing.
-func (g *vectorBuilder) nonce() [NonceSize]byte {
-	g.counter++
-	return sha256.Sum256([]byte{'n', g.counter})
-}
-
-// build makes a vector with a well-formed payload; mutate may change the
-// payload after the digest is computed (redigest recomputes it after).
-func (g *vectorBuilder) build(name, expect, comment string, s Suite, change func(h *Header, p *payload) (redigest bool)) *vector {
-	v := &vector{
-		name: name, expect: expect, comment: comment, sk: g.keys[s],
-		role: "web", clientID: "agent-1", generation: 1,
-		sampling: Sampling{Count: 8, Length: 16}, skew: 60 * time.Second, now: g.now, entropy: g.entropy,
+	if sc.digest != nil {
+		p.digest = sc.digest(header, p, digestEnt)
+	} else {
+		p.digest = computeDigest(header, p, digestEnt)
 	}
-	h := Header{Version: Version, Suite: s, KeyID: v.sk.Public().ID(), Role: v.role, ClientID: v.clientID}
-	nonce := g.nonce()
-	ranges, err := DeriveRanges(&nonce, len(g.entropy), v.sampling, nil)
+	if sc.editDigest != nil {
+		sc.editDigest(p)
+	}
+	pt := p.marshal()
+	if sc.plaintext != nil {
+		pt = sc.plaintext(pt)
+	}
+	var enc, ct []byte
+	if sc.seal != nil {
+		enc, ct = sc.seal(pk, header, pt)
+	} else {
+		enc, ct, _, err = sealTo(pk, hpkeInfo(header), header, pt)
+		if err != nil {
+			t.Fatalf("%s: %v", sc.name, err)
+		}
+	}
+	w := append(append(append([]byte(nil), header...), enc...), ct...)
+	if sc.wire != nil {
+		w = sc.wire(w)
+	}
+	proof := proofEncoding.EncodeToString(w)
+	if sc.encode != nil {
+		proof = sc.encode(w)
+	}
+
+	b := &built{sc: sc, key: key, proof: proof}
+	// Record what the payload opens to, when the proof's bytes are
+	// recoverable from its text (see lenientDecode) and open under the
+	// server key with the header that was sealed.
+	if lw, err := lenientDecode(proof); err == nil && bytes.Equal(lw, w) && len(w) >= len(header) && bytes.Equal(w[:len(header)], header) {
+		rest := w[len(header):]
+		if n := key.public.suite.encLen(); len(rest) >= n {
+			if plain, exp, err := openWith(key, rest[:n], hpkeInfo(header), header, rest[n:]); err == nil {
+				b.header, b.plain = header, plain
+				if pp, err := parsePayload(plain); err == nil {
+					b.p = pp
+				}
+				if sc.expect == "ok" {
+					c := &Claims{p: b.p, exp: exp}
+					if b.response, err = c.SealResponse(vecPurpose, []byte(vecResponse)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		}
+	}
+	return b
+}
+
+// lenientDecode recovers the bytes of a proof that is not canonical only
+// because of its text form (padding, line breaks, white space, trailing
+// bits), so that such vectors can still list what their payload holds.
+func lenientDecode(s string) ([]byte, error) {
+	s = strings.NewReplacer("\r", "", "\n", "", " ", "", "=", "").Replace(s)
+	return base64.RawURLEncoding.DecodeString(s)
+}
+
+// classOf names the verifier's first error as an expect class.
+func classOf(err error) string {
+	for _, c := range []struct {
+		name string
+		err  error
+	}{
+		{"malformed", ErrMalformed}, {"version", ErrVersion}, {"suite", ErrSuite},
+		{"unknown-key", ErrUnknownKey}, {"open", ErrOpen}, {"header-mismatch", ErrHeaderMismatch},
+		{"too-old", ErrTooOld}, {"from-future", ErrFromFuture}, {"generation", ErrGeneration},
+		{"challenge", ErrChallenge}, {"sampling", ErrSampling}, {"ranges", ErrRanges},
+		{"digest", ErrDigest}, {"replay", ErrReplay},
+	} {
+		if errors.Is(err, c.err) {
+			return c.name
+		}
+	}
+	if err == nil {
+		return "ok"
+	}
+	return "unexpected error: " + err.Error()
+}
+
+// check runs the verifier on the built vector, as TestVectors will.
+func (b *built) check() string {
+	sc := b.sc
+	env, err := ParseProof(b.proof)
 	if err != nil {
-		g.t.Fatal(err)
+		return classOf(err)
 	}
-	p := &payload{issuedAt: uint64(g.now.Unix()), generation: 1, nonce: nonce, ranges: ranges}
-	redigest := true
-	if change != nil {
-		redigest = change(&h, p)
+	var sk *PrivateKey
+	if env.Header.KeyID == b.key.public.id {
+		sk = b.key
 	}
-	header := g.rawHeader(&h)
-	p.digest = computeDigest(header, p, g.entropy)
-	if !redigest {
-		p.digest[0] ^= 0xff
+	c, err := env.Open(sk)
+	if err == nil {
+		err = c.CheckHeader(sc.role, sc.clientID)
 	}
-	v.payload, v.header = p, header
-	v.proof = g.seal(v.sk.Public(), header, p.marshal())
-	return v
+	if err == nil {
+		err = c.CheckTime(time.Unix(vecNow, 0), time.Duration(sc.skew)*time.Second)
+	}
+	if err == nil && c.Generation() != sc.generation {
+		err = ErrGeneration
+	}
+	if err == nil {
+		err = c.Verify(vectorEntropy(), sc.sampling, nil)
+	}
+	return classOf(err)
 }
 
-// rawHeader encodes a header without validating its names, so that
-// vectors can carry invalid ones.
-func (g *vectorBuilder) rawHeader(h *Header) []byte {
-	b := []byte{h.Version, byte(h.Suite)}
-	b = append(b, h.KeyID[:]...)
-	b = appendLP8(b, h.Role)
-	return appendLP8(b, h.ClientID)
+func rangesString(rs []Range) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = fmt.Sprintf("%d:%d", r.Offset, r.Length)
+	}
+	return strings.Join(parts, ",")
 }
 
-func (g *vectorBuilder) seal(pk *PublicKey, header, pt []byte) string {
-	enc, ct, _, err := sealTo(pk, hpkeInfo(header), header, pt)
-	if err != nil {
-		g.t.Fatal(err)
+// marshal writes the vector file: header lines in the order of §12.1, a blank
+// line, and the proof exactly as sent (no final newline).
+func (b *built) marshal(entropy []byte) []byte {
+	sc := b.sc
+	var buf bytes.Buffer
+	line := func(k, v string) {
+		if v == "" {
+			fmt.Fprintf(&buf, "%s:\n", k)
+		} else {
+			fmt.Fprintf(&buf, "%s: %s\n", k, v)
+		}
 	}
-	return proofEncoding.EncodeToString(append(append(append([]byte(nil), header...), enc...), ct...))
-}
-
-// rewire decodes v's proof, lets f change its bytes, and re-encodes it.
-func rewire(v *vector, f func([]byte) []byte) {
-	b, err := proofEncoding.DecodeString(v.proof)
-	if err != nil {
-		panic(err)
+	std := base64.StdEncoding.EncodeToString
+	line("expect", sc.expect)
+	line("comment", sc.comment)
+	line("suite", b.key.public.suite.String())
+	line("server_private_key", std(b.key.Bytes()))
+	line("server_public_key", std(b.key.public.Bytes()))
+	line("key_id", b.key.public.id.String())
+	line("role", sc.role)
+	line("client_id", sc.clientID)
+	line("generation", strconv.FormatUint(sc.generation, 10))
+	line("sample_count", strconv.Itoa(sc.sampling.Count))
+	line("sample_length", strconv.Itoa(sc.sampling.Length))
+	line("skew_seconds", strconv.FormatInt(sc.skew, 10))
+	line("now", strconv.FormatInt(vecNow, 10))
+	line("entropy", std(entropy))
+	if b.plain != nil {
+		line("header", hex.EncodeToString(b.header))
+		line("payload", hex.EncodeToString(b.plain))
 	}
-	v.proof = proofEncoding.EncodeToString(f(b))
-	v.payload = nil
+	if p := b.p; p != nil {
+		c := &Claims{p: p}
+		id := c.NonceID()
+		line("issued_at", strconv.FormatUint(p.issuedAt, 10))
+		line("proof_generation", strconv.FormatUint(p.generation, 10))
+		line("challenge", hex.EncodeToString(p.challenge))
+		line("nonce", hex.EncodeToString(p.nonce[:]))
+		line("nonce_id", hex.EncodeToString(id[:]))
+		line("ranges", rangesString(p.ranges))
+		line("digest", hex.EncodeToString(p.digest[:]))
+	}
+	if b.response != nil {
+		line("response_purpose", vecPurpose)
+		line("response_plaintext", hex.EncodeToString([]byte(vecResponse)))
+		line("response", hex.EncodeToString(b.response))
+	}
+	buf.WriteString("\n")
+	buf.WriteString(b.proof)
+	return buf.Bytes()
 }
 
 func TestGenerateVectors(t *testing.T) {
-	if !*generate {
-		t.Skip("run with -generate to rewrite docs/vectors")
+	if !*generateVectors {
+		t.Skip("run with -generate to write " + vectorsDir)
 	}
-	g := &vectorBuilder{t: t, keys: map[Suite]*PrivateKey{}, entropy: vectorEntropy(), now: time.Unix(1795000000, 0)}
+	// Deterministic keys, HPKE encapsulations and RSA-OAEP seeds, so that
+	// regenerating with the same Go version rewrites the same files.
+	cryptotest.SetGlobalRandom(t, 1)
+	keys := vectorKeys{}
 	for _, s := range Suites() {
 		k, err := GenerateKey(s)
 		if err != nil {
 			t.Fatal(err)
 		}
-		g.keys[s] = k
+		keys[s] = k
 	}
-	at := func(d time.Duration) func(*Header, *payload) bool {
-		return func(_ *Header, p *payload) bool { p.issuedAt = uint64(g.now.Add(d).Unix()); return true }
-	}
-	var vs []*vector
-	add := func(v *vector) { vs = append(vs, v) }
-
-	for _, s := range Suites() {
-		add(g.build("ok_"+strings.SplitN(s.String(), "-", 2)[0], "ok", "a valid proof of the "+s.String()+" suite", s, nil))
-	}
-	add(g.build("ok_oldest_allowed", "ok", "issued_at = now - skew: the lower bound is inclusive", SuiteP256, at(-60*time.Second)))
-	add(g.build("ok_newest_allowed", "ok", "issued_at = now + skew: the upper bound is inclusive", SuiteP256, at(60*time.Second)))
-	add(g.build("too_old", "too-old", "issued_at = now - skew - 1", SuiteP256, at(-61*time.Second)))
-	add(g.build("from_future", "from-future", "issued_at = now + skew + 1", SuiteP256, at(61*time.Second)))
-
-	v := g.build("malformed_bad_base64", "malformed", "not base64url at all", SuiteP256, nil)
-	v.proof, v.payload = "!!not*base64!!", nil
-	add(v)
-	v = g.build("malformed_padded", "malformed", "a valid proof with base64 padding appended", SuiteP256, nil)
-	v.proof, v.payload = v.proof+"=", nil
-	add(v)
-	v = g.build("malformed_crlf", "malformed", "a valid proof with CR LF inside", SuiteP256, nil)
-	v.proof, v.payload = v.proof[:30]+"\r\n"+v.proof[30:], nil
-	v.proof = strings.ReplaceAll(v.proof, "\r\n", "%0D%0A") // kept on one line; see comment
-	v.comment = "a valid proof with CR LF inside, written here percent-encoded as %0D%0A: decode those two escapes before verifying"
-	add(v)
-	v = g.build("malformed_truncated_body", "malformed", "the body cut short after enc", SuiteP256, nil)
-	rewire(v, func(b []byte) []byte { return b[:len(v.header)+65+50] })
-	add(v)
-	v = g.build("malformed_upper_case_role", "malformed", "the header's role is not a valid name", SuiteP256, func(h *Header, _ *payload) bool { h.Role = "Web"; return true })
-	v.payload = nil
-	add(v)
-	add(g.sealedPayloadVector("malformed_trailing_payload_byte", "the sealed payload has one byte after the digest", func(b []byte) []byte { return append(b, 0) }))
-	add(g.sealedPayloadVector("malformed_zero_ranges", "the sealed payload declares zero ranges", func(b []byte) []byte {
-		// count is after u64 || u64 || nonce || lp16(empty challenge)
-		off := 8 + 8 + NonceSize + 2
-		out := append([]byte(nil), b[:off]...)
-		out = append(out, 0, 0)
-		return append(out, b[len(b)-DigestSize:]...)
-	}))
-
-	v = g.build("version", "version", "version byte 2", SuiteP256, nil)
-	rewire(v, func(b []byte) []byte { b[0] = 2; return b })
-	add(v)
-	v = g.build("suite", "suite", "suite byte 4", SuiteP256, nil)
-	rewire(v, func(b []byte) []byte { b[1] = 4; return b })
-	add(v)
-	v = g.build("unknown_key", "unknown-key", "sealed to the P-256 key, but the verifier holds only the X-Wing key given here", SuiteP256, nil)
-	v.sk = g.keys[SuiteXWing]
-	add(v)
-	v = g.build("open_tampered_ciphertext", "open", "the last byte of the ciphertext flipped", SuiteXWing, nil)
-	rewire(v, func(b []byte) []byte { b[len(b)-1] ^= 1; return b })
-	add(v)
-	v = g.build("open_tampered_header", "open", "the header's client_id changed after sealing (it is HPKE info and AEAD data)", SuiteRSA3072, nil)
-	rewire(v, func(b []byte) []byte { b[len(v.header)-1] = '2'; return b })
-	v.clientID = "agent-2"
-	add(v)
-	v = g.build("header_mismatch", "header-mismatch", "a valid proof for role web sent with role db", SuiteP256, nil)
-	v.role = "db"
-	add(v)
-	add(g.build("generation", "generation", "made from generation 2; the server's current generation is 1", SuiteP256, func(_ *Header, p *payload) bool { p.generation = 2; return true }))
-	add(g.build("challenge", "challenge", "a non-empty challenge where none is expected", SuiteP256, func(_ *Header, p *payload) bool {
-		p.challenge = []byte("unexpected")
-		r, _ := DeriveRanges(&p.nonce, len(g.entropy), Sampling{Count: 8, Length: 16}, p.challenge)
-		p.ranges = r
-		return true
-	}))
-	add(g.build("ranges_shifted", "ranges", "one range offset moved by one; the digest covers the moved range", SuiteP256, func(_ *Header, p *payload) bool { p.ranges[3].Offset++; return true }))
-	add(g.build("ranges_other_sampling", "ranges", "built with 4 ranges of 32 bytes; the client's sampling is 8 x 16", SuiteP256, func(_ *Header, p *payload) bool {
-		r, _ := DeriveRanges(&p.nonce, len(g.entropy), Sampling{Count: 4, Length: 32}, nil)
-		p.ranges = r
-		return true
-	}))
-	add(g.build("digest_flipped", "digest", "the digest's first byte flipped", SuiteP256, func(*Header, *payload) bool { return false }))
-	v = g.build("digest_other_entropy", "digest", "made from other entropy of the same size", SuiteXWing, nil)
-	other := append([]byte(nil), g.entropy...)
-	other[v.payload.ranges[0].Offset] ^= 1
-	v.entropy = other
-	add(v)
-
-	if err := os.RemoveAll(vectorDir); err != nil {
+	otherXWing, err := GenerateKey(SuiteXWing)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(vectorDir, 0o755); err != nil {
+	entropy := vectorEntropy()
+
+	scenarios := vectorScenarios(keys, otherXWing.Public(), entropy)
+	names := map[string]bool{}
+	var files []*built
+	for _, sc := range scenarios {
+		if names[sc.name] {
+			t.Fatalf("duplicate scenario %s", sc.name)
+		}
+		names[sc.name] = true
+		sc = sc.withDefaults()
+		b := sc.build(t, keys, entropy)
+		if got := b.check(); got != sc.expect {
+			t.Errorf("%s: the verifier says %s, the scenario expects %s", sc.name, got, sc.expect)
+		}
+		if sc.expect == "ok" && b.p == nil {
+			t.Errorf("%s: ok vector without payload values", sc.name)
+		}
+		files = append(files, b)
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	old, err := os.ReadDir(vectorsDir)
+	if err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}
-	for _, v := range vs {
-		if err := os.WriteFile(filepath.Join(vectorDir, v.name+".txt"), []byte(v.render()), 0o644); err != nil {
+	for _, e := range old {
+		if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
+			if err := os.Remove(filepath.Join(vectorsDir, e.Name())); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := os.MkdirAll(vectorsDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Proof bodies carry CR, LF and trailing white space on purpose: keep
+	// git from rewriting them.
+	if err := os.WriteFile(filepath.Join(vectorsDir, ".gitattributes"), []byte("* -text\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range files {
+		data := b.marshal(entropy)
+		if len(data) >= 64<<10 {
+			t.Fatalf("%s is %d bytes", b.sc.name, len(data))
+		}
+		if err := os.WriteFile(filepath.Join(vectorsDir, b.sc.name), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	t.Logf("wrote %d vectors to %s", len(vs), vectorDir)
+	t.Logf("wrote %d vectors to %s", len(files), vectorsDir)
 }
 
-// sealedPayloadVector is a vector whose outer layers are valid but whose
-// sealed payload bytes are changed by f.
-func (g *vectorBuilder) sealedPayloadVector(name, comment string, f func([]byte) []byte) *vector {
-	v := g.build(name, "malformed", comment, SuiteP256, nil)
-	v.proof = g.seal(v.sk.Public(), v.header, f(v.payload.marshal()))
-	v.payload = nil
-	return v
+func (sc scenario) withDefaults() scenario {
+	if sc.suite == 0 {
+		sc.suite = SuiteP256
+	}
+	if sc.role == "" {
+		sc.role = vecRole
+	}
+	if sc.clientID == "" {
+		sc.clientID = vecClientID
+	}
+	if sc.generation == 0 {
+		sc.generation = vecGeneration
+	}
+	if sc.sampling == (Sampling{}) {
+		sc.sampling = vecSampling
+	}
+	if sc.skew == 0 {
+		sc.skew = vecSkew
+	}
+	return sc
+}
+
+// clientIDForResidue returns a client ID that makes the proof of the
+// given suite, with default parameters, r bytes past a multiple of 3, so
+// that its base64url text has a partial last group (padding, trailing bits).
+func clientIDForResidue(s Suite, r int) string {
+	base := len(rawHeader(0, 0, KeyID{}, vecRole, vecClientID)) + s.encLen() +
+		minPayload + 8*(vecSampling.Count-1) + aeadOverhead
+	id := vecClientID
+	for (base+len(id)-len(vecClientID))%3 != r {
+		id += "x"
+	}
+	return id
+}
+
+func xorAt(i int, v byte) func([]byte) []byte {
+	return func(w []byte) []byte {
+		if i < 0 {
+			i += len(w)
+		}
+		w[i] ^= v
+		return w
+	}
+}
+
+func vectorScenarios(keys vectorKeys, other *PublicKey, entropy []byte) []scenario {
+	hdrLen := len(rawHeader(0, 0, KeyID{}, vecRole, vecClientID))
+	// RSA sealing with one part changed: the secret, the OAEP label or the
+	// GCM nonce.
+	rsaSeal := func(secretLen int, oaepLabel func(info []byte) []byte, gcmNonce []byte) func(pk *PublicKey, header, pt []byte) ([]byte, []byte) {
+		return func(pk *PublicKey, header, pt []byte) ([]byte, []byte) {
+			info := hpkeInfo(header)
+			secret := make([]byte, secretLen)
+			rand.Read(secret)
+			enc, err := rsa.EncryptOAEP(sha256.New(), rand.Reader, pk.rsa, secret, oaepLabel(info))
+			if err != nil {
+				panic(err)
+			}
+			gcm, _, err := rsaContext(secret, info)
+			if err != nil {
+				panic(err)
+			}
+			return enc, gcm.Seal(nil, gcmNonce, pt, header)
+		}
+	}
+	hpkeSeal := func(info func(header []byte) []byte, aad func(header []byte) []byte) func(pk *PublicKey, header, pt []byte) ([]byte, []byte) {
+		return func(pk *PublicKey, header, pt []byte) ([]byte, []byte) {
+			enc, ct, _, err := sealTo(pk, info(header), aad(header), pt)
+			if err != nil {
+				panic(err)
+			}
+			return enc, ct
+		}
+	}
+	same := func(h []byte) []byte { return h }
+	// A digest computed the documented way but over a changed transcript.
+	digestOf := func(edit func(label, header, rest, sampled []byte) []byte) func([]byte, *payload, []byte) [DigestSize]byte {
+		return func(header []byte, p *payload, e []byte) [DigestSize]byte {
+			var rest []byte
+			rest = binary.BigEndian.AppendUint64(rest, p.issuedAt)
+			rest = binary.BigEndian.AppendUint64(rest, p.generation)
+			rest = append(rest, p.nonce[:]...)
+			rest = appendLP16(rest, p.challenge)
+			rest = appendRanges(rest, p.ranges)
+			return sha256.Sum256(edit(lp8(labelDigest), header, rest, sample(e, p.ranges)))
+		}
+	}
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	otherEntropy := vectorBytes("other-entropy", vecEntropyLen)
+	biggerEntropy := append(append([]byte(nil), entropy...), vectorBytes("more-entropy", vecEntropyLen)...)
+	name129 := strings.Repeat("r", MaxNameLen+1)
+	name128r, name128c := strings.Repeat("r", MaxNameLen), "c"+strings.Repeat("0", MaxNameLen-1)
+	padClient := clientIDForResidue(SuiteP256, 1)
+	bitsClient := clientIDForResidue(SuiteP256, 2)
+
+	return []scenario{
+		// Accepted proofs.
+		{name: "ok_xwing", expect: "ok", suite: SuiteXWing, comment: "a valid proof, X-Wing suite"},
+		{name: "ok_p256", expect: "ok", suite: SuiteP256, comment: "a valid proof, P-256 suite"},
+		{name: "ok_rsa3072", expect: "ok", suite: SuiteRSA3072, comment: "a valid proof, RSA-3072 suite"},
+		{name: "ok_skew_oldest", expect: "ok", issuedAt: ptr[uint64](vecNow - vecSkew), comment: "issued_at = now - skew: the oldest accepted"},
+		{name: "ok_skew_newest", expect: "ok", issuedAt: ptr[uint64](vecNow + vecSkew), comment: "issued_at = now + skew: the newest accepted"},
+		{name: "ok_max_names", expect: "ok", role: name128r, clientID: name128c, comment: "role and client_id of 128 bytes"},
+		{name: "ok_single_range", expect: "ok", sampling: Sampling{Count: 1, Length: MinSampledBytes}, comment: "one range of 32 bytes, the least sampling allowed"},
+		{name: "ok_whole_entropy", expect: "ok", sampling: Sampling{Count: MaxRangeCount, Length: vecEntropyLen / MaxRangeCount}, comment: "256 ranges of 16 bytes: count * length = entropy size"},
+		{name: "ok_long_ranges", expect: "ok", sampling: Sampling{Count: 1, Length: vecEntropyLen}, comment: "one range as long as the entropy: its offset is always 0"},
+		{name: "ok_generation_7", expect: "ok", generation: 7, comment: "a client at entropy generation 7"},
+
+		// Malformed text.
+		{name: "malformed_empty", expect: "malformed", encode: func([]byte) string { return "" }, comment: "empty proof"},
+		{name: "malformed_too_long", expect: "malformed", wire: func(w []byte) []byte { return append(w, make([]byte, 6147-len(w))...) }, comment: "8196 characters, over the 8192 limit (the bytes would otherwise reach the open step)"},
+		{name: "malformed_padding", expect: "malformed", clientID: padClient, encode: base64.URLEncoding.EncodeToString, comment: "base64url with '=' padding"},
+		{name: "malformed_trailing_bits", expect: "malformed", clientID: bitsClient, encode: func(w []byte) string {
+			s := []byte(proofEncoding.EncodeToString(w))
+			i := strings.IndexByte(base64URLAlphabet, s[len(s)-1])
+			s[len(s)-1] = base64URLAlphabet[i|1]
+			return string(s)
+		}, comment: "the last character has a non-zero unused bit"},
+		{name: "malformed_std_alphabet", expect: "malformed", encode: base64.RawStdEncoding.EncodeToString, comment: "standard base64 alphabet ('+' and '/') instead of base64url"},
+		{name: "malformed_line_breaks_crlf", expect: "malformed", encode: func(w []byte) string { return wrapText(proofEncoding.EncodeToString(w), 64, "\r\n") }, comment: "canonical text broken into 64-character lines with CR LF"},
+		{name: "malformed_line_break_lf", expect: "malformed", encode: func(w []byte) string { s := proofEncoding.EncodeToString(w); return s[:40] + "\n" + s[40:] }, comment: "one LF inside the text"},
+		{name: "malformed_trailing_newline", expect: "malformed", encode: func(w []byte) string { return proofEncoding.EncodeToString(w) + "\n" }, comment: "a final LF after the proof"},
+		{name: "malformed_space", expect: "malformed", encode: func(w []byte) string { s := proofEncoding.EncodeToString(w); return s[:40] + " " + s[40:] }, comment: "one space inside the text"},
+		{name: "malformed_invalid_character", expect: "malformed", encode: func(w []byte) string { s := proofEncoding.EncodeToString(w); return s[:40] + "." + s[41:] }, comment: "a character outside the base64url alphabet"},
+
+		// Malformed bytes before the payload.
+		{name: "malformed_truncated_header", expect: "malformed", wire: func(w []byte) []byte { return w[:hdrLen-3] }, comment: "cut inside client_id"},
+		{name: "malformed_truncated_enc", expect: "malformed", wire: func(w []byte) []byte { return w[:hdrLen+40] }, comment: "cut inside enc"},
+		{name: "malformed_short_ct", expect: "malformed", wire: func(w []byte) []byte {
+			return w[:hdrLen+SuiteP256.encLen()+minPayload+aeadOverhead-1]
+		}, comment: "ct of 107 bytes, one under the least a payload seals to"},
+		{name: "malformed_truncated_version_only", expect: "malformed", wire: func(w []byte) []byte { return w[:1] }, comment: "a version byte and nothing else"},
+		{name: "malformed_name_upper_case", expect: "malformed", hdrRole: ptr("Web"), comment: "header role with an upper-case letter (correctly sealed)"},
+		{name: "malformed_name_empty", expect: "malformed", hdrClientID: ptr(""), comment: "empty client_id in the header (correctly sealed)"},
+		{name: "malformed_name_too_long", expect: "malformed", hdrRole: ptr(name129), comment: "header role of 129 bytes (correctly sealed)"},
+		{name: "malformed_name_leading_dash", expect: "malformed", hdrClientID: ptr("-client-1"), comment: "header client_id starting with '-' (correctly sealed)"},
+		{name: "malformed_name_non_ascii", expect: "malformed", hdrClientID: ptr("cli\u00e9nt"), comment: "header client_id with a UTF-8 letter (correctly sealed)"},
+		{name: "malformed_name_slash", expect: "malformed", hdrClientID: ptr("a/b"), comment: "header client_id with '/' (correctly sealed)"},
+
+		// Malformed payloads, correctly sealed.
+		{name: "malformed_payload_trailing_byte", expect: "malformed", plaintext: func(b []byte) []byte { return append(b, 0) }, comment: "one byte after the digest"},
+		{name: "malformed_payload_truncated", expect: "malformed", plaintext: func(b []byte) []byte { return b[:len(b)-1] }, comment: "digest one byte short"},
+		{name: "malformed_payload_count_0", expect: "malformed", challenge: []byte("12345678"), ranges: func(p *payload) { p.ranges = nil }, comment: "range count 0; an 8-byte challenge makes the payload as long as the shortest valid one"},
+		{name: "malformed_payload_count_0_short", expect: "malformed", ranges: func(p *payload) { p.ranges = nil }, comment: "range count 0 and no challenge: ct is 8 bytes under the minimum, refused before opening"},
+		{name: "malformed_payload_count_257", expect: "malformed", ranges: func(p *payload) {
+			for len(p.ranges) < MaxRangeCount+1 {
+				p.ranges = append(p.ranges, p.ranges[0])
+			}
+		}, comment: "range count 257"},
+		{name: "malformed_payload_count_too_large", expect: "malformed", plaintext: func(b []byte) []byte {
+			binary.BigEndian.PutUint16(b[8+8+NonceSize+2:], 17)
+			return b
+		}, comment: "range count 17 with 16 ranges present"},
+		{name: "malformed_payload_challenge_257", expect: "malformed", challenge: bytes.Repeat([]byte{'c'}, MaxChallengeSize+1)[:MaxChallengeSize], plaintext: func(b []byte) []byte {
+			// Re-encode with a 257-byte challenge: the client library will
+			// not derive ranges for one.
+			at := 8 + 8 + NonceSize
+			out := append([]byte(nil), b[:at]...)
+			out = appendLP16(out, bytes.Repeat([]byte{'c'}, MaxChallengeSize+1))
+			return append(out, b[at+2+MaxChallengeSize:]...)
+		}, comment: "challenge of 257 bytes"},
+		{name: "malformed_payload_issued_at_2_63", expect: "malformed", issuedAt: ptr[uint64](1 << 63), comment: "issued_at = 2^63"},
+
+		{name: "version_0", expect: "version", header: func(h []byte) []byte { h[0] = 0; return h }, comment: "version byte 0 (correctly sealed)"},
+		{name: "version_2", expect: "version", header: func(h []byte) []byte { h[0] = 2; return h }, comment: "version byte 2 (correctly sealed)"},
+		{name: "version_2_truncated", expect: "version", wire: func(w []byte) []byte { w[0] = 2; return w[:1] }, comment: "only a version byte, 2: the version is checked before the length"},
+		{name: "suite_0", expect: "suite", header: func(h []byte) []byte { h[1] = 0; return h }, comment: "suite byte 0 (correctly sealed)"},
+		{name: "suite_4", expect: "suite", header: func(h []byte) []byte { h[1] = 4; return h }, comment: "suite byte 4 (correctly sealed)"},
+
+		{name: "unknown_key_other_key", expect: "unknown-key", suite: SuiteXWing, sealTo: other, comment: "sealed to another X-Wing key"},
+		{name: "unknown_key_suite_mismatch", expect: "unknown-key", suite: SuiteXWing, header: func(h []byte) []byte { h[1] = byte(SuiteP256); return h }, comment: "the server key's ID under the P-256 suite byte; the body is X-Wing"},
+		{name: "unknown_key_flipped_key_id", expect: "unknown-key", header: func(h []byte) []byte { h[2] ^= 1; return h }, comment: "one bit of key_id flipped (correctly sealed)"},
+
+		{name: "open_xwing_flipped_ct", expect: "open", suite: SuiteXWing, wire: xorAt(-1, 1), comment: "last byte of the AEAD tag flipped"},
+		{name: "open_xwing_flipped_enc", expect: "open", suite: SuiteXWing, wire: xorAt(hdrLen, 1), comment: "first byte of enc flipped"},
+		{name: "open_p256_flipped_ct", expect: "open", wire: xorAt(-1, 0x80), comment: "last byte of the AEAD tag flipped"},
+		{name: "open_p256_flipped_enc", expect: "open", wire: xorAt(hdrLen+20, 1), comment: "a byte of the ephemeral public key flipped"},
+		{name: "open_header_not_bound", expect: "open", role: "wex", hdrRole: ptr(vecRole), wire: func(w []byte) []byte { w[2+KeyIDSize+1+2] = 'x'; return w }, comment: "header role changed from web to wex after sealing; the request says wex"},
+		{name: "open_info_without_label", expect: "open", seal: hpkeSeal(same, same), comment: "HPKE info = header, without lp8(label)"},
+		{name: "open_aad_empty", expect: "open", seal: hpkeSeal(hpkeInfo, func([]byte) []byte { return nil }), comment: "AEAD associated data empty instead of the header"},
+		{name: "open_min_ct_garbage", expect: "open", wire: func(w []byte) []byte {
+			n := hdrLen + SuiteP256.encLen()
+			return append(w[:n], vectorBytes("garbage", minPayload+aeadOverhead)...)
+		}, comment: "ct of exactly 108 bytes that is no ciphertext"},
+		{name: "open_rsa_flipped_enc", expect: "open", suite: SuiteRSA3072, wire: xorAt(hdrLen+100, 1), comment: "a byte of the RSA-OAEP ciphertext flipped"},
+		{name: "open_rsa_flipped_ct", expect: "open", suite: SuiteRSA3072, wire: xorAt(-1, 1), comment: "last byte of the AEAD tag flipped"},
+		{name: "open_rsa_secret_31_bytes", expect: "open", suite: SuiteRSA3072, seal: rsaSeal(31, same, zeroNonce[:]), comment: "RSA-OAEP carries a 31-byte secret"},
+		{name: "open_rsa_oaep_no_label", expect: "open", suite: SuiteRSA3072, seal: rsaSeal(32, func([]byte) []byte { return nil }, zeroNonce[:]), comment: "RSA-OAEP label empty instead of info"},
+		{name: "open_rsa_gcm_nonce_not_zero", expect: "open", suite: SuiteRSA3072, seal: rsaSeal(32, same, append(make([]byte, 11), 1)), comment: "payload sealed with GCM nonce 0...01 instead of all zeros"},
+
+		{name: "header_mismatch_role", expect: "header-mismatch", role: "db", hdrRole: ptr(vecRole), comment: "the request names role db, the proof web"},
+		{name: "header_mismatch_client", expect: "header-mismatch", clientID: "client-2", hdrClientID: ptr(vecClientID), comment: "the request names client-2, the proof client-1"},
+
+		{name: "too_old_by_one_second", expect: "too-old", issuedAt: ptr[uint64](vecNow - vecSkew - 1), comment: "issued_at = now - skew - 1"},
+		{name: "too_old_epoch", expect: "too-old", issuedAt: ptr[uint64](0), comment: "issued_at = 0"},
+		{name: "from_future_by_one_second", expect: "from-future", issuedAt: ptr[uint64](vecNow + vecSkew + 1), comment: "issued_at = now + skew + 1"},
+		{name: "from_future_far", expect: "from-future", issuedAt: ptr[uint64](1 << 62), comment: "issued_at = 2^62"},
+		{name: "from_future_max", expect: "from-future", issuedAt: ptr[uint64](1<<63 - 1), comment: "issued_at = 2^63 - 1"},
+
+		{name: "generation_older", expect: "generation", generation: 2, proofGen: ptr[uint64](1), comment: "proof from generation 1, the client is at 2"},
+		{name: "generation_newer", expect: "generation", proofGen: ptr[uint64](2), comment: "proof from generation 2, the client is at 1"},
+
+		{name: "challenge_unexpected", expect: "challenge", challenge: []byte("c"), comment: "a one-byte challenge (ranges and digest made with it) where none is expected"},
+
+		{name: "sampling_invalid_server_parameters", expect: "sampling", sampling: Sampling{Count: 1, Length: 16}, clientSample: &vecSampling, comment: "the verifier's own sampling (1 x 16 bytes) is below the 32-byte minimum"},
+
+		{name: "ranges_offset_plus_one", expect: "ranges", ranges: func(p *payload) { p.ranges[3].Offset++ }, comment: "the fourth offset is one more than derived (digest over those bytes)"},
+		{name: "ranges_length_minus_one", expect: "ranges", ranges: func(p *payload) { p.ranges[0].Length-- }, comment: "the first range is one byte short"},
+		{name: "ranges_swapped", expect: "ranges", ranges: func(p *payload) { p.ranges[0], p.ranges[1] = p.ranges[1], p.ranges[0] }, comment: "the first two ranges in the wrong order"},
+		{name: "ranges_extra", expect: "ranges", ranges: func(p *payload) { p.ranges = append(p.ranges, p.ranges[0]) }, comment: "one range more than the sampling"},
+		{name: "ranges_missing", expect: "ranges", ranges: func(p *payload) { p.ranges = p.ranges[:len(p.ranges)-1] }, comment: "one range less than the sampling"},
+		{name: "ranges_out_of_bounds", expect: "ranges", ranges: func(p *payload) { p.ranges[0].Offset = uint32(vecEntropyLen - vecSampling.Length + 1) }, comment: "a range that ends past the entropy"},
+		{name: "ranges_other_sampling", expect: "ranges", clientSample: &Sampling{Count: 8, Length: 64}, comment: "derived with 8 x 64 bytes, the client's sampling is 16 x 32"},
+		{name: "ranges_other_entropy_size", expect: "ranges", clientEnt: biggerEntropy, comment: "derived for an entropy of 8192 bytes, the server holds 4096"},
+		{name: "ranges_derived_with_challenge", expect: "ranges", ranges: func(p *payload) {
+			n := p.nonce
+			p.ranges, _ = DeriveRanges(&n, vecEntropyLen, vecSampling, []byte("c"))
+		}, comment: "ranges derived with challenge c; the payload's challenge is empty"},
+
+		{name: "digest_flipped", expect: "digest", editDigest: func(p *payload) { p.digest[0] ^= 1 }, comment: "one bit of the digest flipped"},
+		{name: "digest_other_entropy", expect: "digest", clientEnt: otherEntropy, comment: "the client's entropy differs from the server's (same size)"},
+		{name: "digest_without_label", expect: "digest", digest: digestOf(func(_, h, rest, s []byte) []byte { return cat(h, rest, s) }), comment: "digest computed without lp8(label)"},
+		{name: "digest_without_header", expect: "digest", digest: digestOf(func(l, _, rest, s []byte) []byte { return cat(l, rest, s) }), comment: "digest computed without the header"},
+		{name: "digest_without_sampled_bytes", expect: "digest", digest: digestOf(func(l, h, rest, _ []byte) []byte { return cat(l, h, rest) }), comment: "digest computed without the sampled bytes"},
+		{name: "digest_generation_not_hashed", expect: "digest", digest: func(h []byte, p *payload, e []byte) [DigestSize]byte {
+			q := *p
+			q.generation = p.generation + 1
+			return computeDigest(h, &q, e)
+		}, comment: "digest computed with generation 2, the payload says 1"},
+	}
+}
+
+const base64URLAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+func wrapText(s string, n int, sep string) string {
+	var b strings.Builder
+	for len(s) > n {
+		b.WriteString(s[:n])
+		b.WriteString(sep)
+		s = s[n:]
+	}
+	b.WriteString(s)
+	return b.String()
 }

@@ -1,58 +1,73 @@
-# vault-plugin-auth-entropy: see README.md. `make test` is what CI runs.
+# vault-plugin-auth-entropy: see README.md. `make test` is what CI runs
+# (.ci/run); `make help` lists the targets.
 SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := build
 
 GO       ?= go
 FUZZTIME ?= 30s
 BIN      := $(CURDIR)/bin
-GOFILES   = $(shell git ls-files --cached --others --exclude-standard '*.go' 2>/dev/null)
+# Every Go file of the repository (the wrapper module in scripts/vault-build
+# too), without testdata; find(1) when this is not a git checkout.
+GOFILES   = $(wildcard $(shell { git ls-files --cached --others --exclude-standard -- '*.go' 2>/dev/null || \
+              find . -name '*.go' -not -path './.git/*'; } | grep -v '/testdata/'))
 
-.PHONY: build vault fmt fmtcheck vet unit-test integration-test test fuzz vectors demo clean
+.PHONY: help build vault fmt fmtcheck vet unit-test integration-test test fuzz vectors demo clean
+
+## help: list the targets
+help:
+	@sed -n 's/^## \([a-z-]*\): /  \1\t/p' $(MAKEFILE_LIST) | expand -t 20
 
 ## build: the plugin and the vault-entropy CLI into ./bin
 build:
-	@scripts/build-plugin.sh $(BIN) >/dev/null && ls $(BIN)
+	@scripts/build-plugin.sh $(BIN) >/dev/null
+	@ls -l $(BIN)
 
-## vault: build (or find cached) the pinned Vault server; prints its path
+## vault: build the pinned Vault into the cache outside the repo (or find it there); prints its path
 vault:
 	@scripts/build-vault.sh
 
 ## fmt: gofmt every Go file
 fmt:
-	gofmt -w $(GOFILES)
+	@gofmt -l -w $(GOFILES) </dev/null
 
-## fmtcheck: fail if gofmt would change a file
+## fmtcheck: fail, listing them, if gofmt would change any Go file
 fmtcheck:
-	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l $(GOFILES) </dev/null); \
+	if [ -n "$$out" ]; then echo "gofmt would change these files (run make fmt):"; echo "$$out"; exit 1; fi
 
 ## vet: go vet every package
 vet:
 	$(GO) vet ./...
 
-## unit-test: unit tests with the race detector (no Vault process)
+## unit-test: unit tests with the race detector (no Vault process; everything but ./testing/...)
 unit-test:
-	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /testing/)
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v '/testing/')
 
-## integration-test: end-to-end tests against a real Vault (built once, cached)
-integration-test:
-	@vault=$$(scripts/build-vault.sh) && \
-	  ENTROPY_INTEGRATION=1 VAULT_BIN=$$vault $(GO) test -count=1 -timeout 30m -p 1 -v ./testing/...
+## integration-test: end-to-end tests in ./testing against a real Vault (Vault and binaries built once)
+integration-test: build
+	@vault=$$(scripts/build-vault.sh); \
+	echo "ENTROPY_INTEGRATION=1 VAULT_BIN=$$vault ENTROPY_BIN_DIR=$(BIN) $(GO) test -count=1 -timeout 30m -p 1 -v ./testing/..."; \
+	ENTROPY_INTEGRATION=1 VAULT_BIN=$$vault ENTROPY_BIN_DIR=$(BIN) $(GO) test -count=1 -timeout 30m -p 1 -v ./testing/...
 
-## test: everything CI checks: format, vet, unit tests, end-to-end tests
+## test: everything CI checks: fmtcheck, vet, unit-test, integration-test
 test: fmtcheck vet unit-test integration-test
 
-## fuzz: each fuzz target of the wire protocol for FUZZTIME (default 30s)
+## fuzz: run each Fuzz* target of backend/protocol for FUZZTIME (default 30s)
 fuzz:
-	@for f in $$($(GO) test -list '^Fuzz' ./backend/protocol | grep '^Fuzz'); do \
-	  echo "== $$f"; $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./backend/protocol || exit 1; \
+	@targets=$$($(GO) test -list '^Fuzz' ./backend/protocol | grep '^Fuzz' || true); \
+	if [ -z "$$targets" ]; then echo "no fuzz targets in ./backend/protocol"; exit 1; fi; \
+	for f in $$targets; do \
+	  echo "== $$f ($(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./backend/protocol; \
 	done
 
-## vectors: regenerate the protocol test vectors in docs/vectors
+## vectors: regenerate the protocol test vectors in docs/vectors (then check them)
 vectors:
-	$(GO) test ./backend/protocol -run '^TestGenerateVectors$$' -generate
-	$(GO) test ./backend/protocol -run '^TestVectors$$'
+	$(GO) test -count=1 ./backend/protocol -run '^TestGenerateVectors$$' -generate
+	$(GO) test -count=1 ./backend/protocol -run '^TestVectors$$'
 
-## demo: a dev Vault with the plugin mounted and a demo client logging in
+## demo: Vault with the plugin at auth/entropy; a client enrolls, logs in and reads a secret
 demo:
 	@scripts/demo.sh
 

@@ -1,38 +1,55 @@
 #!/usr/bin/env bash
 # Usage: scripts/register-plugin.sh DIR PLUGIN_BINARY [MOUNT...]
 #
-# Registers the entropy auth plugin in the catalog of the Vault server run
-# by scripts/vault-server.sh in DIR, by sha256 and version, and enables it at
-# auth/MOUNT for each MOUNT (default: entropy). The binary is copied into
-# DIR/plugins; its version comes from `PLUGIN_BINARY -version`. Mounts that
-# already exist are left alone.
+# Registers the entropy auth plugin in the catalog of the Vault server that
+# scripts/vault-server.sh runs in DIR, and enables it at auth/MOUNT for each
+# MOUNT (default: entropy). The binary is copied to
+# DIR/plugins/vault-plugin-auth-entropy and registered by its sha256 and by
+# the version it prints for `PLUGIN_BINARY -version`. Mounts that already
+# exist are left as they are. Address and token come from DIR/env; the vault
+# binary is $VAULT_BIN, else the one scripts/build-vault.sh prints.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-[ $# -ge 2 ] || { echo "usage: $0 DIR PLUGIN_BINARY [MOUNT...]" >&2; exit 2; }
+if [ $# -lt 2 ]; then
+  echo "usage: $0 DIR PLUGIN_BINARY [MOUNT...]" >&2
+  exit 2
+fi
 dir=$1
 plugin=$2
 shift 2
 mounts=("$@")
 [ ${#mounts[@]} -gt 0 ] || mounts=(entropy)
 
-name=vault-plugin-auth-entropy
-bin=${VAULT_BIN:-$("$here/build-vault.sh")}
+name="vault-plugin-auth-entropy"
+if [ ! -f "$dir/env" ]; then
+  echo "register-plugin: no $dir/env: is the server running (scripts/vault-server.sh start)?" >&2
+  exit 1
+fi
+vault=${VAULT_BIN:-$("$here/build-vault.sh")}
 # shellcheck source=/dev/null
 . "$dir/env"
 
 version=$("$plugin" -version)
-install -m 0755 "$plugin" "$dir/plugins/$name"
+case "$version" in
+  v[0-9]*) ;;
+  *)
+    echo "register-plugin: '$plugin -version' printed '$version', not a version like v0.1.0" >&2
+    exit 1
+    ;;
+esac
+install -m 0755 "$plugin" "$dir/plugins/$name.tmp"
+mv -f "$dir/plugins/$name.tmp" "$dir/plugins/$name"
 sha=$(sha256sum "$dir/plugins/$name" | cut -d' ' -f1)
-"$bin" plugin register -sha256="$sha" -version="$version" auth "$name" >/dev/null
+"$vault" plugin register -sha256="$sha" -version="$version" auth "$name" >/dev/null
 echo "register-plugin: $name $version registered (sha256 $sha)" >&2
 
-enabled=$("$bin" auth list -format=json)
 for mount in "${mounts[@]}"; do
-  if grep -q "\"$mount/\"" <<<"$enabled"; then
-    echo "register-plugin: auth/$mount already enabled" >&2
+  mount=${mount%/}
+  if "$vault" read "sys/auth/$mount" >/dev/null 2>&1; then
+    echo "register-plugin: auth/$mount is already enabled; left as it is" >&2
     continue
   fi
-  "$bin" auth enable -path="$mount" -plugin-version="$version" "$name" >/dev/null
-  echo "register-plugin: $name enabled at auth/$mount" >&2
+  "$vault" auth enable -path="$mount" -plugin-version="$version" "$name" >/dev/null
+  echo "register-plugin: $name $version enabled at auth/$mount" >&2
 done

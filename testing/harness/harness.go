@@ -1,19 +1,31 @@
 // Package harness runs real parts for the end-to-end tests: a Vault server
 // built from the pinned version, with this project's plugin registered from
-// the catalog. It drives the project's scripts (scripts/vault-server.sh,
-// scripts/register-plugin.sh, ...), so that the tests and the demo start
-// Vault the same way.
+// the catalog. It drives the project's scripts (scripts/build-vault.sh,
+// scripts/build-plugin.sh, scripts/vault-server.sh,
+// scripts/register-plugin.sh), so that the tests, the demo and a person at a
+// terminal start Vault the same way.
+//
+// Environment:
+//   - ENTROPY_INTEGRATION=1 turns the tests on (see Integration).
+//   - VAULT_BIN is the vault binary; without it scripts/build-vault.sh
+//     builds it (or finds it in its cache).
+//   - ENTROPY_BIN_DIR, if set, holds already built vault-plugin-auth-entropy
+//     and vault-entropy binaries (make integration-test sets it to ./bin);
+//     without it they are built once per test process.
 package harness
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -36,45 +48,66 @@ func Integration(t testing.TB) {
 // working directory that holds go.mod.
 func RepoRoot(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
+	root, err := repoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return root
+}
+
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
+			return dir, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Fatal("no go.mod above the working directory")
+			return "", errors.New("harness: no go.mod above the working directory")
 		}
 		dir = parent
 	}
 }
 
-// script runs one of the project's scripts with extra environment and
-// returns its stdout; stderr goes to the test log on failure.
-func script(t testing.TB, env []string, name string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(filepath.Join(RepoRoot(t), "scripts", name), args...)
+// runScript runs scripts/NAME with extra environment and returns its
+// stdout, trimmed; the error carries stderr.
+func runScript(env []string, name string, args ...string) (string, error) {
+	root, err := repoRoot()
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command(filepath.Join(root, "scripts", name), args...)
 	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("scripts/%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.String())
+		return "", fmt.Errorf("scripts/%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.String())
 	}
-	return strings.TrimSpace(stdout.String())
+	return strings.TrimSpace(stdout.String()), nil
+}
+
+// script is runScript that fails the test on error.
+func script(t testing.TB, env []string, name string, args ...string) string {
+	t.Helper()
+	out, err := runScript(env, name, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 var (
 	vaultOnce sync.Once
 	vaultBin  string
+	vaultErr  error
 
 	binOnce    sync.Once
-	binDir     string
-	binDirErr  string
 	pluginPath string
 	cliPath    string
+	binErr     error
 )
 
 // VaultBinary returns $VAULT_BIN, or builds (or finds cached) the pinned
@@ -86,65 +119,106 @@ func VaultBinary(t testing.TB) string {
 			vaultBin = v
 			return
 		}
-		vaultBin = script(t, nil, "build-vault.sh")
+		vaultBin, vaultErr = runScript(nil, "build-vault.sh")
 	})
-	if vaultBin == "" {
-		t.Fatal("no Vault binary")
+	if vaultErr != nil {
+		t.Fatalf("building Vault: %v", vaultErr)
 	}
 	return vaultBin
 }
 
 // Binaries builds cmd/vault-plugin-auth-entropy and cmd/vault-entropy once
-// per process and returns their paths.
+// per process (scripts/build-plugin.sh into a temporary directory) and
+// returns their paths. With ENTROPY_BIN_DIR set, it returns the binaries
+// there instead.
 func Binaries(t testing.TB) (plugin, cli string) {
 	t.Helper()
 	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "entropy-bin-")
-		if err != nil {
-			binDirErr = err.Error()
-			return
+		dir := os.Getenv("ENTROPY_BIN_DIR")
+		if dir == "" {
+			if dir, binErr = binDir(); binErr != nil {
+				return
+			}
+			if dir, binErr = runScript(nil, "build-plugin.sh", dir); binErr != nil {
+				return
+			}
 		}
-		binDir = script(t, nil, "build-plugin.sh", dir)
-		pluginPath = filepath.Join(binDir, "vault-plugin-auth-entropy")
-		cliPath = filepath.Join(binDir, "vault-entropy")
+		pluginPath = filepath.Join(dir, "vault-plugin-auth-entropy")
+		cliPath = filepath.Join(dir, "vault-entropy")
+		for _, p := range []string{pluginPath, cliPath} {
+			if _, err := os.Stat(p); err != nil {
+				binErr = err
+			}
+		}
 	})
-	if pluginPath == "" {
-		t.Fatalf("building the binaries failed %s", binDirErr)
+	if binErr != nil {
+		t.Fatalf("building the binaries: %v", binErr)
 	}
 	return pluginPath, cliPath
 }
 
+// binDir makes the temporary directory for this process's binaries,
+// os.TempDir()/entropy-bin-PID-*. A test binary cannot remove it when it
+// exits, so each new one removes those of processes that are gone.
+func binDir() (string, error) {
+	old, _ := filepath.Glob(filepath.Join(os.TempDir(), "entropy-bin-*"))
+	for _, d := range old {
+		p, _, ok := strings.Cut(strings.TrimPrefix(filepath.Base(d), "entropy-bin-"), "-")
+		pid, err := strconv.Atoi(p)
+		if !ok || err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if syscall.Kill(pid, 0) == nil {
+			continue // still running (or the pid was reused: leave it)
+		}
+		os.RemoveAll(d)
+	}
+	return os.MkdirTemp("", fmt.Sprintf("entropy-bin-%d-", os.Getpid()))
+}
+
 // Server is one running Vault server.
 type Server struct {
-	Dir       string // config, data, log, env, plugins
-	Addr      string // http://127.0.0.1:PORT
-	RootToken string
+	Dir       string      // the server's directory: config.hcl, data, plugins, vault.log, env
+	Addr      string      // http://127.0.0.1:PORT
+	RootToken string      // from the first start's `vault operator init`
 	Client    *api.Client // uses the root token
 }
 
-// StartServer starts a Vault server (raft storage, loopback) in a fresh
-// directory and stops it when the test ends. When the test failed, the tail
-// of the server log goes to the test log.
+// maxDirLen bounds the server directory's path. Paths under it go into
+// Vault's configuration and log; keeping them short keeps them well below
+// the 108-byte limit of Unix socket paths, and the log readable.
+const maxDirLen = 80
+
+// StartServer starts a Vault server (raft storage, loopback only, on a free
+// port pair) in a fresh directory: t.TempDir(), or a directory under
+// os.TempDir() when that path would be too long. When the test ends the
+// server is stopped, and if the test failed the last 200 lines of its log go
+// to the test log.
 func StartServer(t testing.TB) *Server {
 	t.Helper()
 	vault := VaultBinary(t)
-	// Raft and the plugin use Unix sockets, whose paths are short; t.TempDir
-	// can be too deep for them.
-	dir, err := os.MkdirTemp("", "vault-")
-	if err != nil {
-		t.Fatal(err)
+	dir := t.TempDir()
+	if len(dir) > maxDirLen {
+		short, err := os.MkdirTemp("", "vault-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(short) })
+		dir = short
 	}
 	s := &Server{Dir: dir}
-	port := freePortPair(t)
 	env := []string{"VAULT_BIN=" + vault}
+	// Registered after the directory's removal, so it runs before it.
 	t.Cleanup(func() {
-		script(t, env, "vault-server.sh", "stop", dir)
-		if t.Failed() {
-			t.Logf("last lines of %s/vault.log:\n%s", dir, tail(s.Log(t), 200))
+		if _, err := runScript(env, "vault-server.sh", "stop", dir); err != nil {
+			t.Errorf("stopping Vault: %v", err)
 		}
-		os.RemoveAll(dir)
+		if t.Failed() {
+			t.Logf("last 200 lines of %s/vault.log:\n%s", dir, tail(s.Log(t), 200))
+		}
 	})
-	script(t, env, "vault-server.sh", "start", dir, fmt.Sprint(port))
+	port := freePortPair(t)
+	script(t, env, "vault-server.sh", "start", dir, strconv.Itoa(port))
 	s.connect(t)
 	return s
 }
@@ -169,18 +243,25 @@ func (s *Server) connect(t testing.TB) {
 			s.RootToken = v
 		}
 	}
+	if s.Addr == "" || s.RootToken == "" {
+		t.Fatalf("no VAULT_ADDR or VAULT_TOKEN in %s/env", s.Dir)
+	}
 	conf := api.DefaultConfig()
+	if conf.Error != nil {
+		t.Fatal(conf.Error)
+	}
 	conf.Address = s.Addr
 	c, err := api.NewClient(conf)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.SetToken(s.RootToken)
+	c.ClearNamespace()
 	s.Client = c
 }
 
-// EnablePlugin registers the plugin from the catalog and enables it at
-// auth/<mount> for each mount (default: entropy).
+// EnablePlugin registers the plugin in the catalog (by sha256 and version)
+// and enables it at auth/MOUNT for each mount (default: entropy).
 func (s *Server) EnablePlugin(t testing.TB, mounts ...string) {
 	t.Helper()
 	plugin, _ := Binaries(t)
@@ -188,15 +269,16 @@ func (s *Server) EnablePlugin(t testing.TB, mounts ...string) {
 	script(t, []string{"VAULT_BIN=" + VaultBinary(t)}, "register-plugin.sh", args...)
 }
 
-// Restart stops the server gracefully and starts it again on the same data.
+// Restart stops the server gracefully (SIGTERM) and starts it again on the
+// same data, then refreshes Client.
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
 	script(t, []string{"VAULT_BIN=" + VaultBinary(t)}, "vault-server.sh", "restart", s.Dir)
 	s.connect(t)
 }
 
-// Kill ends the server with SIGKILL, as a crash would, and starts it again
-// on the same data.
+// Kill ends the server and its plugin processes with SIGKILL, as a crash
+// would, starts it again on the same data, and refreshes Client.
 func (s *Server) Kill(t testing.TB) {
 	t.Helper()
 	env := []string{"VAULT_BIN=" + VaultBinary(t)}
@@ -205,9 +287,9 @@ func (s *Server) Kill(t testing.TB) {
 	s.connect(t)
 }
 
-// Vault runs the vault CLI against the server as root (env entries are
-// appended, so they override) and returns its stdout; on failure the error
-// holds stderr.
+// Vault runs the vault CLI against the server with VAULT_ADDR and
+// VAULT_TOKEN set to the server's (the env entries come after, so they
+// override) and returns its stdout; on failure the error holds stderr.
 func (s *Server) Vault(t testing.TB, env []string, args ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command(VaultBinary(t), args...)
@@ -215,12 +297,13 @@ func (s *Server) Vault(t testing.TB, env []string, args ...string) (string, erro
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return stdout.String(), fmt.Errorf("vault %s: %v: %s", args[0], err, strings.TrimSpace(stderr.String()))
+		return stdout.String(), fmt.Errorf("vault %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return stdout.String(), nil
 }
 
-// Log returns the server log so far.
+// Log returns the server log so far (DIR/vault.log: every start of this
+// server, and what the plugin logged).
 func (s *Server) Log(t testing.TB) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(s.Dir, "vault.log"))
@@ -253,7 +336,7 @@ func freePortPair(t testing.TB) int {
 }
 
 func tail(s string, n int) string {
-	lines := strings.Split(s, "\n")
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}

@@ -1,24 +1,90 @@
 package harness
 
-import "testing"
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
 
 // TestServerSurvivesRestartAndCrash checks the scripts themselves: the
-// server starts, its root token works after a graceful restart and after a
-// SIGKILL, and the data persists.
+// server starts, its root token works and its data persists after a
+// graceful restart and after a SIGKILL, and stop leaves nothing running.
 func TestServerSurvivesRestartAndCrash(t *testing.T) {
 	Integration(t)
 	s := StartServer(t)
-	if _, err := s.Client.Logical().Write("sys/policies/acl/probe", map[string]interface{}{"policy": `path "x" { capabilities = ["read"] }`}); err != nil {
+	if !strings.HasPrefix(s.Addr, "http://127.0.0.1:") {
+		t.Fatalf("Addr %q is not on loopback", s.Addr)
+	}
+	if info, err := os.Stat(filepath.Join(s.Dir, "init.json")); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("init.json: %v, %v (want mode 0600)", info, err)
+	}
+	if err := s.Client.Sys().PutPolicy("probe", `path "secret/probe" { capabilities = ["read"] }`); err != nil {
 		t.Fatal(err)
 	}
-	for name, bounce := range map[string]func(testing.TB){"restart": s.Restart, "kill": s.Kill} {
-		bounce(t)
-		p, err := s.Client.Sys().GetPolicy("probe")
-		if err != nil || p == "" {
-			t.Fatalf("after %s: policy %q, %v", name, p, err)
+	steps := []struct {
+		name   string
+		bounce func(testing.TB)
+	}{{"restart", s.Restart}, {"kill", s.Kill}}
+	for _, step := range steps {
+		before := pid(t, s)
+		step.bounce(t)
+		if after := pid(t, s); after == before {
+			t.Fatalf("after %s: still pid %d", step.name, after)
+		}
+		if _, err := s.Client.Auth().Token().LookupSelf(); err != nil {
+			t.Fatalf("after %s: root token: %v", step.name, err)
+		}
+		if p, err := s.Client.Sys().GetPolicy("probe"); err != nil || p == "" {
+			t.Fatalf("after %s: policy %q, %v", step.name, p, err)
 		}
 	}
-	if out, err := s.Vault(t, nil, "token", "lookup", "-format=json"); err != nil || out == "" {
-		t.Fatalf("vault CLI: %v", err)
+	if out, err := s.Vault(t, nil, "token", "lookup", "-format=json"); err != nil || !strings.Contains(out, `"policies"`) {
+		t.Fatalf("vault CLI: %q, %v", out, err)
 	}
+
+	last := pid(t, s)
+	script(t, []string{"VAULT_BIN=" + VaultBinary(t)}, "vault-server.sh", "stop", s.Dir)
+	if running(last) {
+		t.Errorf("pid %d still runs after stop", last)
+	}
+	if _, err := os.Stat(filepath.Join(s.Dir, "vault.pid")); !os.IsNotExist(err) {
+		t.Errorf("vault.pid left after stop: %v", err)
+	}
+	if c, err := net.DialTimeout("tcp", strings.TrimPrefix(s.Addr, "http://"), time.Second); err == nil {
+		c.Close()
+		t.Errorf("%s still accepts connections after stop", s.Addr)
+	}
+}
+
+// running reports whether the process runs; a zombie (exited, not yet
+// reaped by its new parent) does not count.
+func running(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return !os.IsNotExist(err)
+	}
+	stat := string(b) // "PID (COMM) STATE ..."; COMM may hold ") "
+	return !strings.HasPrefix(stat[strings.LastIndex(stat, ") ")+2:], "Z")
+}
+
+// pid is the server's pid from DIR/vault.pid.
+func pid(t *testing.T, s *Server) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(s.Dir, "vault.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -86,9 +86,13 @@ func TestLoginRefusals(t *testing.T) {
 		}},
 		"tampered proof": {data: func(t *testing.T, c *testClient) map[string]interface{} {
 			d := c.loginData(t)
-			p := []byte(d["proof"].(string))
-			p[len(p)-5] ^= 0x01
-			d["proof"] = string(p)
+			// Flip a bit of the sealed bytes, not of a base64 character.
+			raw, err := base64.RawURLEncoding.DecodeString(d["proof"].(string))
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw[len(raw)-5] ^= 0x01
+			d["proof"] = base64.RawURLEncoding.EncodeToString(raw)
 			return d
 		}},
 		"sealed to an unknown key": {data: func(t *testing.T, c *testClient) map[string]interface{} {

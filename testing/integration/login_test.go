@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"os"
@@ -163,9 +164,13 @@ func TestRefusals(t *testing.T) {
 		},
 		"tampered proof": func(t *testing.T) map[string]interface{} {
 			_, d := freshLoginData(t, a)
-			p := []byte(d["proof"].(string))
-			p[len(p)/2] ^= 0x02
-			d["proof"] = string(p)
+			// Flip a bit of the decoded bytes, not of a base64 character:
+			// that could make an invalid character (a malformed proof, not a
+			// tampered one).
+			raw, err := base64.RawURLEncoding.DecodeString(d["proof"].(string))
+			must(t, err)
+			raw[len(raw)/2] ^= 0x02
+			d["proof"] = base64.RawURLEncoding.EncodeToString(raw)
 			return d
 		},
 		"truncated proof": func(t *testing.T) map[string]interface{} {

@@ -173,7 +173,6 @@ func refuse(reason error) error { return &loginRefusal{reason: reason} }
 // verifiedLogin is what a successful verification yields.
 type verifiedLogin struct {
 	role   *roleEntry
-	client *clientEntry
 	claims *protocol.Claims
 }
 
@@ -258,7 +257,7 @@ func (b *entropyBackend) verifyLogin(ctx context.Context, req *logical.Request, 
 	if !fresh {
 		return nil, refuse(protocol.ErrReplay)
 	}
-	return &verifiedLogin{role: r, client: c, claims: claims}, nil
+	return &verifiedLogin{role: r, claims: claims}, nil
 }
 
 // logRefusal records why a login was refused. The names are logged only

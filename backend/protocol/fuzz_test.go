@@ -21,17 +21,10 @@ import (
 
 // fuzzFixture is a valid proof and everything its verifier needs.
 type fuzzFixture struct {
-	name       string
-	sk         *PrivateKey
-	role       string
-	clientID   string
-	generation uint64
-	sampling   Sampling
-	skew       time.Duration
-	now        time.Time
-	entropy    []byte
-	proof      string
-	wire       []byte
+	verifier
+	name  string
+	proof string
+	wire  []byte
 }
 
 var fuzzFixtureNames = []string{"ok_xwing", "ok_p256", "ok_rsa3072"}
@@ -89,14 +82,17 @@ func loadFuzzFixtures(tb testing.TB) []*fuzzFixture {
 			tb.Fatal(err)
 		}
 		fx := &fuzzFixture{
-			name: name, sk: sk, role: h["role"], clientID: h["client_id"],
-			generation: num("generation"),
-			sampling:   Sampling{Count: int(num("sample_count")), Length: int(num("sample_length"))},
-			skew:       time.Duration(num("skew_seconds")) * time.Second,
-			now:        time.Unix(int64(num("now")), 0),
-			entropy:    b64("entropy"),
-			proof:      body,
-			wire:       wire,
+			verifier: verifier{
+				sk: sk, role: h["role"], clientID: h["client_id"],
+				generation: num("generation"),
+				sampling:   Sampling{Count: int(num("sample_count")), Length: int(num("sample_length"))},
+				skew:       time.Duration(num("skew_seconds")) * time.Second,
+				now:        time.Unix(int64(num("now")), 0),
+				entropy:    b64("entropy"),
+			},
+			name:  name,
+			proof: body,
+			wire:  wire,
 		}
 		if _, err := fx.verify(body); err != nil {
 			tb.Fatalf("fuzz fixture %s does not verify: %v", name, err)
@@ -104,33 +100,6 @@ func loadFuzzFixtures(tb testing.TB) []*fuzzFixture {
 		out = append(out, fx)
 	}
 	return out
-}
-
-// verify runs the whole verification pipeline of docs/protocol.md §8,
-// except the server's own lookups and the replay check.
-func (fx *fuzzFixture) verify(proof string) (*Claims, error) {
-	env, err := ParseProof(proof)
-	if err != nil {
-		return nil, err
-	}
-	var sk *PrivateKey
-	if env.Header.KeyID == fx.sk.Public().ID() {
-		sk = fx.sk
-	}
-	c, err := env.Open(sk)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.CheckHeader(fx.role, fx.clientID); err != nil {
-		return nil, err
-	}
-	if err := c.CheckTime(fx.now, fx.skew); err != nil {
-		return nil, err
-	}
-	if c.Generation() != fx.generation {
-		return nil, ErrGeneration
-	}
-	return c, c.Verify(fx.entropy, fx.sampling, nil)
 }
 
 // refusals is every error a verifier may return for a bad proof.

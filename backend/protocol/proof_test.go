@@ -53,23 +53,45 @@ func testInput(t testing.TB, s Suite, entropy []byte) ProofInput {
 	}
 }
 
-// verify runs every server check in the spec's order.
-func verify(proof string, sk *PrivateKey, role, clientID string, entropy []byte, now time.Time) (*Claims, error) {
+// verifier is what a server knows when it checks a proof: its key, the
+// request's names and its record of the client.
+type verifier struct {
+	sk             *PrivateKey
+	role, clientID string
+	generation     uint64
+	sampling       Sampling
+	skew           time.Duration
+	now            time.Time
+	entropy        []byte
+}
+
+// verify runs every check of docs/protocol.md §8 in order, except the
+// server's own lookups and the replay check.
+func (v *verifier) verify(proof string) (*Claims, error) {
 	env, err := ParseProof(proof)
 	if err != nil {
 		return nil, err
 	}
-	c, err := env.Open(sk)
+	c, err := env.Open(v.sk)
 	if err != nil {
 		return nil, err
 	}
-	if err := c.CheckHeader(role, clientID); err != nil {
+	if err := c.CheckHeader(v.role, v.clientID); err != nil {
 		return nil, err
 	}
-	if err := c.CheckTime(now, time.Minute); err != nil {
+	if err := c.CheckTime(v.now, v.skew); err != nil {
 		return nil, err
 	}
-	return c, c.Verify(entropy, testSampling, nil)
+	if c.Generation() != v.generation {
+		return nil, ErrGeneration
+	}
+	return c, c.Verify(v.entropy, v.sampling, nil)
+}
+
+// verify checks a proof made by testInput.
+func verify(proof string, sk *PrivateKey, role, clientID string, entropy []byte, now time.Time) (*Claims, error) {
+	v := &verifier{sk: sk, role: role, clientID: clientID, generation: 1, sampling: testSampling, skew: time.Minute, now: now, entropy: entropy}
+	return v.verify(proof)
 }
 
 func TestProofRoundTripEverySuite(t *testing.T) {

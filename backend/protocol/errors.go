@@ -16,6 +16,7 @@ var (
 	ErrFromFuture     = errors.New("proof is issued further in the future than the allowed clock skew")
 	ErrGeneration     = errors.New("proof names an entropy generation the server does not hold")
 	ErrChallenge      = errors.New("proof challenge is not the one the server expects")
+	ErrChallengeStale = errors.New("proof challenge has expired")
 	ErrSampling       = errors.New("the server's sampling parameters are not valid for the client's entropy")
 	ErrRanges         = errors.New("proof ranges are not the ones derived from its nonce")
 	ErrDigest         = errors.New("proof digest does not match the server's entropy")

@@ -14,4 +14,6 @@ const (
 	labelRSAExporter   = labelPrefix + "rsa/exporter"
 	labelResponse      = labelPrefix + "response/"
 	labelNonceID       = labelPrefix + "nonce-id"
+	labelCommitment    = labelPrefix + "nonce-commitment"
+	labelChallenge     = labelPrefix + "challenge"
 )

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -75,20 +76,30 @@ type ProofInput struct {
 	Entropy    []byte
 	Sampling   Sampling
 	IssuedAt   time.Time
-	// Challenge is empty unless the role requires challenge mode.
+	// Challenge is empty unless the client uses challenge mode; then Nonce
+	// is the nonce whose commitment the challenge was made for.
 	Challenge []byte
+	// Nonce is nil for a fresh nonce from crypto/rand.
+	Nonce *Nonce
 }
 
 // ClientSession is what a client keeps of one proof to read the sealed
 // parts of the login response.
 type ClientSession struct {
-	exp exporter
+	exp        exporter
+	role       string
+	clientID   string
+	generation uint64
+	loginID    string
 }
 
 // NewProof builds a proof for one login: a fresh nonce from crypto/rand, the
 // ranges derived from it, the digest of the transcript, all sealed to the
 // server key. It returns the canonical encoded proof.
 func NewProof(in ProofInput) (string, *ClientSession, error) {
+	if in.Nonce != nil {
+		return newProof(in, *in.Nonce)
+	}
 	var nonce [NonceSize]byte
 	if _, err := rand.Read(nonce[:]); err != nil {
 		return "", nil, err
@@ -126,7 +137,14 @@ func newProof(in ProofInput, nonce [NonceSize]byte) (string, *ClientSession, err
 		return "", nil, err
 	}
 	wire := append(append(header, enc...), ct...)
-	return proofEncoding.EncodeToString(wire), &ClientSession{exp: exp}, nil
+	session := &ClientSession{
+		exp:        exp,
+		role:       in.Role,
+		clientID:   in.ClientID,
+		generation: in.Generation,
+		loginID:    loginID(nonceID(&nonce)),
+	}
+	return proofEncoding.EncodeToString(wire), session, nil
 }
 
 // hpkeInfo is lp8(labelHPKEInfo) || header.
@@ -201,9 +219,18 @@ func (c *Claims) Generation() uint64 { return c.p.generation }
 
 // NonceID identifies the nonce for single-use bookkeeping without storing
 // the nonce itself: SHA-256(lp8(labelNonceID) || nonce).
-func (c *Claims) NonceID() [sha256.Size]byte {
-	return sha256.Sum256(append(lp8(labelNonceID), c.p.nonce[:]...))
+func (c *Claims) NonceID() [sha256.Size]byte { return nonceID(&c.p.nonce) }
+
+func nonceID(nonce *[NonceSize]byte) [sha256.Size]byte {
+	return sha256.Sum256(append(lp8(labelNonceID), nonce[:]...))
 }
+
+// LoginID names this login in the token's metadata and in the sealed
+// receipt: the first 16 bytes of NonceID, in hexadecimal. It is public; it
+// lets an operator tie a token to the server log's record of its login.
+func (c *Claims) LoginID() string { return loginID(c.NonceID()) }
+
+func loginID(id [sha256.Size]byte) string { return hex.EncodeToString(id[:16]) }
 
 // CheckHeader compares the header's names with the request's, byte for byte.
 func (c *Claims) CheckHeader(role, clientID string) error {

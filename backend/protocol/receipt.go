@@ -1,0 +1,146 @@
+package protocol
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+)
+
+// A receipt is the server's half of every successful login: sealed with the
+// proof's own context (SealResponse, purpose "login"), so that only the
+// server holding the private key can make it and only the client that
+// built the proof can open it. It confirms the login (names the client, the
+// generation proven and the login ID the token carries in its metadata),
+// and carries the next entropy generation and the current server keys when
+// the client needs them. Nothing in it appears in clear anywhere else.
+
+const (
+	// ReceiptVersion is the receipt layout of this protocol version.
+	ReceiptVersion = 1
+	// ReceiptPurpose is the sealed-response purpose of receipts.
+	ReceiptPurpose = "login"
+)
+
+// Receipt is the plaintext of a sealed login receipt, encoded as JSON.
+type Receipt struct {
+	Version    int    `json:"receipt_version"`
+	LoginID    string `json:"login_id"`
+	Role       string `json:"role"`
+	ClientID   string `json:"client_id"`
+	Generation uint64 `json:"generation"`
+	// ChallengeRequired tells the client whether its role requires
+	// challenge mode from its next login on.
+	ChallengeRequired bool `json:"challenge_required"`
+	// Rotation is the next entropy generation, when the server issues one.
+	Rotation *Rotation `json:"rotation,omitempty"`
+	// ServerKeys are the server's current public keys, when the proof was
+	// sealed to a key that is no longer current.
+	ServerKeys []PublishedKey `json:"server_keys,omitempty"`
+}
+
+// Rotation is a new generation of the client's entropy, with the sampling
+// its proofs must use.
+type Rotation struct {
+	Generation   uint64 `json:"generation"`
+	Entropy      []byte `json:"entropy"`
+	SampleCount  int    `json:"sample_count"`
+	SampleLength int    `json:"sample_length"`
+}
+
+// Sampling is the rotation's sampling parameters.
+func (r *Rotation) Sampling() Sampling { return Sampling{Count: r.SampleCount, Length: r.SampleLength} }
+
+// PublishedKey is a server public key as the keys endpoint, the enrollment
+// bundle and receipts publish it.
+type PublishedKey struct {
+	KeyID     string `json:"key_id"`
+	Suite     string `json:"suite"`
+	PublicKey []byte `json:"public_key"` // standard base64 in JSON
+	Current   bool   `json:"current"`
+}
+
+// Parse checks the key and returns it: known suite, valid key bytes, and a
+// key_id that is the one derived from them.
+func (k *PublishedKey) Parse() (*PublicKey, error) {
+	s, err := ParseSuite(k.Suite)
+	if err != nil {
+		return nil, fmt.Errorf("server key %s: %w", k.KeyID, err)
+	}
+	pk, err := ParsePublicKey(s, k.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("server key %s: %w", k.KeyID, err)
+	}
+	if pk.ID().String() != k.KeyID {
+		return nil, fmt.Errorf("server key %s: key_id does not match the public key", k.KeyID)
+	}
+	return pk, nil
+}
+
+// NewReceipt starts the receipt of this login: the fields that confirm it.
+func (c *Claims) NewReceipt(challengeRequired bool) *Receipt {
+	return &Receipt{
+		Version:           ReceiptVersion,
+		LoginID:           c.LoginID(),
+		Role:              c.Header.Role,
+		ClientID:          c.Header.ClientID,
+		Generation:        c.p.generation,
+		ChallengeRequired: challengeRequired,
+	}
+}
+
+// SealReceipt seals r for the client that built this proof and encodes it
+// in unpadded base64url.
+func (c *Claims) SealReceipt(r *Receipt) (string, error) {
+	pt, err := json.Marshal(r)
+	if err != nil {
+		return "", err
+	}
+	sealed, err := c.SealResponse(ReceiptPurpose, pt)
+	if err != nil {
+		return "", err
+	}
+	return proofEncoding.EncodeToString(sealed), nil
+}
+
+// OpenReceipt opens the receipt of this session's login and checks that it
+// confirms this login: its version, login ID, role, client and generation
+// are this proof's, and any rotation or server key in it is well formed.
+// Any failure is ErrResponse: the response did not come from the server
+// that opened the proof.
+func (s *ClientSession) OpenReceipt(encoded string) (*Receipt, error) {
+	sealed, err := decodeCanonical(encoded)
+	if err != nil {
+		return nil, ErrResponse
+	}
+	pt, err := s.OpenResponse(ReceiptPurpose, sealed)
+	if err != nil {
+		return nil, err
+	}
+	r := &Receipt{}
+	if err := json.Unmarshal(pt, r); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrResponse, err)
+	}
+	if r.Version != ReceiptVersion ||
+		subtle.ConstantTimeCompare([]byte(r.LoginID), []byte(s.loginID)) != 1 ||
+		r.Role != s.role || r.ClientID != s.clientID || r.Generation != s.generation {
+		return nil, fmt.Errorf("%w: it confirms another login", ErrResponse)
+	}
+	if rot := r.Rotation; rot != nil {
+		if rot.Generation <= s.generation {
+			return nil, fmt.Errorf("%w: rotation to generation %d is not newer than %d", ErrResponse, rot.Generation, s.generation)
+		}
+		if err := rot.Sampling().Validate(len(rot.Entropy)); err != nil {
+			return nil, fmt.Errorf("%w: rotation: %v", ErrResponse, err)
+		}
+	}
+	for i := range r.ServerKeys {
+		if _, err := r.ServerKeys[i].Parse(); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrResponse, err)
+		}
+	}
+	return r, nil
+}
+
+// LoginID is the login ID of this session's proof; the token Vault issues
+// for it carries the same value in its metadata.
+func (s *ClientSession) LoginID() string { return s.loginID }

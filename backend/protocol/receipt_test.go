@@ -1,0 +1,110 @@
+package protocol
+
+import (
+	"encoding/base64"
+	"errors"
+	"testing"
+)
+
+// loginPair builds a proof and opens it: the client's session and the
+// server's claims of one login.
+func loginPair(t *testing.T, s Suite) (*ClientSession, *Claims) {
+	t.Helper()
+	entropy := testEntropy(t, MinEntropySize)
+	proof, session, err := NewProof(testInput(t, s, entropy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := ParseProof(proof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := env.Open(serverKey(t, s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return session, claims
+}
+
+func TestReceiptRoundTrip(t *testing.T) {
+	for _, s := range Suites() {
+		t.Run(s.String(), func(t *testing.T) {
+			session, claims := loginPair(t, s)
+			if session.LoginID() != claims.LoginID() || len(claims.LoginID()) != 32 {
+				t.Fatalf("login IDs differ: client %q, server %q", session.LoginID(), claims.LoginID())
+			}
+			r := claims.NewReceipt(true)
+			r.Rotation = &Rotation{Generation: 2, Entropy: testEntropy(t, MinEntropySize), SampleCount: 16, SampleLength: 32}
+			pk := serverKey(t, s).Public()
+			r.ServerKeys = []PublishedKey{{KeyID: pk.ID().String(), Suite: s.String(), PublicKey: pk.Bytes(), Current: true}}
+			sealed, err := claims.SealReceipt(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := session.OpenReceipt(sealed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.ChallengeRequired || got.Generation != 1 || got.Rotation.Generation != 2 ||
+				string(got.Rotation.Entropy) != string(r.Rotation.Entropy) || len(got.ServerKeys) != 1 {
+				t.Fatalf("receipt changed on the way: %+v", got)
+			}
+		})
+	}
+}
+
+func TestOpenReceiptRefuses(t *testing.T) {
+	session, claims := loginPair(t, SuiteP256)
+	_, otherClaims := loginPair(t, SuiteP256)
+	seal := func(mutate func(*Receipt)) string {
+		r := claims.NewReceipt(false)
+		mutate(r)
+		s, err := claims.SealReceipt(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	fromOther, err := otherClaims.SealReceipt(otherClaims.NewReceipt(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid := seal(func(*Receipt) {})
+	raw, _ := base64.RawURLEncoding.DecodeString(valid)
+	raw[len(raw)-1] ^= 1
+	tampered := base64.RawURLEncoding.EncodeToString(raw)
+
+	cases := map[string]string{
+		"empty":                    "",
+		"not base64url":            "!!!",
+		"padded":                   valid + "=",
+		"truncated":                valid[:20],
+		"tampered":                 tampered,
+		"sealed for another login": fromOther,
+		"other version":            seal(func(r *Receipt) { r.Version = 2 }),
+		"other login ID":           seal(func(r *Receipt) { r.LoginID = otherClaims.LoginID() }),
+		"other role":               seal(func(r *Receipt) { r.Role = "db" }),
+		"other client":             seal(func(r *Receipt) { r.ClientID = "client-2" }),
+		"other generation":         seal(func(r *Receipt) { r.Generation = 9 }),
+		"rotation backwards": seal(func(r *Receipt) {
+			r.Rotation = &Rotation{Generation: 1, Entropy: make([]byte, MinEntropySize), SampleCount: 16, SampleLength: 32}
+		}),
+		"rotation with too little entropy": seal(func(r *Receipt) {
+			r.Rotation = &Rotation{Generation: 2, Entropy: make([]byte, 100), SampleCount: 16, SampleLength: 32}
+		}),
+		"server key with a wrong ID": seal(func(r *Receipt) {
+			pk := serverKey(t, SuiteP256).Public()
+			r.ServerKeys = []PublishedKey{{KeyID: "0000000000000000", Suite: "p256-hkdf-sha256-aes-256-gcm", PublicKey: pk.Bytes()}}
+		}),
+	}
+	for name, sealed := range cases {
+		t.Run(name, func(t *testing.T) {
+			if r, err := session.OpenReceipt(sealed); !errors.Is(err, ErrResponse) || r != nil {
+				t.Fatalf("OpenReceipt = %v, %v; want ErrResponse", r, err)
+			}
+		})
+	}
+	if _, err := session.OpenReceipt(valid); err != nil {
+		t.Fatalf("the untouched receipt does not open: %v", err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/helper/locksutil"
@@ -45,6 +46,9 @@ type entropyBackend struct {
 	parsedKeys sync.Map
 
 	nonces nonceStore
+
+	// now is the backend's clock; tests move it.
+	now func() time.Time
 }
 
 // Factory creates and sets up the backend; it is what the plugin serves.
@@ -61,6 +65,7 @@ func newBackend() *entropyBackend {
 		roleLocks:   locksutil.CreateLocks(),
 		clientLocks: locksutil.CreateLocks(),
 		nonces:      newStorageNonceStore(),
+		now:         time.Now,
 	}
 	b.Backend = &framework.Backend{
 		Help:        strings.TrimSpace(backendHelp),

@@ -23,10 +23,69 @@ type clientEntry struct {
 	CreatedAt    time.Time `json:"created_at"`
 	// ExpiresAt is zero when the client never expires.
 	ExpiresAt time.Time `json:"expires_at"`
+
+	// GenerationCreatedAt is when the current generation's entropy was
+	// made: its rotation is due the role's rotation_period later.
+	GenerationCreatedAt time.Time `json:"generation_created_at"`
+	// PendingGeneration is Generation+1 from the login that issued it until
+	// the first login that proves it; 0 when none is pending. Until then
+	// Generation stays valid, and every login proving Generation is handed
+	// the same pending generation again.
+	PendingGeneration uint64    `json:"pending_generation"`
+	PendingCreatedAt  time.Time `json:"pending_created_at"`
+	// SupersededGeneration is the generation before Generation, whose
+	// entropy is kept so that a proof made from it can be verified, and so
+	// reported as a clone rather than as noise; 0 when there is none.
+	SupersededGeneration uint64 `json:"superseded_generation"`
+	// RotateRequested makes the next login rotate, whatever the period.
+	RotateRequested bool `json:"rotate_requested"`
+
+	// Failed proofs in the current lockout window.
+	FailedLogins   int       `json:"failed_logins"`
+	FirstFailureAt time.Time `json:"first_failure_at"`
+
+	// A locked client cannot log in, and its tokens do not renew. A lock
+	// with a zero LockedUntil lasts until an operator unlocks the client.
+	Locked      bool      `json:"locked"`
+	LockedAt    time.Time `json:"locked_at"`
+	LockedUntil time.Time `json:"locked_until"`
+	LockReason  string    `json:"lock_reason"`
 }
 
 func (c *clientEntry) expired(now time.Time) bool {
 	return !c.ExpiresAt.IsZero() && !now.Before(c.ExpiresAt)
+}
+
+// locked reports whether the client is locked at now.
+func (c *clientEntry) locked(now time.Time) bool {
+	return c.Locked && (c.LockedUntil.IsZero() || now.Before(c.LockedUntil))
+}
+
+// lock locks the client until until (zero: until unlocked).
+func (c *clientEntry) lock(now, until time.Time, reason string) {
+	c.Locked, c.LockedAt, c.LockedUntil, c.LockReason = true, now, until, reason
+}
+
+// unlock lifts any lock and forgets past failures.
+func (c *clientEntry) unlock() {
+	c.Locked, c.LockedAt, c.LockedUntil, c.LockReason = false, time.Time{}, time.Time{}, ""
+	c.FailedLogins, c.FirstFailureAt = 0, time.Time{}
+}
+
+// generationCreatedAt is GenerationCreatedAt, or the enrollment time for
+// records written before it existed.
+func (c *clientEntry) generationCreatedAt() time.Time {
+	if c.GenerationCreatedAt.IsZero() {
+		return c.CreatedAt
+	}
+	return c.GenerationCreatedAt
+}
+
+// rotationDue reports whether a login at now that proves the current
+// generation should be handed the next one.
+func (c *clientEntry) rotationDue(r *roleEntry, now time.Time) bool {
+	made := c.generationCreatedAt()
+	return c.RotateRequested || !now.Before(made.Add(r.rotationPeriod())) || made.Before(r.RotateBefore)
 }
 
 func clientStorageKey(role, id string) string { return clientPrefix + role + "/" + id }

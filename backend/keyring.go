@@ -27,6 +27,32 @@ type storedKey struct {
 	PrivateKey []byte    `json:"private_key"`
 	PublicKey  []byte    `json:"public_key"`
 	CreatedAt  time.Time `json:"created_at"`
+	// RetiredAt is when a newer key became current; zero for the current
+	// key.
+	RetiredAt time.Time `json:"retired_at"`
+}
+
+// acceptedUntil is the end of the key's grace period; zero for the current
+// key, which has none.
+func (k *storedKey) acceptedUntil(grace time.Duration) time.Time {
+	if k.RetiredAt.IsZero() {
+		return time.Time{}
+	}
+	return k.RetiredAt.Add(grace)
+}
+
+// accepts reports whether the keyring opens proofs sealed to the key with
+// this ID at now: the current key always, the previous one within its
+// grace period.
+func (kr *keyring) accepts(id protocol.KeyID, now time.Time, grace time.Duration) bool {
+	want := id.String()
+	for i := range kr.Keys {
+		k := &kr.Keys[i]
+		if k.ID == want {
+			return i == 0 || now.Before(k.acceptedUntil(grace))
+		}
+	}
+	return false
 }
 
 func (k *storedKey) private() (*protocol.PrivateKey, error) {
@@ -157,9 +183,12 @@ func (b *entropyBackend) nonLockedAddKey(ctx context.Context, s logical.Storage,
 		Suite:      suite.String(),
 		PrivateKey: sk.Bytes(),
 		PublicKey:  sk.Public().Bytes(),
-		CreatedAt:  time.Now().UTC(),
+		CreatedAt:  b.now().UTC(),
 	}
 	next := &keyring{Keys: append([]storedKey{k}, kr.Keys...)}
+	if len(next.Keys) > 1 && next.Keys[1].RetiredAt.IsZero() {
+		next.Keys[1].RetiredAt = k.CreatedAt
+	}
 	if len(next.Keys) > keysRetained {
 		next.Keys = next.Keys[:keysRetained]
 	}

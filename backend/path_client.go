@@ -100,7 +100,7 @@ func (b *entropyBackend) pathClientRead(ctx context.Context, req *logical.Reques
 		"sample_length": c.SampleLength,
 		"created_at":    c.CreatedAt.Format(time.RFC3339),
 		"expires_at":    "",
-		"expired":       c.expired(time.Now()),
+		"expired":       c.expired(b.now()),
 	}
 	if !c.ExpiresAt.IsZero() {
 		data["expires_at"] = c.ExpiresAt.Format(time.RFC3339)

@@ -13,6 +13,8 @@ import (
 
 const (
 	defaultClockSkew    = 60 * time.Second
+	defaultKeyRotation  = 24 * time.Hour
+	defaultKeyGrace     = 24 * time.Hour
 	maxClockSkew        = 10 * time.Minute
 	defaultSampleCount  = 32
 	defaultSampleLength = 32
@@ -23,7 +25,10 @@ const (
 type configEntry struct {
 	KeySuite          string        `json:"key_suite"`
 	KeyRotationPeriod time.Duration `json:"key_rotation_period"`
-	AllowedClockSkew  time.Duration `json:"allowed_clock_skew"`
+	// KeyGracePeriod is how long after its retirement the previous server
+	// key still opens proofs.
+	KeyGracePeriod   time.Duration `json:"key_grace_period"`
+	AllowedClockSkew time.Duration `json:"allowed_clock_skew"`
 	// DefaultSampleCount and DefaultSampleLength are copied into roles
 	// created without sampling parameters of their own.
 	DefaultSampleCount  int `json:"default_sample_count"`
@@ -33,6 +38,8 @@ type configEntry struct {
 func defaultConfig() *configEntry {
 	return &configEntry{
 		KeySuite:            protocol.DefaultSuite.String(),
+		KeyRotationPeriod:   defaultKeyRotation,
+		KeyGracePeriod:      defaultKeyGrace,
 		AllowedClockSkew:    defaultClockSkew,
 		DefaultSampleCount:  defaultSampleCount,
 		DefaultSampleLength: defaultSampleLength,

@@ -13,7 +13,7 @@ func TestConfigDefaultsAndUpdate(t *testing.T) {
 	resp := mustOK(t, b, s, logical.ReadOperation, "config", nil)
 	want := map[string]interface{}{
 		"key_suite":             protocol.SuiteXWing.String(),
-		"key_rotation_period":   int64(0),
+		"key_rotation_period":   int64(86400),
 		"allowed_clock_skew":    int64(60),
 		"default_sample_count":  32,
 		"default_sample_length": 32,

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"strings"
-	"time"
 
 	uuid "github.com/hashicorp/go-uuid"
 	"github.com/hashicorp/vault/sdk/framework"
@@ -95,7 +94,7 @@ func (b *entropyBackend) pathEnroll(ctx context.Context, req *logical.Request, d
 	if _, err := rand.Read(entropy); err != nil {
 		return nil, err
 	}
-	now := time.Now().UTC()
+	now := b.now().UTC()
 	c := &clientEntry{
 		ClientID:     id,
 		Role:         role,
@@ -104,6 +103,8 @@ func (b *entropyBackend) pathEnroll(ctx context.Context, req *logical.Request, d
 		SampleCount:  r.SampleCount,
 		SampleLength: r.SampleLength,
 		CreatedAt:    now,
+
+		GenerationCreatedAt: now,
 	}
 	if r.ClientTTL > 0 {
 		c.ExpiresAt = now.Add(r.ClientTTL)
@@ -123,6 +124,8 @@ func (b *entropyBackend) pathEnroll(ctx context.Context, req *logical.Request, d
 		"sample_count":   c.SampleCount,
 		"sample_length":  c.SampleLength,
 		"server_keys":    kr.publicKeys(),
+
+		"challenge_required": r.ChallengeRequired,
 	}}
 	if req.WrapInfo == nil || req.WrapInfo.TTL == 0 {
 		resp.AddWarning("This bundle holds the client's secret entropy. Deliver it response-wrapped (vault write -wrap-ttl=...) so that only the workload sees it.")

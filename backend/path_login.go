@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/helper/cidrutil"
@@ -216,7 +215,7 @@ func (b *entropyBackend) verifyLogin(ctx context.Context, req *logical.Request, 
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now()
+	now := b.now()
 	switch {
 	case c == nil:
 		return nil, refuse(errUnknownClient)
@@ -307,7 +306,7 @@ func (b *entropyBackend) pathLoginRenew(ctx context.Context, req *logical.Reques
 	if c == nil {
 		return nil, fmt.Errorf("client %q of role %q no longer exists", clientID, role)
 	}
-	if c.expired(time.Now()) {
+	if c.expired(b.now()) {
 		return nil, fmt.Errorf("client %q of role %q has expired", clientID, role)
 	}
 	if !policyutil.EquivalentPolicies(r.TokenPolicies, req.Auth.TokenPolicies) {

@@ -22,7 +22,44 @@ type roleEntry struct {
 	SampleLength    int                           `json:"sample_length"`
 	LoginBoundCIDRs []*sockaddr.SockAddrMarshaler `json:"login_bound_cidrs"`
 	ClientTTL       time.Duration                 `json:"client_ttl"`
+
+	// RotationPeriod is how old a client's generation may grow before a
+	// login is handed the next one; zero in records written before it
+	// existed, read as defaultRotationPeriod.
+	RotationPeriod time.Duration `json:"rotation_period"`
+	// RotateBefore makes every client whose generation was made before it
+	// rotate at its next login (role/<name>/rotate).
+	RotateBefore time.Time `json:"rotate_before"`
+	// CloneAction is what a proven clone does to the client: cloneActionLock
+	// (also when empty) or cloneActionLog.
+	CloneAction string `json:"clone_action"`
+	// LockoutThreshold failed proofs within LockoutCounterReset lock the
+	// client for LockoutDuration; 0 disables lockout.
+	LockoutThreshold    int           `json:"lockout_threshold"`
+	LockoutDuration     time.Duration `json:"lockout_duration"`
+	LockoutCounterReset time.Duration `json:"lockout_counter_reset"`
+	// ChallengeRequired makes every login use challenge mode.
+	ChallengeRequired bool `json:"challenge_required"`
 }
+
+const (
+	defaultRotationPeriod      = time.Hour
+	minRotationPeriod          = time.Second
+	cloneActionLock            = "lock"
+	cloneActionLog             = "log"
+	defaultLockoutThreshold    = 5
+	defaultLockoutDuration     = 15 * time.Minute
+	defaultLockoutCounterReset = 15 * time.Minute
+)
+
+func (r *roleEntry) rotationPeriod() time.Duration {
+	if r.RotationPeriod <= 0 {
+		return defaultRotationPeriod
+	}
+	return r.RotationPeriod
+}
+
+func (r *roleEntry) locksClones() bool { return r.CloneAction != cloneActionLog }
 
 func (r *roleEntry) sampling() protocol.Sampling {
 	return protocol.Sampling{Count: r.SampleCount, Length: r.SampleLength}

@@ -22,3 +22,16 @@ var (
 	ErrDigest         = errors.New("proof digest does not match the server's entropy")
 	ErrReplay         = errors.New("proof nonce was accepted before")
 )
+
+// Refusals a server may name to the caller, because they reveal nothing
+// about the client and tell an honest one what to do. Clients recognise
+// them by their message.
+var (
+	// ErrKeyNotAccepted: the proof is sealed to a key the server no longer
+	// accepts (retired past its grace period, or dropped); the client
+	// should fetch the current keys and build a new proof.
+	ErrKeyNotAccepted = errors.New("proof is sealed to a server key this server no longer accepts: fetch the current keys")
+	// ErrChallengeRequired: the client's role requires challenge mode.
+	// The server names it only after the proof has verified.
+	ErrChallengeRequired = errors.New("the client's role requires challenge mode: fetch a challenge and build a new proof")
+)

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -31,9 +32,24 @@ func DefaultStatePath() string {
 	return filepath.Join(home, ".vault-entropy", "state.json")
 }
 
-// ErrLoginRefused is returned when Vault refuses the proof. Vault does not
-// say why (every refusal looks the same to the caller); its server log does.
-var ErrLoginRefused = errors.New("Vault refused the login")
+// Errors of a login, told apart with errors.Is.
+var (
+	// ErrLoginRefused: Vault refused the proof. Vault does not say why
+	// (every refusal looks the same to the caller); its server log does.
+	// The two refusals the server names (protocol.ErrKeyNotAccepted and
+	// protocol.ErrChallengeRequired) are handled by Login and, when they
+	// persist, returned wrapped in this error too.
+	ErrLoginRefused = errors.New("Vault refused the login")
+	// ErrNoReceipt: a login response that carries a token but no receipt.
+	// Only the server holding the private key the proof was sealed to can
+	// make a receipt; a response without one may come from a proxy or a
+	// fake server, and its token is discarded.
+	ErrNoReceipt = errors.New("the login response carries no receipt")
+	// ErrReceipt: a login response whose receipt does not open with this
+	// login's proof, confirms another login, or does not match the token.
+	// Its token is discarded.
+	ErrReceipt = errors.New("the login response's receipt is not valid for this login")
+)
 
 // EntropyAuth logs in with an entropy proof. It implements api.AuthMethod,
 // so client.Auth().Login(ctx, auth) sets the client's token.
@@ -41,6 +57,10 @@ type EntropyAuth struct {
 	statePath string
 	mountPath string
 	now       func() time.Time
+	// beforeSave, when set, runs after a login's response has been
+	// checked and before the state it changed is saved; an error stops
+	// the login there. Tests use it to stand for a crash in between.
+	beforeSave func() error
 }
 
 var _ api.AuthMethod = (*EntropyAuth)(nil)
@@ -72,70 +92,244 @@ func NewEntropyAuth(opts ...Option) (*EntropyAuth, error) {
 // StatePath is the state file this auth method reads.
 func (a *EntropyAuth) StatePath() string { return a.statePath }
 
-// LoginRequest is one login's request: its path and its fields.
-type LoginRequest struct {
-	Path     string `json:"path"`
-	Role     string `json:"role"`
-	ClientID string `json:"client_id"`
-	Proof    string `json:"proof"`
-}
-
-// Data is the request body of the login.
-func (r *LoginRequest) Data() map[string]interface{} {
-	return map[string]interface{}{"role": r.Role, "client_id": r.ClientID, "proof": r.Proof}
-}
-
-// NewLoginRequest loads the state and builds a fresh proof for one login.
-func (a *EntropyAuth) NewLoginRequest() (*LoginRequest, *protocol.ClientSession, error) {
-	s, err := LoadState(a.statePath)
-	if err != nil {
-		return nil, nil, err
-	}
-	key, err := s.currentKey()
-	if err != nil {
-		return nil, nil, err
-	}
-	proof, session, err := protocol.NewProof(protocol.ProofInput{
-		ServerKey:  key,
-		Role:       s.Role,
-		ClientID:   s.ClientID,
-		Generation: s.Generation,
-		Entropy:    s.Entropy,
-		Sampling:   s.sampling(),
-		IssuedAt:   a.now(),
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("building proof: %w", err)
-	}
-	mount := s.MountPath
+func (a *EntropyAuth) mount(s *State) string {
 	if a.mountPath != "" {
-		mount = a.mountPath
+		return a.mountPath
 	}
-	return &LoginRequest{Path: mount + "/login", Role: s.Role, ClientID: s.ClientID, Proof: proof}, session, nil
+	return s.MountPath
 }
 
-// Login logs in to Vault with a fresh proof. It does not send the client's
-// token: the login path is unauthenticated.
-func (a *EntropyAuth) Login(ctx context.Context, c *api.Client) (*api.Secret, error) {
-	lr, _, err := a.NewLoginRequest()
-	if err != nil {
-		return nil, err
+// unauthenticated is a copy of c, with its headers (VAULT_NAMESPACE and any
+// others) but without its token: login, challenge and keys are
+// unauthenticated paths, and a token sent there would be sent for nothing.
+func unauthenticated(c *api.Client) (*api.Client, error) {
+	if c == nil {
+		return nil, errors.New("no Vault client")
 	}
 	lc, err := c.CloneWithHeaders()
 	if err != nil {
 		return nil, err
 	}
 	lc.ClearToken()
-	secret, err := lc.Logical().WriteWithContext(ctx, lr.Path, lr.Data())
+	return lc, nil
+}
+
+// Login logs in to Vault with a fresh proof and keeps the state file up to
+// date, all under the state's lock (see lockState), so that processes
+// sharing a state file take turns:
+//
+//   - it proves the pending generation when the state has one, else the
+//     current one, in challenge mode when the state says the role
+//     requires it;
+//   - it accepts a response only with a receipt that opens with this
+//     login's proof and confirms it, and a token whose login_id metadata
+//     is the receipt's; otherwise the token is discarded (ErrNoReceipt,
+//     ErrReceipt);
+//   - it saves what the receipt brings (a proven pending generation
+//     becomes current, a new generation is kept as pending, new server
+//     keys, the role's challenge mode), atomically, before returning the
+//     token;
+//   - when Vault refuses the proof's server key it fetches the current
+//     keys and tries once more, and when Vault says the role requires
+//     challenge mode it records that and tries once more in challenge
+//     mode: at most one retry for each, so at most three proofs.
+//
+// It does not send the client's token: these paths are unauthenticated.
+func (a *EntropyAuth) Login(ctx context.Context, c *api.Client) (*api.Secret, error) {
+	lc, err := unauthenticated(c)
 	if err != nil {
-		var re *api.ResponseError
-		if errors.As(err, &re) && (re.StatusCode == http.StatusForbidden || re.StatusCode == http.StatusBadRequest) {
-			return nil, fmt.Errorf("%w (%d at %s): %s", ErrLoginRefused, re.StatusCode, lr.Path, strings.Join(re.Errors, "; "))
-		}
 		return nil, err
 	}
+	unlock, err := lockExisting(ctx, a.statePath)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	s, err := LoadState(a.statePath)
+	if err != nil {
+		return nil, err
+	}
+	mount := a.mount(s)
+	// Keys fetched from the unauthenticated keys endpoint are used for
+	// the retry but stored only once a receipt made with one of them has
+	// confirmed that the server holds its private key.
+	keys := s.ServerKeys
+	fetchedKeys := false
+	for {
+		secret, err := a.loginOnce(ctx, lc, mount, s, keys)
+		switch {
+		case err == nil:
+			return secret, nil
+		case errors.Is(err, protocol.ErrKeyNotAccepted) && !fetchedKeys:
+			fetchedKeys = true
+			refused, _ := currentKey(keys)
+			fetched, ferr := fetchKeys(ctx, lc, mount)
+			if ferr != nil {
+				return nil, fmt.Errorf("%w (and %w)", err, ferr)
+			}
+			// A retry with the same key would be refused the same way.
+			if current, _ := currentKey(fetched); refused != nil && current.ID() == refused.ID() {
+				return nil, fmt.Errorf("%w (and %s/keys still names that key, %s, current)", err, mount, current.ID())
+			}
+			keys = fetched
+		case errors.Is(err, protocol.ErrChallengeRequired) && !s.ChallengeRequired:
+			// Saved now, so that the next login starts in challenge mode
+			// even if this one fails; the receipt confirms it later.
+			s.ChallengeRequired = true
+			if err := s.saveLocked(a.statePath); err != nil {
+				return nil, fmt.Errorf("saving the state: %w", err)
+			}
+		default:
+			if fetchedKeys && errors.Is(err, protocol.ErrKeyNotAccepted) {
+				return nil, fmt.Errorf("%w (after fetching the current keys from %s/keys)", err, mount)
+			}
+			return nil, err
+		}
+	}
+}
+
+// loginOnce makes one proof with the given server keys, sends it, checks
+// the response and saves the state it changes. s is the state as loaded
+// under the lock; keys are the server keys to seal to.
+func (a *EntropyAuth) loginOnce(ctx context.Context, lc *api.Client, mount string, s *State, keys []ServerKey) (*api.Secret, error) {
+	at, err := a.newAttempt(ctx, lc, mount, s, keys)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := lc.Logical().WriteWithContext(ctx, at.req.Path, at.req.Data())
+	if err != nil {
+		return nil, refusal(err, at.req)
+	}
+	receipt, err := checkResponse(secret, at.session)
+	if err != nil {
+		return nil, err
+	}
+	next, changed, err := s.advance(at.generation, keys, receipt)
+	if err != nil {
+		return nil, err
+	}
+	if changed {
+		if a.beforeSave != nil {
+			if err := a.beforeSave(); err != nil {
+				return nil, err
+			}
+		}
+		// The token is returned only once the state is saved: a caller
+		// that got a token may rely on the next login working from the
+		// file. If saving fails the token is discarded (it expires with
+		// its TTL); the next login proves what the old state holds, which
+		// the server still accepts and answers with the same pending
+		// generation again.
+		if err := next.saveLocked(a.statePath); err != nil {
+			return nil, fmt.Errorf("logged in, but saving the state failed, so the token was discarded: %w", err)
+		}
+	}
+	return secret, nil
+}
+
+// refusal describes an error Vault returned for a login: a refusal (403,
+// or 400 for a request the server will not take) is ErrLoginRefused, and a
+// 400 whose text is one of the refusals the server names is that protocol
+// error too.
+func refusal(err error, lr *LoginRequest) error {
+	var re *api.ResponseError
+	if !errors.As(err, &re) || (re.StatusCode != http.StatusForbidden && re.StatusCode != http.StatusBadRequest) {
+		return err
+	}
+	text := strings.Join(re.Errors, "; ")
+	e := &refusedError{msg: fmt.Sprintf("%s of client %s of role %s (%d at %s): %s", ErrLoginRefused, lr.ClientID, lr.Role, re.StatusCode, lr.Path, text)}
+	if re.StatusCode == http.StatusBadRequest {
+		for _, named := range []error{protocol.ErrKeyNotAccepted, protocol.ErrChallengeRequired} {
+			if strings.Contains(text, named.Error()) {
+				e.named = named
+			}
+		}
+	}
+	return e
+}
+
+// refusedError is a refused login; its message holds Vault's own text.
+type refusedError struct {
+	msg   string
+	named error // the protocol refusal Vault named, if any
+}
+
+func (e *refusedError) Error() string { return e.msg }
+
+func (e *refusedError) Unwrap() []error {
+	if e.named == nil {
+		return []error{ErrLoginRefused}
+	}
+	return []error{ErrLoginRefused, e.named}
+}
+
+// checkResponse accepts a login response only with a token and a receipt
+// that confirms this login, and returns the receipt.
+func checkResponse(secret *api.Secret, session *protocol.ClientSession) (*protocol.Receipt, error) {
 	if secret == nil || secret.Auth == nil || secret.Auth.ClientToken == "" {
 		return nil, errors.New("login response holds no token")
 	}
-	return secret, nil
+	sealed, _ := secret.Data["receipt"].(string)
+	if sealed == "" {
+		return nil, ErrNoReceipt
+	}
+	r, err := session.OpenReceipt(sealed)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrReceipt, err)
+	}
+	// The receipt names the login; the token must be the one issued for
+	// it, or a token from another login could ride on this receipt.
+	if secret.Auth.Metadata["login_id"] != session.LoginID() {
+		return nil, fmt.Errorf("%w: the token's login_id is not this login's", ErrReceipt)
+	}
+	return r, nil
+}
+
+// advance returns the state after a login that proved generation proven
+// with keys, confirmed by receipt r, and whether it differs from s.
+func (s *State) advance(proven uint64, keys []ServerKey, r *protocol.Receipt) (*State, bool, error) {
+	next := *s
+	changed := false
+	if p := s.Pending; p != nil && proven == p.Generation {
+		// The server has the pending generation as current now; the
+		// previous one is superseded, and proving it again would be
+		// taken for a clone.
+		next.Generation, next.Entropy, next.SampleCount, next.SampleLength = p.Generation, p.Entropy, p.SampleCount, p.SampleLength
+		next.Pending = nil
+		changed = true
+	}
+	if rot := r.Rotation; rot != nil {
+		if rot.Generation != next.Generation+1 {
+			return nil, false, fmt.Errorf("%w: it issues generation %d after generation %d", ErrReceipt, rot.Generation, next.Generation)
+		}
+		p := PendingGeneration(*rot)
+		next.Pending = &p
+		changed = true
+	}
+	if !sameKeys(keys, s.ServerKeys) {
+		next.ServerKeys, changed = keys, true
+	}
+	if len(r.ServerKeys) > 0 && !sameKeys(r.ServerKeys, next.ServerKeys) {
+		next.ServerKeys, changed = r.ServerKeys, true
+	}
+	if r.ChallengeRequired != s.ChallengeRequired {
+		next.ChallengeRequired, changed = r.ChallengeRequired, true
+	}
+	if err := next.Validate(); err != nil {
+		return nil, false, fmt.Errorf("%w: the state it leads to is not valid: %v", ErrReceipt, err)
+	}
+	return &next, changed, nil
+}
+
+func sameKeys(a, b []ServerKey) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].KeyID != b[i].KeyID || a[i].Suite != b[i].Suite || a[i].Current != b[i].Current ||
+			!bytes.Equal(a[i].PublicKey, b[i].PublicKey) {
+			return false
+		}
+	}
+	return true
 }

@@ -1,42 +1,56 @@
 package client
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"net/http"
-	"net/http/httptest"
-	"path/filepath"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
-
-	"github.com/hashicorp/vault/api"
 
 	"github.com/entropy-auth/vault-plugin-auth-entropy/backend/protocol"
 )
 
-func savedState(t *testing.T) (string, *protocol.PrivateKey) {
+func newAuth(t *testing.T, path string) *EntropyAuth {
 	t.Helper()
-	raw, sk := testBundle(t)
-	s, err := StateFromBundle(raw)
+	a, err := NewEntropyAuth(WithStateFile(path))
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "state.json")
-	if err := s.Save(path); err != nil {
+	return a
+}
+
+func mustLoad(t *testing.T, path string) *State {
+	t.Helper()
+	s, err := LoadState(path)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return path, sk
+	return s
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func TestNewLoginRequestBuildsAVerifiableProof(t *testing.T) {
-	path, sk := savedState(t)
-	s, _ := LoadState(path)
+	f := newFakeVault(t)
+	path := f.stateFile(t)
+	s := mustLoad(t, path)
 	auth, err := NewEntropyAuth(WithStateFile(path), WithMountPath("/auth/other/"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	lr, _, err := auth.NewLoginRequest()
+	lr, _, err := auth.NewLoginRequest(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +61,7 @@ func TestNewLoginRequestBuildsAVerifiableProof(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := env.Open(sk)
+	c, err := env.Open(f.keys[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,63 +71,436 @@ func TestNewLoginRequestBuildsAVerifiableProof(t *testing.T) {
 	if err := c.Verify(s.Entropy, s.sampling(), nil); err != nil {
 		t.Fatalf("proof does not verify: %v", err)
 	}
-	lr2, _, _ := auth.NewLoginRequest()
+	lr2, _, _ := auth.NewLoginRequest(context.Background(), nil)
 	if lr2.Proof == lr.Proof {
 		t.Fatal("two login requests share a proof")
 	}
 }
 
-// fakeVault answers the login path with the given status and body.
-func fakeVault(t *testing.T, status int, body interface{}, seen *http.Request) *api.Client {
-	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if seen != nil {
-			*seen = *r.Clone(context.Background())
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		json.NewEncoder(w).Encode(body)
-	}))
-	t.Cleanup(srv.Close)
-	conf := api.DefaultConfig()
-	conf.Address = srv.URL
-	conf.MaxRetries = 0
-	c, err := api.NewClient(conf)
+func TestNewLoginRequestProvesPendingAndFetchesChallenges(t *testing.T) {
+	f := newFakeVault(t)
+	f.with(func() { f.rotate = true })
+	path := f.stateFile(t)
+	if _, err := f.client(t).Auth().Login(context.Background(), newAuth(t, path)); err != nil {
+		t.Fatal(err)
+	}
+	s := mustLoad(t, path)
+	if s.Pending == nil {
+		t.Fatal("no pending generation after a rotation")
+	}
+
+	// Without challenge mode no client is needed; the proof is of the
+	// pending generation.
+	lr, _, err := newAuth(t, path).NewLoginRequest(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.SetToken("operator-token")
-	return c
+	env, _ := protocol.ParseProof(lr.Proof)
+	claims, err := env.Open(f.keys[0])
+	if err != nil || claims.Generation() != 2 || len(claims.Challenge()) != 0 {
+		t.Fatalf("proof of generation %d with challenge %x: %v", claims.Generation(), claims.Challenge(), err)
+	}
+	if err := claims.Verify(s.Pending.Entropy, s.Pending.sampling(), nil); err != nil {
+		t.Fatal(err)
+	}
+
+	// In challenge mode it fetches a challenge, without the token.
+	s.ChallengeRequired = true
+	if err := s.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := newAuth(t, path).NewLoginRequest(context.Background(), nil); err == nil {
+		t.Fatal("challenge mode without a Vault client")
+	}
+	lr, _, err = newAuth(t, path).NewLoginRequest(context.Background(), f.client(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, _ = protocol.ParseProof(lr.Proof)
+	claims, _ = env.Open(f.keys[0])
+	if err := claims.CheckChallenge(f.challengeKey, time.Now()); err != nil {
+		t.Fatalf("proof's challenge: %v", err)
+	}
+	if err := claims.Verify(s.Pending.Entropy, s.Pending.sampling(), claims.Challenge()); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.paths(); got[len(got)-1] != "PUT /v1/auth/entropy/challenge" {
+		t.Fatalf("requests %v", got)
+	}
+	f.checkUnauthenticated(t)
 }
 
-func TestLoginMapsResponses(t *testing.T) {
-	path, _ := savedState(t)
-	auth, _ := NewEntropyAuth(WithStateFile(path))
+func TestLoginRotatesAndPromotes(t *testing.T) {
+	f := newFakeVault(t)
+	f.with(func() { f.rotate = true })
+	path := f.stateFile(t)
+	c := f.client(t)
+	for i := 1; i <= 10; i++ {
+		secret, err := c.Auth().Login(context.Background(), newAuth(t, path))
+		if err != nil {
+			t.Fatalf("login %d: %v", i, err)
+		}
+		if c.Token() != secret.Auth.ClientToken || !strings.HasPrefix(c.Token(), "hvs.token-") {
+			t.Fatalf("login %d: token %q not set", i, c.Token())
+		}
+		c.SetToken("operator-token")
+		// Login i proves generation i (the pending one from i > 1 on),
+		// which promotes it, and is handed generation i+1.
+		s := mustLoad(t, path)
+		gen, pending, pendingEntropy := f.serverState()
+		if s.Generation != uint64(i) || gen != uint64(i) || s.Pending == nil || s.Pending.Generation != uint64(i+1) ||
+			pending != uint64(i+1) || !bytes.Equal(s.Pending.Entropy, pendingEntropy) {
+			t.Fatalf("after login %d: state %v, server at %d pending %d", i, s, gen, pending)
+		}
+	}
+	f.checkUnauthenticated(t)
 
-	var seen http.Request
-	c := fakeVault(t, 200, map[string]interface{}{"auth": map[string]interface{}{"client_token": "hvs.x", "policies": []string{"a"}}}, &seen)
-	c.SetNamespace("team-a") // as VAULT_NAMESPACE does
-	secret, err := c.Auth().Login(context.Background(), auth)
-	if err != nil || secret.Auth.ClientToken != "hvs.x" || c.Token() != "hvs.x" {
-		t.Fatalf("login = %v, %v", secret, err)
+	// Without a new rotation, proving the pending generation promotes it
+	// and leaves nothing pending.
+	f.with(func() { f.rotate = false })
+	if _, err := c.Auth().Login(context.Background(), newAuth(t, path)); err != nil {
+		t.Fatal(err)
 	}
-	if seen.URL.Path != "/v1/auth/entropy/login" || seen.Header.Get("X-Vault-Token") != "" {
-		t.Fatalf("login went to %s with token %q", seen.URL.Path, seen.Header.Get("X-Vault-Token"))
+	if s := mustLoad(t, path); s.Generation != 11 || s.Pending != nil {
+		t.Fatalf("state %v", s)
 	}
-	if ns := seen.Header.Get("X-Vault-Namespace"); ns != "team-a" {
-		t.Fatalf("login lost the namespace: %q", ns)
+	// And a login that changes nothing does not rewrite the file.
+	before, _ := os.Stat(path)
+	if _, err := c.Auth().Login(context.Background(), newAuth(t, path)); err != nil {
+		t.Fatal(err)
 	}
+	if after, _ := os.Stat(path); !os.SameFile(before, after) {
+		t.Fatal("a login that changed nothing rewrote the state")
+	}
+	if n := f.cloneCount(); n != 0 {
+		t.Fatalf("%d clones", n)
+	}
+}
 
-	c = fakeVault(t, 403, map[string]interface{}{"errors": []string{"permission denied"}}, nil)
-	if _, err := c.Auth().Login(context.Background(), auth); !errors.Is(err, ErrLoginRefused) {
+func TestCrashBeforeSaveKeepsTheOldState(t *testing.T) {
+	cases := []struct {
+		name string
+		// logins before the crash, all saved
+		before int
+		// state after the crash and after the next login
+		wantGen, wantPending uint64
+	}{
+		{"handed a new generation", 0, 1, 2},
+		{"proving the pending generation", 1, 2, 3},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeVault(t)
+			f.with(func() { f.rotate = true })
+			path := f.stateFile(t)
+			c := f.client(t)
+			for range tc.before {
+				if _, err := c.Auth().Login(context.Background(), newAuth(t, path)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c.SetToken("operator-token")
+			old := mustRead(t, path)
+
+			crashing := newAuth(t, path)
+			crash := errors.New("killed")
+			crashing.beforeSave = func() error { return crash }
+			secret, err := c.Auth().Login(context.Background(), crashing)
+			if !errors.Is(err, crash) || secret != nil || c.Token() != "operator-token" {
+				t.Fatalf("crashed login = %v, %v, token %q", secret, err, c.Token())
+			}
+			if !bytes.Equal(mustRead(t, path), old) {
+				t.Fatal("the state changed although the login stopped before saving")
+			}
+
+			// The next login proves what the old state holds; the server
+			// accepts it and hands out its pending generation again.
+			for i := range 3 {
+				if _, err := c.Auth().Login(context.Background(), newAuth(t, path)); err != nil {
+					t.Fatalf("login %d after the crash: %v", i, err)
+				}
+				if i == 0 {
+					s := mustLoad(t, path)
+					_, pending, pendingEntropy := f.serverState()
+					if s.Generation != tc.wantGen || s.Pending == nil || s.Pending.Generation != tc.wantPending ||
+						pending != tc.wantPending || !bytes.Equal(s.Pending.Entropy, pendingEntropy) {
+						t.Fatalf("after the crash: state %v, server pending %d", s, pending)
+					}
+				}
+			}
+			if n := f.cloneCount(); n != 0 {
+				t.Fatalf("%d clones", n)
+			}
+		})
+	}
+}
+
+func TestLoginRefusesResponsesWithoutAValidReceipt(t *testing.T) {
+	cases := []struct {
+		name        string
+		editReceipt func(f *fakeVault, r *protocol.Receipt)
+		editBody    func(f *fakeVault, body map[string]interface{})
+		want        error
+	}{
+		{"no receipt", nil, func(_ *fakeVault, b map[string]interface{}) { delete(b, "data") }, ErrNoReceipt},
+		{"empty receipt", nil, func(_ *fakeVault, b map[string]interface{}) { b["data"] = map[string]interface{}{"receipt": ""} }, ErrNoReceipt},
+		{"receipt not a string", nil, func(_ *fakeVault, b map[string]interface{}) { b["data"] = map[string]interface{}{"receipt": 7} }, ErrNoReceipt},
+		{"garbage receipt", nil, func(_ *fakeVault, b map[string]interface{}) {
+			b["data"] = map[string]interface{}{"receipt": "bm90IGEgcmVjZWlwdA"}
+		}, ErrReceipt},
+		{"tampered receipt", nil, func(_ *fakeVault, b map[string]interface{}) {
+			d := b["data"].(map[string]interface{})
+			r := []byte(d["receipt"].(string))
+			r[len(r)/2] ^= 'A' ^ 'B'
+			if r[len(r)/2] == d["receipt"].(string)[len(r)/2] {
+				r[len(r)/2] = 'A'
+			}
+			d["receipt"] = string(r)
+		}, ErrReceipt},
+		{"another login's receipt", nil, func(f *fakeVault, b map[string]interface{}) {
+			b["data"] = map[string]interface{}{"receipt": f.lastReceipt}
+		}, ErrReceipt},
+		{"token of another login", nil, func(_ *fakeVault, b map[string]interface{}) {
+			b["auth"].(map[string]interface{})["metadata"].(map[string]string)["login_id"] = strings.Repeat("0", 32)
+		}, ErrReceipt},
+		{"token without login_id", nil, func(_ *fakeVault, b map[string]interface{}) {
+			delete(b["auth"].(map[string]interface{})["metadata"].(map[string]string), "login_id")
+		}, ErrReceipt},
+		{"receipt of another client", func(_ *fakeVault, r *protocol.Receipt) { r.ClientID = "agent-2" }, nil, ErrReceipt},
+		{"receipt of another generation", func(_ *fakeVault, r *protocol.Receipt) { r.Generation++ }, nil, ErrReceipt},
+		{"rotation skipping a generation", func(f *fakeVault, r *protocol.Receipt) {
+			r.Rotation = &protocol.Rotation{Generation: f.generation + 2, Entropy: make([]byte, fakeEntropySize), SampleCount: 8, SampleLength: 32}
+		}, nil, ErrReceipt},
+		{"rotation with bad sampling", func(f *fakeVault, r *protocol.Receipt) {
+			r.Rotation = &protocol.Rotation{Generation: f.generation + 1, Entropy: make([]byte, 100), SampleCount: 8, SampleLength: 32}
+		}, nil, ErrReceipt},
+		{"server keys without a valid current key", func(_ *fakeVault, r *protocol.Receipt) {
+			r.ServerKeys = []protocol.PublishedKey{{KeyID: "k", Suite: "rot13", Current: true}}
+		}, nil, ErrReceipt},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeVault(t)
+			f.with(func() { f.rotate = true })
+			path := f.stateFile(t)
+			c := f.client(t)
+			// One good login first, so that there is another login's
+			// receipt to replay, and a pending generation to keep.
+			if _, err := c.Auth().Login(context.Background(), newAuth(t, path)); err != nil {
+				t.Fatal(err)
+			}
+			c.SetToken("operator-token")
+			old := mustRead(t, path)
+			f.mu.Lock()
+			if tc.editReceipt != nil {
+				f.editReceipt = func(r *protocol.Receipt) { tc.editReceipt(f, r) }
+			}
+			if tc.editBody != nil {
+				f.editBody = func(b map[string]interface{}) { tc.editBody(f, b) }
+			}
+			f.mu.Unlock()
+
+			secret, err := c.Auth().Login(context.Background(), newAuth(t, path))
+			if !errors.Is(err, tc.want) || secret != nil {
+				t.Fatalf("login = %v, %v; want %v", secret, err, tc.want)
+			}
+			if c.Token() != "operator-token" {
+				t.Fatalf("the refused response's token was set: %q", c.Token())
+			}
+			if !bytes.Equal(mustRead(t, path), old) {
+				t.Fatal("a refused response changed the state")
+			}
+
+			f.mu.Lock()
+			f.editReceipt, f.editBody = nil, nil
+			f.mu.Unlock()
+			if _, err := c.Auth().Login(context.Background(), newAuth(t, path)); err != nil {
+				t.Fatalf("the next login: %v", err)
+			}
+		})
+	}
+}
+
+func TestLoginMapsRefusals(t *testing.T) {
+	f := newFakeVault(t)
+	path := f.stateFile(t)
+	c := f.client(t)
+
+	f.with(func() { f.clientID = "agent-2" }) // the server does not know this client: 403
+	if _, err := c.Auth().Login(context.Background(), newAuth(t, path)); !errors.Is(err, ErrLoginRefused) ||
+		!strings.Contains(err.Error(), "permission denied") || !strings.Contains(err.Error(), "agent-1") {
 		t.Fatalf("403: %v", err)
 	}
-	c = fakeVault(t, 200, map[string]interface{}{"data": map[string]interface{}{}}, nil)
-	if _, err := c.Auth().Login(context.Background(), auth); err == nil {
-		t.Fatal("a response without a token was accepted")
+	f.with(func() { f.clientID, f.refuseWith = "agent-1", "missing proof" })
+	if _, err := c.Auth().Login(context.Background(), newAuth(t, path)); !errors.Is(err, ErrLoginRefused) ||
+		errors.Is(err, protocol.ErrKeyNotAccepted) || errors.Is(err, protocol.ErrChallengeRequired) {
+		t.Fatalf("400: %v", err)
 	}
-	c = fakeVault(t, 500, map[string]interface{}{"errors": []string{"internal"}}, nil)
-	if _, err := c.Auth().Login(context.Background(), auth); err == nil || errors.Is(err, ErrLoginRefused) {
-		t.Fatalf("500 reported as %v", err)
+	f.with(func() { f.refuseWith, f.editBody = "", func(b map[string]interface{}) { delete(b, "auth") } })
+	if _, err := c.Auth().Login(context.Background(), newAuth(t, path)); err == nil || !strings.Contains(err.Error(), "no token") {
+		t.Fatalf("no token: %v", err)
 	}
+	f.srv.Close()
+	if _, err := c.Auth().Login(context.Background(), newAuth(t, path)); err == nil || errors.Is(err, ErrLoginRefused) {
+		t.Fatalf("unreachable Vault reported as %v", err)
+	}
+}
+
+func TestLoginFetchesKeysOnce(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup func(f *fakeVault)
+		// the requests Login makes, and whether it succeeds
+		want       []string
+		ok         bool
+		keysStored bool
+	}{
+		{"key rotated, old one in grace", func(f *fakeVault) { f.rotateKey() },
+			[]string{"PUT /v1/auth/entropy/login"}, true, true},
+		{"key rotated twice, old one retired", func(f *fakeVault) { f.rotateKey(); f.rotateKey(); f.retireOldKeys() },
+			[]string{"PUT /v1/auth/entropy/login", "GET /v1/auth/entropy/keys", "PUT /v1/auth/entropy/login"}, true, true},
+		{"no key accepted", func(f *fakeVault) { f.rotateKey(); f.accepted = map[string]bool{} },
+			[]string{"PUT /v1/auth/entropy/login", "GET /v1/auth/entropy/keys", "PUT /v1/auth/entropy/login"}, false, false},
+		{"keys endpoint still names the refused key", func(f *fakeVault) { f.accepted = map[string]bool{} },
+			[]string{"PUT /v1/auth/entropy/login", "GET /v1/auth/entropy/keys"}, false, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeVault(t)
+			path := f.stateFile(t)
+			old := mustLoad(t, path)
+			f.with(func() { tc.setup(f) })
+			c := f.client(t)
+			_, err := c.Auth().Login(context.Background(), newAuth(t, path))
+			if (err == nil) != tc.ok {
+				t.Fatalf("login: %v", err)
+			}
+			if !tc.ok && (!errors.Is(err, ErrLoginRefused) || !errors.Is(err, protocol.ErrKeyNotAccepted)) {
+				t.Fatalf("login: %v", err)
+			}
+			if got := f.paths(); !slices.Equal(got, tc.want) {
+				t.Fatalf("requests %v, want %v", got, tc.want)
+			}
+			f.checkUnauthenticated(t)
+			s := mustLoad(t, path)
+			if stored := !sameKeys(s.ServerKeys, old.ServerKeys); stored != tc.keysStored {
+				t.Fatalf("keys stored: %v", stored)
+			}
+			if tc.keysStored {
+				f.mu.Lock()
+				want := f.published()
+				f.mu.Unlock()
+				if !sameKeys(s.ServerKeys, want) {
+					t.Fatalf("stored keys %v, want %v", s.ServerKeys, want)
+				}
+				// The next login seals to the new key at once.
+				f.with(func() { f.requests = nil })
+				if _, err := c.Auth().Login(context.Background(), newAuth(t, path)); err != nil || len(f.paths()) != 1 {
+					t.Fatalf("next login: %v, requests %v", err, f.paths())
+				}
+			}
+		})
+	}
+}
+
+func TestLoginChallengeMode(t *testing.T) {
+	cases := []struct {
+		name            string
+		stateRequires   bool
+		serverRequires  bool
+		refuseWith      string
+		want            []string
+		ok              bool
+		stateAfter      bool
+		challengedProof int
+	}{
+		{"from the start", true, true, "",
+			[]string{"PUT /v1/auth/entropy/challenge", "PUT /v1/auth/entropy/login"}, true, true, 1},
+		{"learned from the refusal", false, true, "",
+			[]string{"PUT /v1/auth/entropy/login", "PUT /v1/auth/entropy/challenge", "PUT /v1/auth/entropy/login"}, true, true, 1},
+		{"no longer required", true, false, "",
+			[]string{"PUT /v1/auth/entropy/challenge", "PUT /v1/auth/entropy/login"}, true, false, 1},
+		{"refused again: no loop", false, true, protocol.ErrChallengeRequired.Error(),
+			[]string{"PUT /v1/auth/entropy/login", "PUT /v1/auth/entropy/challenge", "PUT /v1/auth/entropy/login"}, false, true, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeVault(t)
+			f.challengeRequired = tc.stateRequires
+			path := f.stateFile(t)
+			f.with(func() { f.challengeRequired, f.refuseWith = tc.serverRequires, tc.refuseWith })
+			c := f.client(t)
+			_, err := c.Auth().Login(context.Background(), newAuth(t, path))
+			if (err == nil) != tc.ok {
+				t.Fatalf("login: %v", err)
+			}
+			if !tc.ok && !errors.Is(err, protocol.ErrChallengeRequired) {
+				t.Fatalf("login: %v", err)
+			}
+			if got := f.paths(); !slices.Equal(got, tc.want) {
+				t.Fatalf("requests %v, want %v", got, tc.want)
+			}
+			f.checkUnauthenticated(t)
+			f.with(func() {
+				if f.challenged != tc.challengedProof {
+					t.Errorf("%d proofs with a challenge", f.challenged)
+				}
+			})
+			if s := mustLoad(t, path); s.ChallengeRequired != tc.stateAfter {
+				t.Fatalf("state challenge_required = %v", s.ChallengeRequired)
+			}
+		})
+	}
+}
+
+func TestConcurrentLoginsShareOneStateFile(t *testing.T) {
+	f := newFakeVault(t)
+	f.with(func() { f.rotate = true }) // every login changes the state
+	path := f.stateFile(t)
+	const workers, logins = 8, 5
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*logins)
+	for w := range workers {
+		wg.Go(func() {
+			// A client and an auth method of its own, as another process
+			// would have.
+			c := f.client(t)
+			auth := newAuth(t, path)
+			for i := range logins {
+				if _, err := c.Auth().Login(context.Background(), auth); err != nil {
+					errs <- fmt.Errorf("worker %d login %d: %w", w, i, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	s := mustLoad(t, path)
+	gen, pending, _ := f.serverState()
+	if n := f.cloneCount(); n != 0 || s.Generation != gen || s.Pending == nil || s.Pending.Generation != pending || gen != workers*logins {
+		t.Fatalf("state %v; server at %d pending %d, %d clones", s, gen, pending, n)
+	}
+}
+
+func TestRefreshKeys(t *testing.T) {
+	f := newFakeVault(t)
+	path := f.stateFile(t)
+	f.with(f.rotateKey)
+	keys, err := newAuth(t, path).RefreshKeys(context.Background(), f.client(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	want := f.published()
+	f.mu.Unlock()
+	if !sameKeys(keys, want) || !sameKeys(mustLoad(t, path).ServerKeys, want) {
+		t.Fatalf("keys %v, want %v", keys, want)
+	}
+	if got := f.paths(); !slices.Equal(got, []string{"GET /v1/auth/entropy/keys"}) {
+		t.Fatalf("requests %v", got)
+	}
+	f.checkUnauthenticated(t)
 }

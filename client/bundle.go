@@ -12,7 +12,8 @@ import (
 // bundleVersion is the enrollment bundle layout this package reads.
 const bundleVersion = 1
 
-// bundle is the data of an enrollment response (role/<name>/enroll).
+// bundle is the data of an enrollment response (role/<name>/enroll):
+// the client's state, with challenge_required set from its role.
 type bundle struct {
 	BundleVersion int `json:"bundle_version"`
 	State
@@ -40,6 +41,9 @@ func StateFromBundle(raw []byte) (*State, error) {
 	}
 	s := b.State
 	s.Version = stateVersion
+	// A new client starts at its first generation; a bundle never carries
+	// a pending one, and a stray field must not plant one.
+	s.Pending = nil
 	if err := s.Validate(); err != nil {
 		return nil, fmt.Errorf("bundle is incomplete: %w", err)
 	}

@@ -1,7 +1,7 @@
 package client
 
 import (
-	"encoding/base64"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,7 +13,9 @@ import (
 	"github.com/entropy-auth/vault-plugin-auth-entropy/backend/protocol"
 )
 
-// stateVersion is the version of the state file's layout.
+// stateVersion is the version of the state file's layout. Fields added
+// since (pending, challenge_required) are optional, and their absence
+// means none, so files written before them still load: the version stays.
 const stateVersion = 1
 
 // State is everything a client holds: its identity, its secret entropy and
@@ -29,16 +31,42 @@ type State struct {
 	SampleCount  int         `json:"sample_count"`
 	SampleLength int         `json:"sample_length"`
 	ServerKeys   []ServerKey `json:"server_keys"`
+	// ChallengeRequired: the client's role requires challenge mode, so
+	// every login first fetches a challenge. Set from the enrollment
+	// bundle and from each login's receipt.
+	ChallengeRequired bool `json:"challenge_required"`
+	// Pending is the next generation, issued by the server in a login's
+	// receipt and not yet proven. The next login proves it; until then the
+	// current generation stays valid on the server, so a lost pending
+	// generation is simply issued again.
+	Pending *PendingGeneration `json:"pending,omitempty"`
 }
 
-// ServerKey is one of the server's public keys, as the `keys` endpoint and
-// the enrollment bundle publish it.
-type ServerKey struct {
-	KeyID     string `json:"key_id"`
-	Suite     string `json:"suite"`
-	PublicKey string `json:"public_key"` // base64
-	Current   bool   `json:"current"`
+// ServerKey is one of the server's public keys, as the `keys` endpoint, the
+// enrollment bundle and login receipts publish it (public_key in standard
+// base64).
+type ServerKey = protocol.PublishedKey
+
+// PendingGeneration is an entropy generation the server has issued and the
+// client has not proven yet.
+type PendingGeneration struct {
+	Generation   uint64 `json:"generation"`
+	Entropy      []byte `json:"entropy"`
+	SampleCount  int    `json:"sample_count"`
+	SampleLength int    `json:"sample_length"`
 }
+
+func (p *PendingGeneration) sampling() protocol.Sampling {
+	return protocol.Sampling{Count: p.SampleCount, Length: p.SampleLength}
+}
+
+// String describes the pending generation without its entropy.
+func (p PendingGeneration) String() string {
+	return fmt.Sprintf("pending generation %d (%d bytes of entropy)", p.Generation, len(p.Entropy))
+}
+
+// GoString is String, for %#v.
+func (p PendingGeneration) GoString() string { return p.String() }
 
 // Errors a caller can tell apart with errors.Is.
 var (
@@ -64,7 +92,17 @@ func (s *State) Validate() error {
 	if err := s.sampling().Validate(len(s.Entropy)); err != nil {
 		return fmt.Errorf("entropy and sampling: %w", err)
 	}
-	if _, err := s.currentKey(); err != nil {
+	if p := s.Pending; p != nil {
+		// The server issues generation+1 and nothing else; anything
+		// else could never be proven.
+		if p.Generation != s.Generation+1 {
+			return fmt.Errorf("pending generation %d does not follow generation %d", p.Generation, s.Generation)
+		}
+		if err := p.sampling().Validate(len(p.Entropy)); err != nil {
+			return fmt.Errorf("pending generation's entropy and sampling: %w", err)
+		}
+	}
+	if _, err := currentKey(s.ServerKeys); err != nil {
 		return err
 	}
 	return nil
@@ -73,8 +111,15 @@ func (s *State) Validate() error {
 // String describes the state without its entropy, so that no log line or
 // error message made with fmt can carry the secret.
 func (s State) String() string {
-	return fmt.Sprintf("client %s of role %s at %s (generation %d, %d bytes of entropy, %d server keys)",
-		s.ClientID, s.Role, s.MountPath, s.Generation, len(s.Entropy), len(s.ServerKeys))
+	extra := ""
+	if s.Pending != nil {
+		extra += ", " + s.Pending.String()
+	}
+	if s.ChallengeRequired {
+		extra += ", challenge mode"
+	}
+	return fmt.Sprintf("client %s of role %s at %s (generation %d, %d bytes of entropy%s, %d server keys)",
+		s.ClientID, s.Role, s.MountPath, s.Generation, len(s.Entropy), extra, len(s.ServerKeys))
 }
 
 // GoString is String, for %#v.
@@ -84,39 +129,37 @@ func (s *State) sampling() protocol.Sampling {
 	return protocol.Sampling{Count: s.SampleCount, Length: s.SampleLength}
 }
 
+// proving is the generation the next login proves: the pending one when
+// there is one, else the current one. Proving the pending generation is
+// what tells the server the client holds it, so that it can retire the
+// previous one.
+func (s *State) proving() (generation uint64, entropy []byte, sampling protocol.Sampling) {
+	if p := s.Pending; p != nil {
+		return p.Generation, p.Entropy, p.sampling()
+	}
+	return s.Generation, s.Entropy, s.sampling()
+}
+
 // currentKey returns the server key proofs are sealed to: the one marked
 // current, else the first.
-func (s *State) currentKey() (*protocol.PublicKey, error) {
-	if len(s.ServerKeys) == 0 {
+func currentKey(keys []ServerKey) (*protocol.PublicKey, error) {
+	if len(keys) == 0 {
 		return nil, errors.New("no server keys")
 	}
-	k := s.ServerKeys[0]
-	for _, c := range s.ServerKeys {
-		if c.Current {
-			k = c
+	k := &keys[0]
+	for i := range keys {
+		if keys[i].Current {
+			k = &keys[i]
 			break
 		}
 	}
-	suite, err := protocol.ParseSuite(k.Suite)
-	if err != nil {
-		return nil, fmt.Errorf("server key %s: %w", k.KeyID, err)
-	}
-	raw, err := base64.StdEncoding.DecodeString(k.PublicKey)
-	if err != nil {
-		return nil, fmt.Errorf("server key %s: public key is not base64", k.KeyID)
-	}
-	pk, err := protocol.ParsePublicKey(suite, raw)
-	if err != nil {
-		return nil, fmt.Errorf("server key %s: %w", k.KeyID, err)
-	}
-	if pk.ID().String() != k.KeyID {
-		return nil, fmt.Errorf("server key %s: key_id does not match the public key", k.KeyID)
-	}
-	return pk, nil
+	return k.Parse()
 }
 
 // LoadState reads and checks the state file at path. It refuses a file that
-// group or others can read, as ssh does with private keys.
+// group or others can read, as ssh does with private keys. It takes no
+// lock: Save replaces the file by a rename, so a reader sees either the old
+// state or the new one.
 func LoadState(path string) (*State, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -147,10 +190,28 @@ func LoadState(path string) (*State, error) {
 	return s, nil
 }
 
-// Save writes the state to path atomically: a temporary file in the same
-// directory, created 0600, synced, then renamed over path, and the
-// directory synced. A crash leaves either the old state or the new one.
+// Save writes the state to path atomically, holding the state's lock (see
+// Login) so that it never interleaves with a login that shares the file:
+// a temporary file in the same directory, created 0600, synced, then
+// renamed over path, and the directory synced. A crash leaves either the
+// old state or the new one.
 func (s *State) Save(path string) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	unlock, err := lockState(context.Background(), path)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return s.saveLocked(path)
+}
+
+// saveLocked is Save for a caller that holds the state's lock.
+func (s *State) saveLocked(path string) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}

@@ -123,8 +123,11 @@ func TestStateSaveLoad(t *testing.T) {
 		t.Fatalf("state dir mode = %v", di.Mode())
 	}
 	entries, _ := os.ReadDir(filepath.Dir(path))
-	if len(entries) != 1 {
-		t.Fatalf("temporary files left behind: %v", entries)
+	if len(entries) != 2 || entries[0].Name() != "state.json" || entries[1].Name() != "state.json.lock" {
+		t.Fatalf("want the state and its lock file, found %v", entries)
+	}
+	if fi, err := os.Stat(path + ".lock"); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("lock file mode = %v, %v", fi, err)
 	}
 	got, err := LoadState(path)
 	if err != nil {
@@ -195,13 +198,123 @@ func TestStateFormattingRedactsEntropy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pending := make([]byte, 4096)
+	rand.Read(pending)
+	s.Pending = &PendingGeneration{Generation: 2, Entropy: pending, SampleCount: 16, SampleLength: 32}
+	leaks := func(out string) bool {
+		for _, e := range [][]byte{s.Entropy, pending} {
+			if strings.Contains(out, fmt.Sprint(e[:8])[1:10]) || strings.Contains(out, base64.StdEncoding.EncodeToString(e)[:16]) ||
+				strings.Contains(out, fmt.Sprintf("%x", e[:8])) {
+				return true
+			}
+		}
+		return false
+	}
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
-		out := fmt.Sprintf(verb, s) + fmt.Sprintf(verb, *s)
-		if strings.Contains(out, fmt.Sprint(s.Entropy[:8])[1:10]) || strings.Contains(out, base64.StdEncoding.EncodeToString(s.Entropy)[:16]) {
+		out := fmt.Sprintf(verb, s) + fmt.Sprintf(verb, *s) + fmt.Sprintf(verb, s.Pending) + fmt.Sprintf(verb, *s.Pending)
+		if leaks(out) {
 			t.Fatalf("%s prints the entropy: %s", verb, out)
 		}
-		if !strings.Contains(out, "agent-1") {
-			t.Fatalf("%s hides the client: %s", verb, out)
+		if !strings.Contains(out, "agent-1") || !strings.Contains(out, "pending generation 2") {
+			t.Fatalf("%s hides the client or its pending generation: %s", verb, out)
 		}
+	}
+}
+
+func TestValidatePending(t *testing.T) {
+	raw, _ := testBundle(t)
+	base, err := StateFromBundle(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := func() *PendingGeneration {
+		return &PendingGeneration{Generation: 2, Entropy: make([]byte, 4096), SampleCount: 16, SampleLength: 32}
+	}
+	cases := []struct {
+		name    string
+		pending func() *PendingGeneration
+		ok      bool
+	}{
+		{"none", func() *PendingGeneration { return nil }, true},
+		{"next generation", good, true},
+		{"same generation", func() *PendingGeneration { p := good(); p.Generation = 1; return p }, false},
+		{"skips a generation", func() *PendingGeneration { p := good(); p.Generation = 3; return p }, false},
+		{"older generation", func() *PendingGeneration { p := good(); p.Generation = 0; return p }, false},
+		{"no entropy", func() *PendingGeneration { p := good(); p.Entropy = nil; return p }, false},
+		{"entropy too short", func() *PendingGeneration { p := good(); p.Entropy = make([]byte, 100); return p }, false},
+		{"no sampling", func() *PendingGeneration { p := good(); p.SampleCount = 0; return p }, false},
+		{"sampling exceeds entropy", func() *PendingGeneration { p := good(); p.SampleLength = 4096; return p }, false},
+	}
+	dir := t.TempDir()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := *base
+			s.Pending = tc.pending()
+			if err := s.Validate(); (err == nil) != tc.ok {
+				t.Fatalf("Validate = %v", err)
+			}
+			// A state file holding it loads, or is refused as corrupt.
+			b, _ := json.Marshal(s)
+			path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".json")
+			if err := os.WriteFile(path, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			got, err := LoadState(path)
+			if tc.ok != (err == nil) || (!tc.ok && !errors.Is(err, ErrCorruptState)) {
+				t.Fatalf("LoadState = %v", err)
+			}
+			if tc.ok && (got.Pending == nil) != (s.Pending == nil) {
+				t.Fatal("pending lost across save and load")
+			}
+		})
+	}
+}
+
+// A state file written before pending and challenge_required existed
+// loads with neither.
+func TestStateWithoutLifecycleFieldsLoads(t *testing.T) {
+	raw, sk := testBundle(t)
+	s, _ := StateFromBundle(raw)
+	old := map[string]interface{}{
+		"state_version": 1, "mount_path": "auth/entropy", "role": "web", "client_id": "agent-1", "generation": 1,
+		"entropy": base64.StdEncoding.EncodeToString(s.Entropy), "sample_count": 16, "sample_length": 32,
+		"server_keys": []map[string]interface{}{{
+			"key_id": sk.Public().ID().String(), "suite": sk.Public().Suite().String(),
+			"public_key": base64.StdEncoding.EncodeToString(sk.Public().Bytes()), "current": true,
+		}},
+	}
+	b, _ := json.Marshal(old)
+	path := filepath.Join(t.TempDir(), "state.json")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadState(path)
+	if err != nil || got.Pending != nil || got.ChallengeRequired {
+		t.Fatalf("old state: %v, %v", got, err)
+	}
+	// And what Save writes omits pending when there is none.
+	if err := got.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	var fields map[string]json.RawMessage
+	json.Unmarshal(mustRead(t, path), &fields)
+	if _, ok := fields["pending"]; ok {
+		t.Fatal("pending written without a pending generation")
+	}
+	if string(fields["challenge_required"]) != "false" {
+		t.Fatalf("challenge_required = %s", fields["challenge_required"])
+	}
+}
+
+func TestBundleChallengeRequiredAndNoPending(t *testing.T) {
+	raw, _ := testBundle(t)
+	var o map[string]map[string]interface{}
+	json.Unmarshal(raw, &o)
+	o["data"]["challenge_required"] = true
+	o["data"]["pending"] = map[string]interface{}{"generation": 2, "entropy": o["data"]["entropy"], "sample_count": 16, "sample_length": 32}
+	b, _ := json.Marshal(o)
+	s, err := StateFromBundle(b)
+	if err != nil || !s.ChallengeRequired || s.Pending != nil {
+		t.Fatalf("state %v, %v", s, err)
 	}
 }

@@ -23,6 +23,7 @@ Commands:
   bootstrap   Unwrap an enrollment bundle (or read one from a file) and write the client state.
   proof       Print a fresh single-use login proof.
   login       Log in to Vault and print the token (or the whole response with -format=json).
+  keys        Fetch the server's public keys and store them in the state.
 
 The state file is -state, else $VAULT_ENTROPY_STATE, else ~/.vault-entropy/state.json.
 Vault is reached as the vault CLI does: VAULT_ADDR, VAULT_CACERT, VAULT_NAMESPACE, ...
@@ -49,12 +50,15 @@ type cmdEnv struct {
 	stdout, stderr io.Writer
 	flags          *flag.FlagSet
 	statePath      *string
+	// mountPath is the -mount flag of the commands that have one.
+	mountPath *string
 }
 
 var commands = []command{
 	{"bootstrap", runBootstrap},
 	{"proof", runProof},
 	{"login", runLogin},
+	{"keys", runKeys},
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -83,7 +87,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		case errors.Is(err, errUsage):
 			return exitUsage
 		}
-		fmt.Fprintf(stderr, "Error: %s\n", explain(err, *env.statePath))
+		fmt.Fprintf(stderr, "Error: %s\n", explain(err, env))
 		return exitError
 	}
 	fmt.Fprintf(stderr, "Error: unknown command %q\n\n%s", args[0], usage)
@@ -117,23 +121,56 @@ func vaultClient() (*api.Client, error) {
 }
 
 // explain turns an error into a message that says what to do about it.
-func explain(err error, statePath string) string {
+func explain(err error, e *cmdEnv) string {
 	var netErr *net.OpError
 	var urlErr *url.Error
 	switch {
 	case errors.Is(err, client.ErrNoState):
 		return fmt.Sprintf("%s. Run \"vault-entropy bootstrap\" first, or point -state or %s at the state file.", err, client.StateEnv)
 	case errors.Is(err, client.ErrStateReadable):
-		return fmt.Sprintf("%s. The file holds this client's secret entropy: run \"chmod 600 %s\".", err, statePath)
+		return fmt.Sprintf("%s. The file holds this client's secret entropy: run \"chmod 600 %s\".", err, *e.statePath)
 	case errors.Is(err, client.ErrCorruptState):
 		return fmt.Sprintf("%s. Restore it from a backup or enroll the client again.", err)
 	case errors.Is(err, client.ErrLoginRefused):
-		return fmt.Sprintf("%s. Vault does not say why; its server log does. Common causes: the client was deleted or expired, "+
-			"the state file belongs to another Vault or mount, or this machine's clock is off by more than the allowed skew.", err)
+		return fmt.Sprintf("%s. The Vault server log gives the reason of every refusal (\"login refused\"). "+
+			"Check the client with \"vault read %s\": does it exist, is it locked (after failed proofs, or because a copy of its state file was used), has it expired? "+
+			"Other causes: the state file belongs to another Vault or mount, or this machine's clock is off by more than the allowed skew.",
+			err, clientPath(e))
+	case errors.Is(err, client.ErrNoReceipt), errors.Is(err, client.ErrReceipt):
+		return fmt.Sprintf("%s; its token was discarded. Only the Vault that enrolled this client can make a valid receipt: "+
+			"check that VAULT_ADDR (and -mount) point at it and that no proxy answers in its place. "+
+			"An entropy plugin older than this client sends no receipt: upgrade the plugin.", err)
 	case errors.As(err, &netErr) || (errors.As(err, &urlErr) && !isHTTPStatus(err)):
 		return fmt.Sprintf("cannot reach Vault at %s: %s. Check VAULT_ADDR and that Vault is running.", vaultAddr(), rootCause(err))
 	}
 	return err.Error()
+}
+
+// clientPath is the Vault path of the client the state file holds, for
+// an operator to read; placeholders when the state cannot be read.
+func clientPath(e *cmdEnv) string {
+	mount, role, id := "auth/entropy", "<role>", "<client_id>"
+	if s, err := client.LoadState(*e.statePath); err == nil {
+		mount, role, id = s.MountPath, s.Role, s.ClientID
+	}
+	if e.mountPath != nil && *e.mountPath != "" {
+		mount = strings.Trim(*e.mountPath, "/")
+	}
+	return fmt.Sprintf("%s/role/%s/client/%s", mount, role, id)
+}
+
+// mountFlag adds -mount to a command that talks to the auth method.
+func (e *cmdEnv) mountFlag() {
+	e.mountPath = e.flags.String("mount", "", "mount path of the auth method (default: the one in the state file)")
+}
+
+// newAuth is the library's auth method for the command's -state and -mount.
+func (e *cmdEnv) newAuth() (*client.EntropyAuth, error) {
+	opts := []client.Option{client.WithStateFile(*e.statePath)}
+	if e.mountPath != nil && *e.mountPath != "" {
+		opts = append(opts, client.WithMountPath(*e.mountPath))
+	}
+	return client.NewEntropyAuth(opts...)
 }
 
 func isHTTPStatus(err error) bool {

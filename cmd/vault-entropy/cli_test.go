@@ -25,6 +25,13 @@ func writeBundle(t *testing.T) string {
 	}
 	entropy := make([]byte, 4096)
 	rand.Read(entropy)
+	return writeBundleFor(t, sk, entropy, false)
+}
+
+// writeBundleFor writes the bundle of client agent-1 of role web at
+// generation 1, with the given server key and entropy.
+func writeBundleFor(t *testing.T, sk *protocol.PrivateKey, entropy []byte, challengeRequired bool) string {
+	t.Helper()
 	raw, _ := json.Marshal(map[string]interface{}{"data": map[string]interface{}{
 		"bundle_version": 1, "mount_path": "auth/entropy", "role": "web", "client_id": "agent-1", "generation": 1,
 		"entropy": base64.StdEncoding.EncodeToString(entropy), "sample_count": 8, "sample_length": 32,
@@ -32,6 +39,7 @@ func writeBundle(t *testing.T) string {
 			"key_id": sk.Public().ID().String(), "suite": sk.Public().Suite().String(),
 			"public_key": base64.StdEncoding.EncodeToString(sk.Public().Bytes()), "current": true,
 		}},
+		"challenge_required": challengeRequired,
 	}})
 	path := filepath.Join(t.TempDir(), "bundle.json")
 	if err := os.WriteFile(path, raw, 0o600); err != nil {
@@ -138,6 +146,10 @@ func TestErrorsSayWhatToDo(t *testing.T) {
 		{"corrupt state", nil, []string{"login", "-state", corrupt}, 1, "enroll the client again"},
 		{"vault unreachable", map[string]string{"VAULT_ADDR": closedAddr, "VAULT_MAX_RETRIES": "0"}, []string{"login", "-state", good}, 1, "cannot reach Vault"},
 		{"login refused", map[string]string{"VAULT_ADDR": refusing.URL, "VAULT_MAX_RETRIES": "0"}, []string{"login", "-state", good}, 1, "refused the login"},
+		{"login refused names the client to check", map[string]string{"VAULT_ADDR": refusing.URL, "VAULT_MAX_RETRIES": "0"}, []string{"login", "-state", good}, 1, `"vault read auth/entropy/role/web/client/agent-1"`},
+		{"login refused, other mount", map[string]string{"VAULT_ADDR": refusing.URL, "VAULT_MAX_RETRIES": "0"}, []string{"login", "-state", good, "-mount", "auth/eu/"}, 1, `"vault read auth/eu/role/web/client/agent-1"`},
+		{"keys unreachable", map[string]string{"VAULT_ADDR": closedAddr, "VAULT_MAX_RETRIES": "0"}, []string{"keys", "-state", good}, 1, "cannot reach Vault"},
+		{"keys missing state", nil, []string{"keys", "-state", filepath.Join(dir, "none.json")}, 1, "vault-entropy bootstrap"},
 		{"bad wrapping token", map[string]string{"VAULT_ADDR": refusing.URL, "VAULT_MAX_RETRIES": "0"}, []string{"bootstrap", "-wrap-token", "-", "-state", filepath.Join(dir, "y")}, 1, "empty wrapping token"},
 	}
 	for _, tc := range cases {

@@ -4,17 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-
-	"github.com/entropy-auth/vault-plugin-auth-entropy/client"
 )
 
 func runLogin(ctx context.Context, e *cmdEnv, args []string) error {
 	format := formatFlag(e.flags)
-	mount := e.flags.String("mount", "", "mount path of the auth method (default: the one in the state file)")
+	e.mountFlag()
 	e.flags.Usage = func() {
 		fmt.Fprint(e.stderr, "Usage: vault-entropy login [-state=PATH] [-mount=auth/entropy] [-format=table|json]\n\n"+
 			"Logs in with a fresh proof and prints the token, or with -format=json the whole\n"+
-			"response as `vault write -format=json` prints it.\n\n")
+			"response as `vault write -format=json` prints it. The response must carry a receipt\n"+
+			"from the server that enrolled this client; a new entropy generation or new server\n"+
+			"keys in it are stored in the state file before the token is printed.\n\n")
 		e.flags.PrintDefaults()
 	}
 	if err := e.parse(args); err != nil {
@@ -23,11 +23,7 @@ func runLogin(ctx context.Context, e *cmdEnv, args []string) error {
 	if err := checkFormat(*format); err != nil {
 		return err
 	}
-	opts := []client.Option{client.WithStateFile(*e.statePath)}
-	if *mount != "" {
-		opts = append(opts, client.WithMountPath(*mount))
-	}
-	auth, err := client.NewEntropyAuth(opts...)
+	auth, err := e.newAuth()
 	if err != nil {
 		return err
 	}

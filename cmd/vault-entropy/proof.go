@@ -4,16 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-
-	"github.com/entropy-auth/vault-plugin-auth-entropy/client"
 )
 
-func runProof(_ context.Context, e *cmdEnv, args []string) error {
+func runProof(ctx context.Context, e *cmdEnv, args []string) error {
 	format := formatFlag(e.flags)
+	e.mountFlag()
 	e.flags.Usage = func() {
-		fmt.Fprint(e.stderr, "Usage: vault-entropy proof [-state=PATH] [-format=table|json]\n\n"+
+		fmt.Fprint(e.stderr, "Usage: vault-entropy proof [-state=PATH] [-mount=auth/entropy] [-format=table|json]\n\n"+
 			"Prints a fresh proof, valid for one login within the allowed clock skew:\n"+
 			"  vault write auth/entropy/login role=R client_id=C proof=\"$(vault-entropy proof)\"\n"+
+			"It proves the pending entropy generation when the state has one. When the role\n"+
+			"requires challenge mode it first fetches a challenge from Vault (VAULT_ADDR).\n"+
+			"Such a login's receipt is not checked and what it brings is not stored: use\n"+
+			"\"vault-entropy login\" to keep the state up to date.\n"+
 			"With -format=json it prints the login's path, role, client_id and proof.\n\n")
 		e.flags.PrintDefaults()
 	}
@@ -23,11 +26,15 @@ func runProof(_ context.Context, e *cmdEnv, args []string) error {
 	if err := checkFormat(*format); err != nil {
 		return err
 	}
-	auth, err := client.NewEntropyAuth(client.WithStateFile(*e.statePath))
+	auth, err := e.newAuth()
 	if err != nil {
 		return err
 	}
-	lr, _, err := auth.NewLoginRequest()
+	c, err := vaultClient()
+	if err != nil {
+		return err
+	}
+	lr, _, err := auth.NewLoginRequest(ctx, c)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"net/http"
 	"os"
@@ -132,12 +131,7 @@ func proofAt(t *testing.T, statePath string, at time.Time) map[string]interface{
 	t.Helper()
 	s, err := client.LoadState(statePath)
 	must(t, err)
-	k := s.ServerKeys[0]
-	suite, err := protocol.ParseSuite(k.Suite)
-	must(t, err)
-	raw, err := base64.StdEncoding.DecodeString(k.PublicKey)
-	must(t, err)
-	pk, err := protocol.ParsePublicKey(suite, raw)
+	pk, err := s.ServerKeys[0].Parse()
 	must(t, err)
 	proof, _, err := protocol.NewProof(protocol.ProofInput{
 		ServerKey: pk, Role: s.Role, ClientID: s.ClientID, Generation: s.Generation, Entropy: s.Entropy,
@@ -152,7 +146,7 @@ func freshLoginData(t *testing.T, statePath string) (string, map[string]interfac
 	t.Helper()
 	auth, err := client.NewEntropyAuth(client.WithStateFile(statePath))
 	must(t, err)
-	lr, _, err := auth.NewLoginRequest()
+	lr, _, err := auth.NewLoginRequest(t.Context(), nil) // nil: not in challenge mode
 	must(t, err)
 	return lr.Path, lr.Data()
 }

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+)
+
+func runKeys(ctx context.Context, e *cmdEnv, args []string) error {
+	format := formatFlag(e.flags)
+	e.mountFlag()
+	e.flags.Usage = func() {
+		fmt.Fprint(e.stderr, "Usage: vault-entropy keys [-state=PATH] [-mount=auth/entropy] [-format=table|json]\n\n"+
+			"Fetches the server's public keys from <mount>/keys (unauthenticated) and stores\n"+
+			"them in the state file. \"vault-entropy login\" does this by itself, once, when\n"+
+			"Vault no longer accepts the key in the state file; run it yourself after a key\n"+
+			"rotation, or to see which keys the state holds.\n\n")
+		e.flags.PrintDefaults()
+	}
+	if err := e.parse(args); err != nil {
+		return err
+	}
+	if err := checkFormat(*format); err != nil {
+		return err
+	}
+	auth, err := e.newAuth()
+	if err != nil {
+		return err
+	}
+	c, err := vaultClient()
+	if err != nil {
+		return err
+	}
+	keys, err := auth.RefreshKeys(ctx, c)
+	if err != nil {
+		return err
+	}
+	if *format == "json" {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(keys)
+	}
+	for _, k := range keys {
+		current := ""
+		if k.Current {
+			current = "  current"
+		}
+		if _, err := fmt.Fprintf(e.stdout, "%s  %s%s\n", k.KeyID, k.Suite, current); err != nil {
+			return err
+		}
+	}
+	return nil
+}

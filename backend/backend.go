@@ -9,6 +9,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
@@ -44,8 +45,17 @@ type entropyBackend struct {
 
 	// parsedKeys caches parsed server private keys by key ID.
 	parsedKeys sync.Map
+	// challengeKeyCache holds the challenge MAC key (*[]byte) once read.
+	challengeKeyCache atomic.Value
 
 	nonces nonceStore
+
+	// Background housekeeping (tidy.go, periodic.go) runs on bgCtx, which
+	// is cancelled when the backend is unmounted or reloaded.
+	tidyState     tidyState
+	periodicState periodicState
+	bgCtx         context.Context
+	bgCancel      context.CancelFunc
 
 	// now is the backend's clock; tests move it.
 	now func() time.Time
@@ -67,12 +77,13 @@ func newBackend() *entropyBackend {
 		nonces:      newStorageNonceStore(),
 		now:         time.Now,
 	}
+	b.bgCtx, b.bgCancel = context.WithCancel(context.Background())
 	b.Backend = &framework.Backend{
 		Help:        strings.TrimSpace(backendHelp),
 		BackendType: logical.TypeCredential,
 		PathsSpecial: &logical.Paths{
-			Unauthenticated: []string{"login", "keys"},
-			SealWrapStorage: []string{keyringStorageKey, entropyPrefix},
+			Unauthenticated: []string{"login", "keys", "challenge"},
+			SealWrapStorage: []string{keyringStorageKey, entropyPrefix, challengeKeyStorageKey},
 		},
 		Paths: framework.PathAppend(
 			[]*framework.Path{
@@ -85,9 +96,18 @@ func newBackend() *entropyBackend {
 				pathClientList(b),
 				pathClient(b),
 				pathLogin(b),
+				pathChallenge(b),
+				pathRoleRotate(b),
+				pathClientRotate(b),
+				pathClientLock(b),
+				pathClientUnlock(b),
+				pathTidy(b),
+				pathTidyStatus(b),
 			},
 		),
 		AuthRenew:      b.pathLoginRenew,
+		PeriodicFunc:   b.periodicFunc,
+		Clean:          b.cleanup,
 		RunningVersion: Version,
 	}
 	return b

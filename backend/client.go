@@ -33,12 +33,21 @@ type clientEntry struct {
 	// the same pending generation again.
 	PendingGeneration uint64    `json:"pending_generation"`
 	PendingCreatedAt  time.Time `json:"pending_created_at"`
+	// A rotation takes up the role's sampling of the day: the pending
+	// generation has its own, which becomes the client's when it is proven.
+	PendingSampleCount  int `json:"pending_sample_count"`
+	PendingSampleLength int `json:"pending_sample_length"`
 	// SupersededGeneration is the generation before Generation, whose
 	// entropy is kept so that a proof made from it can be verified, and so
 	// reported as a clone rather than as noise; 0 when there is none.
-	SupersededGeneration uint64 `json:"superseded_generation"`
+	SupersededGeneration   uint64 `json:"superseded_generation"`
+	SupersededSampleCount  int    `json:"superseded_sample_count"`
+	SupersededSampleLength int    `json:"superseded_sample_length"`
 	// RotateRequested makes the next login rotate, whatever the period.
-	RotateRequested bool `json:"rotate_requested"`
+	// RotateRequestedAt is when it was asked: a pending generation issued
+	// before then does not satisfy the request.
+	RotateRequested   bool      `json:"rotate_requested"`
+	RotateRequestedAt time.Time `json:"rotate_requested_at"`
 
 	// Failed proofs in the current lockout window.
 	FailedLogins   int       `json:"failed_logins"`

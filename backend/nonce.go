@@ -27,11 +27,16 @@ type nonceStore interface {
 // sealed), so it always lands in the same bucket as the original.
 const nonceBucket = time.Minute
 
+// nonceMargin keeps a nonce record past the last moment its proof could pass
+// the time check, by more than a login can take between that check and the
+// nonce claim, so that tidy never forgets a nonce a replay could still use.
+const nonceMargin = time.Minute
+
 // nonceExpiry is when the record of a nonce may be forgotten: once a proof
 // issued at issuedAt fails the time check under the largest skew the config
 // allows, whatever the skew was when it was accepted.
 func nonceExpiry(issuedAt time.Time) time.Time {
-	return issuedAt.Add(maxClockSkew + time.Second)
+	return issuedAt.Add(maxClockSkew + nonceMargin)
 }
 
 // storageNonceStore keeps accepted nonces in Vault storage, which is shared

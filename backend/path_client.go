@@ -91,6 +91,11 @@ func (b *entropyBackend) pathClientRead(ctx context.Context, req *logical.Reques
 	if err != nil || c == nil {
 		return nil, err
 	}
+	r, err := b.role(ctx, req.Storage, role)
+	if err != nil {
+		return nil, err
+	}
+	now := b.now()
 	data := map[string]interface{}{
 		"client_id":     c.ClientID,
 		"role":          c.Role,
@@ -99,11 +104,23 @@ func (b *entropyBackend) pathClientRead(ctx context.Context, req *logical.Reques
 		"sample_count":  c.SampleCount,
 		"sample_length": c.SampleLength,
 		"created_at":    c.CreatedAt.Format(time.RFC3339),
-		"expires_at":    "",
-		"expired":       c.expired(b.now()),
-	}
-	if !c.ExpiresAt.IsZero() {
-		data["expires_at"] = c.ExpiresAt.Format(time.RFC3339)
+		"expires_at":    formatTime(c.ExpiresAt),
+		"expired":       c.expired(now),
+
+		"generation_created_at": formatTime(c.generationCreatedAt()),
+		"pending_generation":    c.PendingGeneration,
+		"superseded_generation": c.SupersededGeneration,
+		"rotate_requested":      c.RotateRequested,
+		// Without its role the client cannot log in, so nothing is due.
+		"rotation_due":  r != nil && c.rotationDue(r, now),
+		"failed_logins": c.FailedLogins,
+		// locked is whether a login now would be refused; locked_at,
+		// locked_until and lock_reason describe the last lock even once it
+		// has run out, until a login or an operator clears it.
+		"locked":       c.locked(now),
+		"locked_at":    formatTime(c.LockedAt),
+		"locked_until": formatTime(c.LockedUntil),
+		"lock_reason":  c.LockReason,
 	}
 	return &logical.Response{Data: data}, nil
 }
@@ -128,7 +145,11 @@ const pathClientHelpSyn = `Read or delete an enrolled client.`
 
 const pathClientHelpDesc = `
 Reading returns the client's metadata: its generation, entropy size, sampling
-parameters, creation and expiry times. The entropy itself is never returned.
+parameters, creation and expiry times; its rotation state (when the current
+generation was made, the pending generation handed out but not yet proven, the
+superseded one kept to detect clones, whether a rotation is requested or due);
+and its lockout state (failed proofs in the current window, whether it is
+locked, since and until when, and why). The entropy itself is never returned.
 
 Deleting a client removes it and its entropy: it can no longer log in, and
 renewal of the tokens it already holds is refused. To end those tokens at once,

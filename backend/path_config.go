@@ -86,6 +86,12 @@ func pathConfig(b *entropyBackend) *framework.Path {
 			"key_rotation_period": {
 				Type:        framework.TypeDurationSecond,
 				Description: "How often the server key is rotated automatically. 0 disables automatic rotation; keys/rotate always works.",
+				Default:     int(defaultKeyRotation.Seconds()),
+			},
+			"key_grace_period": {
+				Type:        framework.TypeDurationSecond,
+				Description: "How long the previous server key still opens proofs after a newer key became current. 0: not at all.",
+				Default:     int(defaultKeyGrace.Seconds()),
 			},
 			"allowed_clock_skew": {
 				Type:        framework.TypeDurationSecond,
@@ -132,6 +138,7 @@ func (b *entropyBackend) pathConfigRead(ctx context.Context, req *logical.Reques
 	return &logical.Response{Data: map[string]interface{}{
 		"key_suite":             c.KeySuite,
 		"key_rotation_period":   int64(c.KeyRotationPeriod.Seconds()),
+		"key_grace_period":      int64(c.KeyGracePeriod.Seconds()),
 		"allowed_clock_skew":    int64(c.AllowedClockSkew.Seconds()),
 		"default_sample_count":  c.DefaultSampleCount,
 		"default_sample_length": c.DefaultSampleLength,
@@ -159,6 +166,12 @@ func (b *entropyBackend) pathConfigWrite(ctx context.Context, req *logical.Reque
 		c.KeyRotationPeriod = time.Duration(v.(int)) * time.Second
 		if c.KeyRotationPeriod < 0 {
 			return logical.ErrorResponse("key_rotation_period must not be negative"), nil
+		}
+	}
+	if v, ok := d.GetOk("key_grace_period"); ok {
+		c.KeyGracePeriod = time.Duration(v.(int)) * time.Second
+		if c.KeyGracePeriod < 0 {
+			return logical.ErrorResponse("key_grace_period must not be negative"), nil
 		}
 	}
 	if v, ok := d.GetOk("allowed_clock_skew"); ok {
@@ -208,7 +221,14 @@ const pathConfigHelpDesc = `
 key_suite selects the public-key construction of the server key that clients
 seal their proofs to: xwing-hkdf-sha256-aes-256-gcm (default, post-quantum
 hybrid), p256-hkdf-sha256-aes-256-gcm, or rsa3072-oaep-sha256-aes-256-gcm.
-Changing it creates a new current key; the previous key keeps working.
+Changing it creates a new current key; the previous key keeps working for
+key_grace_period.
+
+key_rotation_period (default 24h; 0 disables) is how often the backend makes a
+new current server key by itself, on the active node. key_grace_period (default
+24h) is how long after that the previous key still opens proofs; a login sealed
+to it succeeds and its receipt carries the new public keys. A client offline
+for longer is told to fetch the keys (the "keys" endpoint).
 
 allowed_clock_skew bounds how far a proof's issued_at may be from the server's
 clock. default_sample_count and default_sample_length are the sampling

@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
@@ -47,11 +48,15 @@ func pathKeysRotate(b *entropyBackend) *framework.Path {
 }
 
 func (b *entropyBackend) pathKeysRead(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
+	c, err := b.config(ctx, req.Storage)
+	if err != nil {
+		return nil, err
+	}
 	kr, err := b.keyring(ctx, req.Storage)
 	if err != nil {
 		return nil, err
 	}
-	return keysResponse(kr), nil
+	return keysResponse(kr, c.KeyGracePeriod), nil
 }
 
 func (b *entropyBackend) pathKeysRotate(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
@@ -63,13 +68,22 @@ func (b *entropyBackend) pathKeysRotate(ctx context.Context, req *logical.Reques
 	if err != nil {
 		return nil, err
 	}
-	return keysResponse(kr), nil
+	b.Logger().Info("server key rotated by an operator", "key_id", kr.Keys[0].ID)
+	return keysResponse(kr, c.KeyGracePeriod), nil
 }
 
-func keysResponse(kr *keyring) *logical.Response {
+// keysResponse publishes the keyring with each key's retirement: a client
+// can tell how long a key it holds will still be accepted.
+func keysResponse(kr *keyring, grace time.Duration) *logical.Response {
+	keys := kr.publicKeys()
+	for i := range keys {
+		keys[i]["retired_at"] = formatTime(kr.Keys[i].RetiredAt)
+		keys[i]["accepted_until"] = formatTime(kr.Keys[i].acceptedUntil(grace))
+	}
 	return &logical.Response{Data: map[string]interface{}{
-		"keys":           kr.publicKeys(),
+		"keys":           keys,
 		"current_key_id": kr.Keys[0].ID,
+		"grace_period":   int64(grace.Seconds()),
 	}}
 }
 
@@ -78,13 +92,17 @@ const pathKeysHelpSyn = `The server's public keys, current first.`
 const pathKeysHelpDesc = `
 Unauthenticated, like a JWKS: clients seal their proofs to the current key.
 Each key has a key_id (derived from its suite and public key bytes), a suite,
-the public key (base64) and its creation time.
+the public key (base64), its creation time, whether it is current, and for the
+previous key when it was retired (retired_at) and until when proofs sealed to
+it are still accepted (accepted_until; "" for the current key). grace_period is
+the config's key_grace_period in seconds.
 `
 
 const pathKeysRotateHelpSyn = `Create a new current server key.`
 
 const pathKeysRotateHelpDesc = `
 Creates a key of the configured suite and makes it current. The previous key
-stays valid, so clients that have not fetched the new key keep working; keys
-older than that are dropped.
+stays valid for the config's key_grace_period, so clients that have not fetched
+the new key keep working (their receipts carry the new keys); keys older than
+that are dropped.
 `

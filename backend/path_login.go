@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/helper/cidrutil"
@@ -19,6 +20,7 @@ const (
 	metaRole       = "role"
 	metaClientID   = "client_id"
 	metaGeneration = "generation"
+	metaLoginID    = "login_id"
 )
 
 // Refusal reasons of the server's own checks, next to protocol's.
@@ -128,13 +130,26 @@ func (b *entropyBackend) pathLogin(ctx context.Context, req *logical.Request, d 
 	v, err := b.verifyLogin(ctx, req, lr)
 	if err != nil {
 		var refusal *loginRefusal
-		if errors.As(err, &refusal) {
-			b.logRefusal(req, lr, refusal)
-			return nil, logical.ErrPermissionDenied
+		if !errors.As(err, &refusal) {
+			return nil, err
 		}
-		return nil, err
+		b.logRefusal(req, lr, refusal)
+		// Two refusals are named, because they tell an honest client what
+		// to do and tell anyone else nothing about the client: a key that
+		// is no longer accepted is public knowledge, and "challenge
+		// required" is said only after the proof has verified.
+		for _, named := range []error{protocol.ErrKeyNotAccepted, protocol.ErrChallengeRequired} {
+			if errors.Is(err, named) {
+				return logical.ErrorResponse(named.Error()), nil
+			}
+		}
+		return nil, logical.ErrPermissionDenied
 	}
 
+	receipt, err := v.claims.SealReceipt(v.receipt)
+	if err != nil {
+		return nil, err
+	}
 	gen := strconv.FormatUint(v.claims.Generation(), 10)
 	auth := &logical.Auth{
 		InternalData: map[string]interface{}{
@@ -145,6 +160,7 @@ func (b *entropyBackend) pathLogin(ctx context.Context, req *logical.Request, d 
 			metaRole:       lr.role,
 			metaClientID:   lr.clientID,
 			metaGeneration: gen,
+			metaLoginID:    v.claims.LoginID(),
 		},
 		DisplayName: lr.role + "-" + lr.clientID,
 		Alias: &logical.Alias{
@@ -156,8 +172,14 @@ func (b *entropyBackend) pathLogin(ctx context.Context, req *logical.Request, d 
 		},
 	}
 	v.role.PopulateTokenAuth(auth)
-	b.Logger().Info("login accepted", "role", lr.role, "client_id", lr.clientID, "generation", gen, "remote_addr", remoteAddr(req))
-	return &logical.Response{Auth: auth}, nil
+	b.Logger().Info("login accepted", "role", lr.role, "client_id", lr.clientID, "generation", gen,
+		"login_id", v.claims.LoginID(), "remote_addr", remoteAddr(req))
+	return &logical.Response{
+		Auth: auth,
+		// Sealed for the client alone; audit devices HMAC it like any
+		// response string.
+		Data: map[string]interface{}{"receipt": receipt},
+	}, nil
 }
 
 // loginRefusal is a failed check: the caller learns nothing of it, the
@@ -171,27 +193,35 @@ func refuse(reason error) error { return &loginRefusal{reason: reason} }
 
 // verifiedLogin is what a successful verification yields.
 type verifiedLogin struct {
-	role   *roleEntry
-	claims *protocol.Claims
+	role    *roleEntry
+	claims  *protocol.Claims
+	receipt *protocol.Receipt
 }
 
 // verifyLogin makes every check of the protocol's verification, cheap ones
-// first, and the only write (claiming the nonce) last. A refusal is a
+// first, then records the outcome: a claimed nonce, a rotation, a
+// promotion, a failure toward lockout or a clone. A refusal is a
 // *loginRefusal; any other error is an internal fault.
 func (b *entropyBackend) verifyLogin(ctx context.Context, req *logical.Request, lr *loginRequest) (*verifiedLogin, error) {
 	env, err := protocol.ParseProof(lr.proof)
 	if err != nil {
 		return nil, refuse(err)
 	}
+	now := b.now()
+	conf, err := b.config(ctx, req.Storage)
+	if err != nil {
+		return nil, err
+	}
 	kr, err := readKeyring(ctx, req.Storage)
 	if err != nil {
 		return nil, err
 	}
-	var sk *protocol.PrivateKey
-	if kr != nil {
-		if sk, err = b.privateKey(kr, env.Header.KeyID); err != nil {
-			return nil, err
-		}
+	if kr == nil || !kr.accepts(env.Header.KeyID, now, conf.KeyGracePeriod) {
+		return nil, refuse(fmt.Errorf("%w (key %s)", protocol.ErrKeyNotAccepted, env.Header.KeyID))
+	}
+	sk, err := b.privateKey(kr, env.Header.KeyID)
+	if err != nil {
+		return nil, err
 	}
 	claims, err := env.Open(sk)
 	if err != nil {
@@ -208,47 +238,86 @@ func (b *entropyBackend) verifyLogin(ctx context.Context, req *logical.Request, 
 	if r == nil {
 		return nil, refuse(errUnknownClient)
 	}
+	// Every outcome from here on may change the client's record.
 	lock := b.clientLock(lr.role, lr.clientID)
-	lock.RLock()
-	defer lock.RUnlock()
+	lock.Lock()
+	defer lock.Unlock()
 	c, err := b.client(ctx, req.Storage, lr.role, lr.clientID)
 	if err != nil {
 		return nil, err
 	}
-	now := b.now()
 	switch {
 	case c == nil:
-		return nil, refuse(errUnknownClient)
+		return nil, refuse(errUnknownClient) // and nothing written
 	case c.expired(now):
 		return nil, refuse(errClientExpired)
+	case c.locked(now):
+		return nil, refuse(fmt.Errorf("%w (%s)", errClientLocked, c.LockReason))
 	case len(r.LoginBoundCIDRs) > 0 && !cidrutil.RemoteAddrIsOk(remoteAddr(req), r.LoginBoundCIDRs):
 		return nil, refuse(errSourceAddress)
-	}
-
-	conf, err := b.config(ctx, req.Storage)
-	if err != nil {
-		return nil, err
 	}
 	if err := claims.CheckTime(now, conf.AllowedClockSkew); err != nil {
 		return nil, refuse(err)
 	}
-	if claims.Generation() != c.Generation {
-		return nil, refuse(protocol.ErrGeneration)
+
+	v, err := b.verifyMaterial(ctx, req, r, c, claims, now)
+	if err != nil {
+		var refusal *loginRefusal
+		if errors.As(err, &refusal) && countsAsFailure(refusal.reason) {
+			if werr := b.recordFailure(ctx, req.Storage, req, c, r, now); werr != nil {
+				return nil, werr
+			}
+		}
+		return nil, err
 	}
-	entropy, err := b.entropy(ctx, req.Storage, lr.role, lr.clientID, c.Generation)
+	if err := b.recordAccepted(ctx, req.Storage, r, c, v, now); err != nil {
+		return nil, err
+	}
+	if env.Header.KeyID.String() != kr.Keys[0].ID {
+		v.receipt.ServerKeys = publishedKeys(kr)
+	}
+	return v, nil
+}
+
+// verifyMaterial checks that the proof was made from one of the client's
+// generations (its challenge first, in challenge mode) and claims its
+// nonce. A proof of the superseded generation that verifies is a clone:
+// it is recorded and refused.
+func (b *entropyBackend) verifyMaterial(ctx context.Context, req *logical.Request, r *roleEntry, c *clientEntry, claims *protocol.Claims, now time.Time) (*verifiedLogin, error) {
+	if len(claims.Challenge()) > 0 {
+		key, err := b.challengeKey(ctx, req.Storage)
+		if err != nil {
+			return nil, err
+		}
+		if err := claims.CheckChallenge(key, now); err != nil {
+			return nil, refuse(err)
+		}
+	}
+	g := claims.Generation()
+	kind, sampling := c.generationOf(g)
+	if kind == genUnknown {
+		return nil, refuse(fmt.Errorf("%w (generation %d; the client is at %d)", protocol.ErrGeneration, g, c.Generation))
+	}
+	entropy, err := b.entropy(ctx, req.Storage, c.Role, c.ClientID, g)
 	if err != nil {
 		return nil, err
 	}
 	if entropy == nil {
-		return nil, fmt.Errorf("client %s/%s has no entropy for generation %d", lr.role, lr.clientID, c.Generation)
+		return nil, fmt.Errorf("client %s/%s has no entropy for its %s generation %d", c.Role, c.ClientID, kind, g)
 	}
-	sampling := protocol.Sampling{Count: c.SampleCount, Length: c.SampleLength}
-	if err := claims.Verify(entropy, sampling, nil); err != nil {
+	if err := claims.Verify(entropy, sampling, claims.Challenge()); err != nil {
 		return nil, refuse(err)
 	}
+	if r.ChallengeRequired && len(claims.Challenge()) == 0 {
+		// Not claimed: this proof will never pass, and the client builds
+		// another one in challenge mode.
+		return nil, refuse(protocol.ErrChallengeRequired)
+	}
 
-	// Remember the nonce for as long as its proof could pass the time check
-	// under any config: the skew may be raised after this login.
+	// Claimed before a clone is recorded, so that replaying an accepted
+	// proof after a rotation is a replay, not a clone that locks the
+	// client. The record lasts as long as the proof could pass the time
+	// check under any config: the skew may be raised after this login.
 	fresh, err := b.nonces.claim(ctx, req.Storage, claims.NonceID(), claims.IssuedAt(), nonceExpiry(claims.IssuedAt()))
 	if err != nil {
 		return nil, err
@@ -256,7 +325,64 @@ func (b *entropyBackend) verifyLogin(ctx context.Context, req *logical.Request, 
 	if !fresh {
 		return nil, refuse(protocol.ErrReplay)
 	}
-	return &verifiedLogin{role: r, claims: claims}, nil
+	if kind == genSuperseded {
+		if err := b.recordClone(ctx, req.Storage, req, c, r, g, now); err != nil {
+			return nil, err
+		}
+		return nil, refuse(errClone)
+	}
+	return &verifiedLogin{role: r, claims: claims, receipt: claims.NewReceipt(r.ChallengeRequired)}, nil
+}
+
+// recordAccepted updates the client for an accepted proof: a proven
+// pending generation becomes current, a due rotation is issued, past
+// failures are forgotten. The record is written once, after any new
+// entropy and before the entropy it no longer names is deleted.
+func (b *entropyBackend) recordAccepted(ctx context.Context, s logical.Storage, r *roleEntry, c *clientEntry, v *verifiedLogin, now time.Time) error {
+	changed := false
+	var obsolete uint64
+	if g := v.claims.Generation(); g == c.PendingGeneration {
+		size := c.EntropySize
+		if e, err := b.entropy(ctx, s, c.Role, c.ClientID, g); err != nil {
+			return err
+		} else if e != nil {
+			size = len(e)
+		}
+		obsolete = c.promote(size)
+		changed = true
+		b.Logger().Info("entropy generation proven; the previous one is superseded", "role", c.Role, "client_id", c.ClientID,
+			"generation", c.Generation, "superseded_generation", c.SupersededGeneration)
+	}
+	rot, rotated, err := b.rotation(ctx, s, c, r, now)
+	if err != nil {
+		return err
+	}
+	v.receipt.Rotation = rot
+	changed = changed || rotated
+	if c.FailedLogins > 0 || c.Locked {
+		c.unlock() // an expired lock or past failures: a proof has succeeded
+		changed = true
+	}
+	if !changed {
+		return nil
+	}
+	if err := b.putClientRecord(ctx, s, c); err != nil {
+		return err
+	}
+	if obsolete != 0 {
+		return b.deleteEntropy(ctx, s, c.Role, c.ClientID, obsolete)
+	}
+	return nil
+}
+
+// publishedKeys is the keyring as a receipt carries it to a client whose
+// proof was sealed to a key that is no longer current.
+func publishedKeys(kr *keyring) []protocol.PublishedKey {
+	out := make([]protocol.PublishedKey, len(kr.Keys))
+	for i, k := range kr.Keys {
+		out[i] = protocol.PublishedKey{KeyID: k.ID, Suite: k.Suite, PublicKey: k.PublicKey, Current: i == 0}
+	}
+	return out
 }
 
 // logRefusal records why a login was refused. The names are logged only
@@ -281,8 +407,8 @@ func remoteAddr(req *logical.Request) string {
 }
 
 // pathLoginRenew re-checks what login checked that can change: the role and
-// the client still exist, the client has not expired, and the role's
-// policies are the ones the token was issued with.
+// the client still exist, the client has neither expired nor been locked,
+// and the role's policies are the ones the token was issued with.
 func (b *entropyBackend) pathLoginRenew(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
 	if req.Auth == nil {
 		return nil, errors.New("request auth was nil")
@@ -306,8 +432,12 @@ func (b *entropyBackend) pathLoginRenew(ctx context.Context, req *logical.Reques
 	if c == nil {
 		return nil, fmt.Errorf("client %q of role %q no longer exists", clientID, role)
 	}
-	if c.expired(b.now()) {
+	now := b.now()
+	if c.expired(now) {
 		return nil, fmt.Errorf("client %q of role %q has expired", clientID, role)
+	}
+	if c.locked(now) {
+		return nil, fmt.Errorf("client %q of role %q is locked", clientID, role)
 	}
 	if !policyutil.EquivalentPolicies(r.TokenPolicies, req.Auth.TokenPolicies) {
 		return nil, errors.New("policies have changed, not renewing")

@@ -47,7 +47,10 @@ func TestLoginEverySuite(t *testing.T) {
 			if !reflect.DeepEqual(a.Policies, []string{"web-read"}) || a.TTL != 10*time.Minute {
 				t.Fatalf("policies %v ttl %v", a.Policies, a.TTL)
 			}
-			wantMeta := map[string]string{"role": "web", "client_id": "agent-1", "generation": "1"}
+			wantMeta := map[string]string{"role": "web", "client_id": "agent-1", "generation": "1", "login_id": a.Metadata["login_id"]}
+			if len(a.Metadata["login_id"]) != 32 {
+				t.Fatalf("login_id %q", a.Metadata["login_id"])
+			}
 			if !reflect.DeepEqual(a.Metadata, wantMeta) || a.Alias.Name != "web/agent-1" || a.DisplayName != "web-agent-1" {
 				t.Fatalf("metadata %v alias %v display %q", a.Metadata, a.Alias, a.DisplayName)
 			}
@@ -77,6 +80,12 @@ func TestLoginRefusals(t *testing.T) {
 		roleData map[string]interface{}
 		setup    func(t *testing.T, b *entropyBackend, s logical.Storage, c *testClient)
 		data     func(t *testing.T, c *testClient) map[string]interface{}
+		// named is the refusal's message when the server names it (400);
+		// otherwise it is a bare permission denied.
+		named error
+		// counted is the client whose failure count the refusal raises: the
+		// only write a refusal may make.
+		counted string
 	}{
 		"garbage proof": {data: func(t *testing.T, c *testClient) map[string]interface{} {
 			return map[string]interface{}{"role": "web", "client_id": c.id, "proof": "garbage"}
@@ -98,7 +107,7 @@ func TestLoginRefusals(t *testing.T) {
 		"sealed to an unknown key": {data: func(t *testing.T, c *testClient) map[string]interface{} {
 			c.key = stranger.Public()
 			return c.loginData(t)
-		}},
+		}, named: protocol.ErrKeyNotAccepted},
 		"other client_id in request": {
 			setup: func(t *testing.T, b *entropyBackend, s logical.Storage, c *testClient) {
 				enroll(t, b, s, "web", map[string]interface{}{"client_id": "agent-2"})
@@ -123,6 +132,7 @@ func TestLoginRefusals(t *testing.T) {
 				c.id = "agent-2" // agent-2 does not hold agent-1's entropy
 				return c.loginData(t)
 			},
+			counted: "agent-2",
 			setup: func(t *testing.T, b *entropyBackend, s logical.Storage, c *testClient) {
 				enroll(t, b, s, "web", map[string]interface{}{"client_id": "agent-2"})
 			}},
@@ -152,18 +162,18 @@ func TestLoginRefusals(t *testing.T) {
 		"wrong generation": {data: func(t *testing.T, c *testClient) map[string]interface{} {
 			c.generation = 2
 			return c.loginData(t)
-		}},
+		}, counted: "agent-1"},
 		"other sampling": {data: func(t *testing.T, c *testClient) map[string]interface{} {
 			c.sampling = protocol.Sampling{Count: 16, Length: 16}
 			return c.loginData(t)
-		}},
+		}, counted: "agent-1"},
 		"wrong entropy": {data: func(t *testing.T, c *testClient) map[string]interface{} {
 			c.entropy = append([]byte(nil), c.entropy...)
 			for i := range c.entropy {
 				c.entropy[i] ^= 0xff
 			}
 			return c.loginData(t)
-		}},
+		}, counted: "agent-1"},
 		"deleted client": {
 			setup: func(t *testing.T, b *entropyBackend, s logical.Storage, c *testClient) {
 				mustOK(t, b, s, logical.DeleteOperation, "role/web/client/"+c.id, nil)
@@ -186,10 +196,24 @@ func TestLoginRefusals(t *testing.T) {
 			}
 			before := storageSnapshot(t, s)
 			resp, err := request(t, b, s, logical.UpdateOperation, "login", tc.data(t, c))
-			if err != logical.ErrPermissionDenied || resp != nil {
+			switch {
+			case tc.named != nil:
+				if err != nil || resp == nil || !resp.IsError() || resp.Auth != nil || resp.Error().Error() != tc.named.Error() {
+					t.Fatalf("got resp=%v err=%v, want the named refusal %q", resp, err, tc.named)
+				}
+			case err != logical.ErrPermissionDenied || resp != nil:
 				t.Fatalf("got resp=%v err=%v, want a bare permission denied", resp, err)
 			}
-			if after := storageSnapshot(t, s); !equalSnapshots(before, after) {
+			after := storageSnapshot(t, s)
+			if tc.counted != "" {
+				key := clientStorageKey("web", tc.counted)
+				rec := readClient(t, b, s, "web", tc.counted)
+				if rec.FailedLogins != 1 {
+					t.Fatalf("failed_logins = %d, want 1", rec.FailedLogins)
+				}
+				before[key] = after[key]
+			}
+			if !equalSnapshots(before, after) {
 				t.Fatalf("refused login changed storage: %v -> %v", keysOf(before), keysOf(after))
 			}
 		})
@@ -397,8 +421,9 @@ func TestLoginAcrossKeyRotation(t *testing.T) {
 	// The client still holds the previous key: its proofs are accepted.
 	mustOK(t, b, s, logical.UpdateOperation, "login", c.loginData(t))
 	mustOK(t, b, s, logical.UpdateOperation, "keys/rotate", nil)
-	// Two rotations later that key is gone.
-	if resp, err := request(t, b, s, logical.UpdateOperation, "login", c.loginData(t)); err != logical.ErrPermissionDenied || resp != nil {
+	// Two rotations later that key is gone, and the server says so.
+	resp, err := request(t, b, s, logical.UpdateOperation, "login", c.loginData(t))
+	if err != nil || resp == nil || !resp.IsError() || resp.Error().Error() != protocol.ErrKeyNotAccepted.Error() {
 		t.Fatalf("proof sealed to a dropped key: %v %v", resp, err)
 	}
 }

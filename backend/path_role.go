@@ -66,6 +66,37 @@ func pathRole(b *entropyBackend) *framework.Path {
 				Type:        framework.TypeDurationSecond,
 				Description: "How long an enrolled client may log in before it must be enrolled again. 0 means no limit.",
 			},
+			"rotation_period": {
+				Type:        framework.TypeDurationSecond,
+				Description: "How old a client's entropy generation may grow before a login is handed the next one. At least 1s.",
+				Default:     int(defaultRotationPeriod.Seconds()),
+			},
+			"clone_action": {
+				Type:          framework.TypeString,
+				Description:   "What a proof made from a superseded generation does to its client: \"lock\" it (until an operator unlocks it) or only \"log\" the event.",
+				Default:       cloneActionLock,
+				AllowedValues: []interface{}{cloneActionLock, cloneActionLog},
+			},
+			"lockout_threshold": {
+				Type:        framework.TypeInt,
+				Description: "Failed proofs within lockout_counter_reset that lock a client for lockout_duration. 0 disables lockout.",
+				Default:     defaultLockoutThreshold,
+			},
+			"lockout_duration": {
+				Type:        framework.TypeDurationSecond,
+				Description: "How long a client stays locked after reaching lockout_threshold.",
+				Default:     int(defaultLockoutDuration.Seconds()),
+			},
+			"lockout_counter_reset": {
+				Type:        framework.TypeDurationSecond,
+				Description: "The window in which failed proofs are counted toward lockout_threshold.",
+				Default:     int(defaultLockoutCounterReset.Seconds()),
+			},
+			"challenge_required": {
+				Type:        framework.TypeBool,
+				Description: "Require every login to use challenge mode: the server, not the client, decides which entropy ranges a proof samples.",
+				Default:     false,
+			},
 		},
 		ExistenceCheck: b.pathRoleExistenceCheck,
 		Operations: map[logical.Operation]framework.OperationHandler{
@@ -135,6 +166,13 @@ func (b *entropyBackend) pathRoleRead(ctx context.Context, req *logical.Request,
 		"sample_length":     r.SampleLength,
 		"login_bound_cidrs": cidrStrings(r),
 		"client_ttl":        int64(r.ClientTTL.Seconds()),
+
+		"rotation_period":       int64(r.rotationPeriod().Seconds()),
+		"clone_action":          r.cloneAction(),
+		"lockout_threshold":     r.LockoutThreshold,
+		"lockout_duration":      int64(r.lockoutDuration().Seconds()),
+		"lockout_counter_reset": int64(r.lockoutCounterReset().Seconds()),
+		"challenge_required":    r.ChallengeRequired,
 	}
 	r.PopulateTokenData(data)
 	return &logical.Response{Data: data}, nil
@@ -187,6 +225,12 @@ func (b *entropyBackend) pathRoleWrite(ctx context.Context, req *logical.Request
 			EntropySize:  defaultEntropySize,
 			SampleCount:  c.DefaultSampleCount,
 			SampleLength: c.DefaultSampleLength,
+
+			RotationPeriod:      defaultRotationPeriod,
+			CloneAction:         cloneActionLock,
+			LockoutThreshold:    defaultLockoutThreshold,
+			LockoutDuration:     defaultLockoutDuration,
+			LockoutCounterReset: defaultLockoutCounterReset,
 		}
 	}
 	if err := r.ParseTokenFields(req, d); err != nil {
@@ -225,6 +269,9 @@ func (b *entropyBackend) pathRoleWrite(ctx context.Context, req *logical.Request
 			return logical.ErrorResponse("client_ttl must not be negative"), nil
 		}
 	}
+	if resp := parseLifecycleFields(r, d); resp != nil {
+		return resp, nil
+	}
 	if r.TokenMaxTTL > 0 && r.TokenTTL > r.TokenMaxTTL {
 		return logical.ErrorResponse("token_ttl must not exceed token_max_ttl"), nil
 	}
@@ -232,6 +279,58 @@ func (b *entropyBackend) pathRoleWrite(ctx context.Context, req *logical.Request
 		return nil, err
 	}
 	return nil, nil
+}
+
+// parseLifecycleFields applies the rotation, clone and lockout fields the
+// request names to r, or returns the error response for the first bad one.
+func parseLifecycleFields(r *roleEntry, d *framework.FieldData) *logical.Response {
+	if v, ok := d.GetOk("rotation_period"); ok {
+		r.RotationPeriod = time.Duration(v.(int)) * time.Second
+		if r.RotationPeriod < minRotationPeriod {
+			return logical.ErrorResponse("rotation_period must be at least %s", minRotationPeriod)
+		}
+	}
+	if v, ok := d.GetOk("clone_action"); ok {
+		switch a := v.(string); a {
+		case cloneActionLock, cloneActionLog:
+			r.CloneAction = a
+		default:
+			return logical.ErrorResponse("clone_action must be %q or %q", cloneActionLock, cloneActionLog)
+		}
+	}
+	if v, ok := d.GetOk("lockout_threshold"); ok {
+		r.LockoutThreshold = v.(int)
+		if r.LockoutThreshold < 0 {
+			return logical.ErrorResponse("lockout_threshold must not be negative (0 disables lockout)")
+		}
+	}
+	// A zero duration or window would read back as the default (records
+	// written before these fields existed hold zero), so it is refused
+	// rather than silently replaced: lockout_threshold=0 disables lockout.
+	for field, dst := range map[string]*time.Duration{
+		"lockout_duration":      &r.LockoutDuration,
+		"lockout_counter_reset": &r.LockoutCounterReset,
+	} {
+		if v, ok := d.GetOk(field); ok {
+			*dst = time.Duration(v.(int)) * time.Second
+			if *dst <= 0 {
+				return logical.ErrorResponse("%s must be positive; set lockout_threshold to 0 to disable lockout", field)
+			}
+		}
+	}
+	if v, ok := d.GetOk("challenge_required"); ok {
+		r.ChallengeRequired = v.(bool)
+	}
+	return nil
+}
+
+// cloneAction is the role's clone_action as operators see it: records
+// written before the field existed hold "", which means lock.
+func (r *roleEntry) cloneAction() string {
+	if r.locksClones() {
+		return cloneActionLock
+	}
+	return cloneActionLog
 }
 
 func (b *entropyBackend) pathRoleDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
@@ -276,6 +375,14 @@ of it every proof hashes; they apply to clients enrolled after a change.
 login_bound_cidrs limits where logins may come from; client_ttl limits how long
 an enrolled client may log in. The token_* fields are Vault's common token
 parameters (policies, TTLs, period, bound CIDRs, type, number of uses).
+
+rotation_period (default 1h) is how old a client's entropy generation may grow
+before a login is handed the next one, sealed in its receipt. clone_action
+("lock", the default, or "log") is what a proof made from a superseded
+generation does to its client. lockout_threshold failed proofs (default 5; 0
+disables lockout) within lockout_counter_reset (default 15m) lock the client
+for lockout_duration (default 15m). challenge_required makes every login use a
+server-made challenge (the "challenge" endpoint).
 
 Deleting a role deletes every client enrolled in it; their tokens can no longer
 be renewed.

@@ -1,0 +1,541 @@
+package backend
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/entropy-auth/vault-plugin-auth-entropy/backend/protocol"
+)
+
+// testClock is a backend clock that tests move by hand.
+type testClock struct{ t time.Time }
+
+func (c *testClock) now() time.Time          { return c.t }
+func (c *testClock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+func useClock(b *entropyBackend) *testClock {
+	c := &testClock{t: time.Now()}
+	b.now = c.now
+	return c
+}
+
+func readClient(t testing.TB, b *entropyBackend, s logical.Storage, role, id string) *clientEntry {
+	t.Helper()
+	c, err := b.client(context.Background(), s, role, id)
+	if err != nil || c == nil {
+		t.Fatalf("client %s/%s: %v %v", role, id, c, err)
+	}
+	return c
+}
+
+// rotatingClient is a testClient that keeps what its receipts hand it, the
+// way the client library does: it proves the pending generation when it
+// holds one.
+type rotatingClient struct {
+	*testClient
+	pending *protocol.Rotation
+	clock   *testClock
+	logs    *bytes.Buffer
+}
+
+func (c *rotatingClient) proofInput() protocol.ProofInput {
+	in := protocol.ProofInput{
+		ServerKey: c.key, Role: c.role, ClientID: c.id,
+		Generation: c.generation, Entropy: c.entropy, Sampling: c.sampling,
+		IssuedAt: c.clock.now(),
+	}
+	if p := c.pending; p != nil {
+		in.Generation, in.Entropy, in.Sampling = p.Generation, p.Entropy, p.Sampling()
+	}
+	return in
+}
+
+// attempt sends one login and opens its receipt; it changes nothing in the
+// client (as a client that crashes before saving).
+func (c *rotatingClient) attempt(t *testing.T, b *entropyBackend, s logical.Storage) (*logical.Response, error, *protocol.Receipt, protocol.ProofInput) {
+	t.Helper()
+	in := c.proofInput()
+	proof, session, err := protocol.NewProof(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := request(t, b, s, logical.UpdateOperation, "login", map[string]interface{}{"role": c.role, "client_id": c.id, "proof": proof})
+	if err != nil || resp == nil || resp.IsError() {
+		return resp, err, nil, in
+	}
+	r, oerr := session.OpenReceipt(resp.Data["receipt"].(string))
+	if oerr != nil {
+		t.Fatalf("the receipt does not open: %v", oerr)
+	}
+	if resp.Auth.Metadata["login_id"] != r.LoginID || r.LoginID != session.LoginID() {
+		t.Fatalf("login_id: token %q, receipt %q, session %q", resp.Auth.Metadata["login_id"], r.LoginID, session.LoginID())
+	}
+	return resp, nil, r, in
+}
+
+// save applies a receipt the way the client library does.
+func (c *rotatingClient) save(in protocol.ProofInput, r *protocol.Receipt) {
+	if c.pending != nil && in.Generation == c.pending.Generation {
+		c.generation, c.entropy, c.sampling = c.pending.Generation, c.pending.Entropy, c.pending.Sampling()
+		c.pending = nil
+	}
+	if r.Rotation != nil {
+		c.pending = r.Rotation
+	}
+	for _, k := range r.ServerKeys {
+		if k.Current {
+			pk, err := k.Parse()
+			if err != nil {
+				panic(err)
+			}
+			c.key = pk
+		}
+	}
+}
+
+func (c *rotatingClient) login(t *testing.T, b *entropyBackend, s logical.Storage) *protocol.Receipt {
+	t.Helper()
+	resp, err, r, in := c.attempt(t, b, s)
+	if r == nil {
+		t.Fatalf("login of %s at generation %d refused: %s", c.id, in.Generation, outcome(resp, err))
+	}
+	c.save(in, r)
+	return r
+}
+
+func (c *rotatingClient) mustBeRefused(t *testing.T, b *entropyBackend, s logical.Storage) {
+	t.Helper()
+	resp, err, r, in := c.attempt(t, b, s)
+	if r != nil || err != logical.ErrPermissionDenied {
+		t.Fatalf("login of %s at generation %d: %s, want permission denied", c.id, in.Generation, outcome(resp, err))
+	}
+}
+
+func (c *rotatingClient) copy() *rotatingClient {
+	cc := *c
+	tc := *c.testClient
+	cc.testClient = &tc
+	return &cc
+}
+
+func setupRotation(t *testing.T, roleData map[string]interface{}) (*entropyBackend, logical.Storage, *rotatingClient) {
+	t.Helper()
+	b, s, logs := getLoggedTestBackend(t)
+	clock := useClock(b)
+	data := map[string]interface{}{"token_policies": "web-read", "rotation_period": "10m"}
+	for k, v := range roleData {
+		data[k] = v
+	}
+	mustOK(t, b, s, logical.UpdateOperation, "role/web", data)
+	c := enroll(t, b, s, "web", map[string]interface{}{"client_id": "agent-1"})
+	return b, s, &rotatingClient{testClient: c, clock: clock, logs: logs}
+}
+
+func entropyGenerations(t *testing.T, s logical.Storage, role, id string) []string {
+	t.Helper()
+	gens, err := s.List(context.Background(), entropyPrefix+role+"/"+id+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gens
+}
+
+func TestRotationIsInBandAndTwoPhase(t *testing.T) {
+	b, s, c := setupRotation(t, nil)
+
+	// Within the period: no rotation, no write but the nonce.
+	if r := c.login(t, b, s); r.Rotation != nil || r.Generation != 1 {
+		t.Fatalf("receipt %+v", r)
+	}
+
+	c.clock.advance(10 * time.Minute)
+	r := c.login(t, b, s)
+	if r.Rotation == nil || r.Rotation.Generation != 2 || len(r.Rotation.Entropy) != defaultEntropySize {
+		t.Fatalf("no rotation after the period: %+v", r)
+	}
+	if bytes.Equal(r.Rotation.Entropy, c.entropy) {
+		t.Fatal("the new generation repeats the old entropy")
+	}
+	rec := readClient(t, b, s, "web", "agent-1")
+	if rec.Generation != 1 || rec.PendingGeneration != 2 {
+		t.Fatalf("after issuing: generation %d pending %d", rec.Generation, rec.PendingGeneration)
+	}
+
+	// The client proves generation 2: it becomes current, 1 superseded.
+	if r := c.login(t, b, s); r.Generation != 2 || r.Rotation != nil {
+		t.Fatalf("receipt %+v", r)
+	}
+	rec = readClient(t, b, s, "web", "agent-1")
+	if rec.Generation != 2 || rec.PendingGeneration != 0 || rec.SupersededGeneration != 1 {
+		t.Fatalf("after proving: %+v", rec)
+	}
+
+	// Another period: generation 3; once it is proven, generation 1's
+	// entropy goes, and storage holds 2 (superseded) and 3 (current).
+	c.clock.advance(10 * time.Minute)
+	c.login(t, b, s)
+	c.login(t, b, s)
+	if got := entropyGenerations(t, s, "web", "agent-1"); strings.Join(got, ",") != "2,3" {
+		t.Fatalf("entropy generations in storage: %v", got)
+	}
+}
+
+func TestRotationSurvivesLostResponses(t *testing.T) {
+	b, s, c := setupRotation(t, nil)
+	c.clock.advance(time.Hour)
+
+	// The client loses three responses that each carried generation 2
+	// (crashes before saving): each time the same generation comes back.
+	var first []byte
+	for i := 0; i < 3; i++ {
+		_, _, r, _ := c.attempt(t, b, s)
+		if r == nil || r.Rotation == nil || r.Rotation.Generation != 2 {
+			t.Fatalf("attempt %d: %+v", i, r)
+		}
+		if first == nil {
+			first = r.Rotation.Entropy
+		} else if !bytes.Equal(first, r.Rotation.Entropy) {
+			t.Fatal("a pending generation handed out again differs: a client that saved the first copy would be locked out")
+		}
+	}
+	if got := entropyGenerations(t, s, "web", "agent-1"); len(got) != 2 {
+		t.Fatalf("pending generations accumulate: %v", got)
+	}
+	// It saves the fourth, then loses the response to its first proof of
+	// it (the server promoted): it proves generation 2 again, and it works.
+	c.login(t, b, s)
+	pendingCopy := c.copy()
+	_, _, r, _ := c.attempt(t, b, s)
+	if r == nil {
+		t.Fatal("first proof of the pending generation refused")
+	}
+	pendingCopy.login(t, b, s)
+}
+
+func TestForcedRotation(t *testing.T) {
+	b, s, c := setupRotation(t, map[string]interface{}{"rotation_period": "24h"})
+	rec := readClient(t, b, s, "web", "agent-1")
+	rec.RotateRequested = true
+	if err := b.putClientRecord(context.Background(), s, rec); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.login(t, b, s); r.Rotation == nil {
+		t.Fatal("a rotation requested for the client was not issued")
+	}
+	c.login(t, b, s)
+	if rec := readClient(t, b, s, "web", "agent-1"); rec.RotateRequested || rec.Generation != 2 {
+		t.Fatalf("after the forced rotation: %+v", rec)
+	}
+
+	// A role-wide request (role/<name>/rotate sets RotateBefore).
+	r, err := b.role(context.Background(), s, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.clock.advance(time.Second)
+	r.RotateBefore = c.clock.now()
+	if err := b.putRole(context.Background(), s, "web", r); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.login(t, b, s); r.Rotation == nil || r.Rotation.Generation != 3 {
+		t.Fatalf("a role-wide rotation was not issued: %+v", r)
+	}
+}
+
+func TestRotationTakesUpTheRolesSampling(t *testing.T) {
+	b, s, c := setupRotation(t, nil)
+	mustOK(t, b, s, logical.UpdateOperation, "role/web", map[string]interface{}{"sample_count": 64, "sample_length": 16, "entropy_size": 8192})
+	c.clock.advance(time.Hour)
+	r := c.login(t, b, s)
+	if r.Rotation == nil || r.Rotation.SampleCount != 64 || r.Rotation.SampleLength != 16 || len(r.Rotation.Entropy) != 8192 {
+		t.Fatalf("rotation %+v", r.Rotation)
+	}
+	c.login(t, b, s)
+	rec := readClient(t, b, s, "web", "agent-1")
+	if rec.SampleCount != 64 || rec.SampleLength != 16 || rec.EntropySize != 8192 {
+		t.Fatalf("client after promotion: %+v", rec)
+	}
+	c.login(t, b, s)
+}
+
+func TestCloneDetected(t *testing.T) {
+	for _, action := range []string{cloneActionLock, cloneActionLog} {
+		t.Run(action, func(t *testing.T) {
+			b, s, a := setupRotation(t, map[string]interface{}{"clone_action": action})
+			logs := a.logs
+			thief := a.copy() // a second holder of the same state
+			a.clock.advance(time.Hour)
+			a.login(t, b, s) // handed generation 2
+			a.login(t, b, s) // proves it: generation 1 is superseded
+
+			thief.mustBeRefused(t, b, s)
+			rec := readClient(t, b, s, "web", "agent-1")
+			if locked := rec.locked(a.clock.now()); locked != (action == cloneActionLock) {
+				t.Fatalf("clone_action %s: locked = %v", action, locked)
+			}
+			if !strings.Contains(logs.String(), "clone detected") || !strings.Contains(logs.String(), "generation=1") {
+				t.Fatalf("no clone event in the log:\n%s", logs)
+			}
+			if action == cloneActionLock {
+				// The honest client is locked too until an operator acts.
+				a.mustBeRefused(t, b, s)
+				if rec.LockedUntil.IsZero() == false || !strings.Contains(rec.LockReason, "clone") {
+					t.Fatalf("lock %+v", rec)
+				}
+				rec.unlock()
+				if err := b.putClientRecord(context.Background(), s, rec); err != nil {
+					t.Fatal(err)
+				}
+			}
+			a.login(t, b, s)
+		})
+	}
+}
+
+func TestReplayOfASupersededProofIsNotAClone(t *testing.T) {
+	b, s, c := setupRotation(t, nil)
+	c.clock.advance(time.Hour)
+	proof, _, err := protocol.NewProof(c.proofInput())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := map[string]interface{}{"role": c.role, "client_id": c.id, "proof": proof}
+	mustOK(t, b, s, logical.UpdateOperation, "login", data)
+	// The client takes up generation 2 by another route (the test's).
+	c.login(t, b, s)
+	c.login(t, b, s)
+	// Someone who captured the first proof replays it: a replay, no lock.
+	if _, err := request(t, b, s, logical.UpdateOperation, "login", data); err != logical.ErrPermissionDenied {
+		t.Fatalf("replay: %v", err)
+	}
+	if rec := readClient(t, b, s, "web", "agent-1"); rec.Locked {
+		t.Fatalf("a replay locked the client: %s", rec.LockReason)
+	}
+}
+
+func TestLockoutAfterFailedProofs(t *testing.T) {
+	b, s, c := setupRotation(t, map[string]interface{}{"lockout_threshold": 3, "lockout_duration": "15m", "lockout_counter_reset": "5m"})
+	bad := c.copy()
+	bad.entropy = bytes.Repeat([]byte{1}, len(c.entropy))
+
+	// Two failures, then a success: the count starts again.
+	bad.mustBeRefused(t, b, s)
+	bad.mustBeRefused(t, b, s)
+	c.login(t, b, s)
+	if rec := readClient(t, b, s, "web", "agent-1"); rec.FailedLogins != 0 {
+		t.Fatalf("failed_logins after a success = %d", rec.FailedLogins)
+	}
+	// Failures further apart than the counter reset do not add up.
+	bad.mustBeRefused(t, b, s)
+	bad.mustBeRefused(t, b, s)
+	c.clock.advance(6 * time.Minute)
+	bad.mustBeRefused(t, b, s)
+	c.login(t, b, s)
+
+	// Three within the window lock the client, honest proofs included.
+	for i := 0; i < 3; i++ {
+		bad.mustBeRefused(t, b, s)
+	}
+	c.mustBeRefused(t, b, s)
+	if rec := readClient(t, b, s, "web", "agent-1"); !rec.locked(c.clock.now()) || rec.LockedUntil.IsZero() {
+		t.Fatalf("not locked: %+v", rec)
+	}
+	// Until the lock runs out.
+	c.clock.advance(15 * time.Minute)
+	c.login(t, b, s)
+	if rec := readClient(t, b, s, "web", "agent-1"); rec.Locked || rec.FailedLogins != 0 {
+		t.Fatalf("after the lock ran out and a success: %+v", rec)
+	}
+}
+
+func TestLockoutDisabledWritesNothing(t *testing.T) {
+	b, s, c := setupRotation(t, map[string]interface{}{"lockout_threshold": 0})
+	bad := c.copy()
+	bad.entropy = bytes.Repeat([]byte{1}, len(c.entropy))
+	before := storageSnapshot(t, s)
+	for i := 0; i < 10; i++ {
+		bad.mustBeRefused(t, b, s)
+	}
+	if after := storageSnapshot(t, s); !equalSnapshots(before, after) {
+		t.Fatal("failed proofs wrote with lockout disabled")
+	}
+	c.login(t, b, s)
+}
+
+func TestUnknownClientsWriteNothing(t *testing.T) {
+	b, s, c := setupRotation(t, nil)
+	before := storageSnapshot(t, s)
+	for _, id := range []string{"nobody", "agent-2", "x"} {
+		ghost := c.copy()
+		ghost.id = id
+		for i := 0; i < 10; i++ {
+			ghost.mustBeRefused(t, b, s)
+		}
+	}
+	if after := storageSnapshot(t, s); !equalSnapshots(before, after) {
+		t.Fatalf("proofs for unknown clients wrote: %v", keysOf(after))
+	}
+}
+
+func TestLockedClientCannotRenew(t *testing.T) {
+	b, s, c := setupRotation(t, nil)
+	resp := mustOK(t, b, s, logical.UpdateOperation, "login", c.loginData(t))
+	rec := readClient(t, b, s, "web", "agent-1")
+	rec.lock(c.clock.now(), time.Time{}, "operator")
+	if err := b.putClientRecord(context.Background(), s, rec); err != nil {
+		t.Fatal(err)
+	}
+	req := &logical.Request{Operation: logical.RenewOperation, Path: "login", Storage: s, Auth: resp.Auth}
+	if _, err := b.HandleRequest(context.Background(), req); err == nil || !strings.Contains(err.Error(), "locked") {
+		t.Fatalf("renewal of a locked client's token: %v", err)
+	}
+}
+
+func TestKeyGracePeriod(t *testing.T) {
+	b, s, c := setupRotation(t, nil)
+	mustOK(t, b, s, logical.UpdateOperation, "config", map[string]interface{}{"key_grace_period": "1h"})
+	mustOK(t, b, s, logical.UpdateOperation, "keys/rotate", nil)
+	old := c.key
+
+	// Within the grace period a proof to the previous key is accepted, and
+	// the receipt carries the new keys.
+	stale := c.copy()
+	r := stale.login(t, b, s)
+	if len(r.ServerKeys) != 2 || !r.ServerKeys[0].Current || stale.key.ID() == old.ID() {
+		t.Fatalf("receipt server keys %+v", r.ServerKeys)
+	}
+	if r := stale.login(t, b, s); r.ServerKeys != nil {
+		t.Fatal("keys sent to a client that already has them")
+	}
+
+	// After it, the server names the refusal so that the client fetches
+	// the keys.
+	c.clock.advance(time.Hour)
+	proof, _, err := protocol.NewProof(c.proofInput())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := request(t, b, s, logical.UpdateOperation, "login", map[string]interface{}{"role": c.role, "client_id": c.id, "proof": proof})
+	if err != nil || resp == nil || resp.Error() == nil || resp.Error().Error() != protocol.ErrKeyNotAccepted.Error() {
+		t.Fatalf("proof to a key past its grace: %s", outcome(resp, err))
+	}
+}
+
+func TestChallengeMode(t *testing.T) {
+	b, s, c := setupRotation(t, map[string]interface{}{"challenge_required": true})
+	challenge := func(n *protocol.Nonce) []byte {
+		key, err := b.challengeKey(context.Background(), s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch, err := protocol.NewChallenge(key, c.role, c.id, n.Commitment(), c.clock.now().Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ch
+	}
+	send := func(in protocol.ProofInput) (*logical.Response, error) {
+		proof, _, err := protocol.NewProof(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return request(t, b, s, logical.UpdateOperation, "login", map[string]interface{}{"role": c.role, "client_id": c.id, "proof": proof})
+	}
+
+	// Without a challenge a valid proof is told what to do; storage is
+	// unchanged (the nonce is not claimed).
+	before := storageSnapshot(t, s)
+	resp, err := send(c.proofInput())
+	if err != nil || resp.Error() == nil || resp.Error().Error() != protocol.ErrChallengeRequired.Error() {
+		t.Fatalf("proof without a challenge: %s", outcome(resp, err))
+	}
+	if !equalSnapshots(before, storageSnapshot(t, s)) {
+		t.Fatal("a proof refused for want of a challenge wrote")
+	}
+	// A wrong entropy without a challenge learns nothing.
+	bad := c.copy()
+	bad.entropy = bytes.Repeat([]byte{1}, len(c.entropy))
+	if resp, err := send(bad.proofInput()); err != logical.ErrPermissionDenied {
+		t.Fatalf("bad proof without challenge: %s", outcome(resp, err))
+	}
+
+	withChallenge := func(mutate func(*protocol.Nonce) []byte) protocol.ProofInput {
+		in := c.proofInput()
+		n, _ := protocol.NewNonce()
+		in.Nonce = n
+		in.Challenge = mutate(n)
+		return in
+	}
+	if resp, err := send(withChallenge(challenge)); err != nil || resp.Auth == nil {
+		t.Fatalf("proof with a challenge: %s", outcome(resp, err))
+	}
+	other, _ := protocol.NewNonce()
+	cases := map[string]func(*protocol.Nonce) []byte{
+		"challenge for another nonce": func(*protocol.Nonce) []byte { return challenge(other) },
+		"forged challenge":            func(*protocol.Nonce) []byte { return make([]byte, protocol.ChallengeSize) },
+		"expired challenge": func(n *protocol.Nonce) []byte {
+			ch := challenge(n)
+			c.clock.advance(2 * time.Minute)
+			return ch
+		},
+	}
+	for name, mk := range cases {
+		t.Run(name, func(t *testing.T) {
+			if resp, err := send(withChallenge(mk)); err != logical.ErrPermissionDenied {
+				t.Fatalf("%s", outcome(resp, err))
+			}
+		})
+	}
+}
+
+// outcome describes a login's result without its (long) receipt.
+func outcome(resp *logical.Response, err error) string {
+	switch {
+	case err != nil:
+		return "error " + err.Error()
+	case resp == nil:
+		return "no response"
+	case resp.IsError():
+		return "error response " + resp.Error().Error()
+	case resp.Auth != nil:
+		return "accepted"
+	}
+	return "response without auth"
+}
+
+// getLoggedTestBackend is getTestBackend with the log in a buffer.
+func getLoggedTestBackend(t testing.TB) (*entropyBackend, logical.Storage, *bytes.Buffer) {
+	t.Helper()
+	buf := &bytes.Buffer{}
+	conf := logical.TestBackendConfig()
+	conf.StorageView = &logical.InmemStorage{}
+	conf.Logger = hclog.New(&hclog.LoggerOptions{Output: buf, Level: hclog.Trace})
+	b, err := Factory(context.Background(), conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.(*entropyBackend), conf.StorageView, buf
+}
+
+func TestRotationRequestedAfterIssueIsStillOwed(t *testing.T) {
+	b, s, c := setupRotation(t, nil)
+	c.clock.advance(time.Hour)
+	c.login(t, b, s) // generation 2 issued, pending
+	c.clock.advance(time.Second)
+	mustOK(t, b, s, logical.UpdateOperation, "role/web/client/agent-1/rotate", nil)
+	// Proving generation 2 does not satisfy a request made after it was
+	// issued: the same login is handed generation 3.
+	if r := c.login(t, b, s); r.Generation != 2 || r.Rotation == nil || r.Rotation.Generation != 3 {
+		t.Fatalf("receipt %+v", r)
+	}
+	c.login(t, b, s)
+	if rec := readClient(t, b, s, "web", "agent-1"); rec.RotateRequested || rec.Generation != 3 {
+		t.Fatalf("after the owed rotation: generation %d, rotate_requested %v", rec.Generation, rec.RotateRequested)
+	}
+}

@@ -1,0 +1,110 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+// tidyInterval is how often the periodic function runs a whole tidy. Nonce
+// buckets are cheap to check, so they are tidied at every run, which bounds
+// nonce storage to a few minutes of logins.
+const tidyInterval = time.Hour
+
+// periodicState admits one periodic run at a time.
+type periodicState struct {
+	running atomic.Bool
+	// lastTidy is when the last periodic whole tidy started; only touched
+	// by the run that holds running.
+	lastTidy time.Time
+}
+
+// periodicFunc is called by Vault about once a minute on every node. It
+// rotates the server key when it is due and tidies, only where this
+// mount's storage can be written: not on performance standbys, nor on
+// performance secondaries unless the mount is local. Failures are logged
+// here; Vault retries a minute later anyway.
+func (b *entropyBackend) periodicFunc(ctx context.Context, req *logical.Request) error {
+	if !b.WriteSafeReplicationState() {
+		return nil
+	}
+	if !b.periodicState.running.CompareAndSwap(false, true) {
+		return nil
+	}
+	defer b.periodicState.running.Store(false)
+
+	logger := b.Logger().Named("periodic")
+	if err := b.rotateKeysIfDue(ctx, req.Storage); err != nil {
+		logger.Error("server key rotation failed", "error", err)
+	}
+	if err := b.periodicTidy(ctx, req.Storage); err != nil && !errors.Is(err, errTidyRunning) {
+		logger.Error("tidy failed", "error", err)
+	}
+	return nil
+}
+
+// rotateKeysIfDue makes a new current server key when the current one is
+// older than key_rotation_period. The age is checked under the keyring lock,
+// so that a rotation made meanwhile (keys/rotate) is not followed by a
+// second one that would drop a key still in its grace period.
+func (b *entropyBackend) rotateKeysIfDue(ctx context.Context, s logical.Storage) error {
+	c, err := b.config(ctx, s)
+	if err != nil {
+		return err
+	}
+	if c.KeyRotationPeriod <= 0 {
+		return nil
+	}
+	b.keyringLock.Lock()
+	defer b.keyringLock.Unlock()
+	kr, err := readKeyring(ctx, s)
+	if err != nil {
+		return err
+	}
+	// No keyring yet: the first key is made on first use, not here.
+	if kr == nil || len(kr.Keys) == 0 {
+		return nil
+	}
+	previous := kr.Keys[0]
+	if b.now().Before(previous.CreatedAt.Add(c.KeyRotationPeriod)) {
+		return nil
+	}
+	next, err := b.nonLockedAddKey(ctx, s, kr, c.suite())
+	if err != nil {
+		return fmt.Errorf("rotating server key: %w", err)
+	}
+	b.Logger().Info("server key rotated (key_rotation_period)", "key_id", next.Keys[0].ID,
+		"previous_key_id", previous.ID, "previous_accepted_until", formatTime(next.Keys[1].acceptedUntil(c.KeyGracePeriod)))
+	return nil
+}
+
+// periodicTidy runs a whole tidy every tidyInterval and a nonce tidy at
+// every other run. A tidy that is already running does the work instead.
+func (b *entropyBackend) periodicTidy(ctx context.Context, s logical.Storage) error {
+	if !b.tidyState.running.CompareAndSwap(false, true) {
+		return errTidyRunning
+	}
+	defer b.tidyState.running.Store(false)
+
+	now := b.now()
+	if last := b.periodicState.lastTidy; last.IsZero() || !now.Before(last.Add(tidyInterval)) {
+		b.periodicState.lastTidy = now
+		_, err := b.nonLockedTidy(ctx, s)
+		return err
+	}
+	res := &tidyResult{}
+	err := b.tidyNonces(ctx, s, res)
+	if res.NoncesDeleted > 0 {
+		b.Logger().Named("tidy").Debug("expired nonces deleted", "nonces_deleted", res.NoncesDeleted)
+	}
+	return err
+}
+
+// cleanup ends background work when the mount goes away or is reloaded.
+func (b *entropyBackend) cleanup(context.Context) {
+	b.bgCancel()
+}

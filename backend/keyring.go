@@ -48,9 +48,19 @@ func (kr *keyring) accepts(id protocol.KeyID, now time.Time, grace time.Duration
 	want := id.String()
 	for i := range kr.Keys {
 		k := &kr.Keys[i]
-		if k.ID == want {
-			return i == 0 || now.Before(k.acceptedUntil(grace))
+		if k.ID != want {
+			continue
 		}
+		if i == 0 {
+			return true
+		}
+		// Keyrings written before RetiredAt existed: the key retired when
+		// the one before it in the list was created.
+		until := k.acceptedUntil(grace)
+		if k.RetiredAt.IsZero() {
+			until = kr.Keys[i-1].CreatedAt.Add(grace)
+		}
+		return now.Before(until)
 	}
 	return false
 }

@@ -539,3 +539,18 @@ func TestRotationRequestedAfterIssueIsStillOwed(t *testing.T) {
 		t.Fatalf("after the owed rotation: generation %d, rotate_requested %v", rec.Generation, rec.RotateRequested)
 	}
 }
+
+func TestCloneDetectedInChallengeModeWithoutAChallenge(t *testing.T) {
+	b, s, a := setupRotation(t, nil)
+	thief := a.copy()
+	a.clock.advance(time.Hour)
+	a.login(t, b, s)
+	a.login(t, b, s) // generation 2 proven, 1 superseded
+	mustOK(t, b, s, logical.UpdateOperation, "role/web", map[string]interface{}{"challenge_required": true})
+	// The thief's proof of generation 1 carries no challenge: it is still
+	// a clone, not a request to come back with a challenge.
+	thief.mustBeRefused(t, b, s)
+	if rec := readClient(t, b, s, "web", "agent-1"); !rec.Locked || !strings.Contains(rec.LockReason, "clone") {
+		t.Fatalf("not locked as a clone: %+v", rec.LockReason)
+	}
+}

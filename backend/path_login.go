@@ -308,7 +308,9 @@ func (b *entropyBackend) verifyMaterial(ctx context.Context, req *logical.Reques
 	if err := claims.Verify(entropy, sampling, claims.Challenge()); err != nil {
 		return nil, refuse(err)
 	}
-	if r.ChallengeRequired && len(claims.Challenge()) == 0 {
+	// A verified proof of the superseded generation is a clone whatever
+	// its mode: it goes on to be recorded as one.
+	if r.ChallengeRequired && len(claims.Challenge()) == 0 && kind != genSuperseded {
 		// Not claimed: this proof will never pass, and the client builds
 		// another one in challenge mode.
 		return nil, refuse(protocol.ErrChallengeRequired)

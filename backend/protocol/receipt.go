@@ -126,8 +126,8 @@ func (s *ClientSession) OpenReceipt(encoded string) (*Receipt, error) {
 		return nil, fmt.Errorf("%w: it confirms another login", ErrResponse)
 	}
 	if rot := r.Rotation; rot != nil {
-		if rot.Generation <= s.generation {
-			return nil, fmt.Errorf("%w: rotation to generation %d is not newer than %d", ErrResponse, rot.Generation, s.generation)
+		if rot.Generation != s.generation+1 {
+			return nil, fmt.Errorf("%w: rotation to generation %d does not follow %d", ErrResponse, rot.Generation, s.generation)
 		}
 		if err := rot.Sampling().Validate(len(rot.Entropy)); err != nil {
 			return nil, fmt.Errorf("%w: rotation: %v", ErrResponse, err)

@@ -89,6 +89,9 @@ func TestOpenReceiptRefuses(t *testing.T) {
 		"rotation backwards": seal(func(r *Receipt) {
 			r.Rotation = &Rotation{Generation: 1, Entropy: make([]byte, MinEntropySize), SampleCount: 16, SampleLength: 32}
 		}),
+		"rotation skipping a generation": seal(func(r *Receipt) {
+			r.Rotation = &Rotation{Generation: 3, Entropy: make([]byte, MinEntropySize), SampleCount: 16, SampleLength: 32}
+		}),
 		"rotation with too little entropy": seal(func(r *Receipt) {
 			r.Rotation = &Rotation{Generation: 2, Entropy: make([]byte, 100), SampleCount: 16, SampleLength: 32}
 		}),

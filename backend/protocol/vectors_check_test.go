@@ -3,8 +3,9 @@ package protocol_test
 // TestVectors checks docs/vectors the way an independent implementation
 // would: it sees only the package's exported API, and it recomputes every
 // intermediate value a vector lists (key ID, header, payload, ranges,
-// digest, nonce ID, sealed response) from docs/protocol.md's equations with
-// the standard library alone. A vector that the exported API classes
+// digest, nonce ID, sealed response, nonce commitment, challenge MAC, login
+// ID, login receipt) from docs/protocol.md's equations with the standard
+// library alone. A vector that the exported API classes
 // differently from its expect: line, or whose listed values disagree with
 // the equations, fails the test.
 
@@ -22,10 +23,12 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -46,6 +49,11 @@ const (
 	specLabelRSAExporter = "vault-plugin-auth-entropy/v1/rsa/exporter"
 	specLabelResponse    = "vault-plugin-auth-entropy/v1/response/"
 	specLabelNonceID     = "vault-plugin-auth-entropy/v1/nonce-id"
+	specLabelCommitment  = "vault-plugin-auth-entropy/v1/nonce-commitment"
+	specLabelChallenge   = "vault-plugin-auth-entropy/v1/challenge"
+
+	specReceiptPurpose = "login"
+	specChallengeSize  = 56
 )
 
 // vectorClasses maps each refusal of the exported API to its expect class,
@@ -62,27 +70,46 @@ var vectorClasses = []struct {
 	{"header-mismatch", protocol.ErrHeaderMismatch},
 	{"too-old", protocol.ErrTooOld},
 	{"from-future", protocol.ErrFromFuture},
-	{"generation", protocol.ErrGeneration},
 	{"challenge", protocol.ErrChallenge},
+	{"challenge-stale", protocol.ErrChallengeStale},
+	{"generation", protocol.ErrGeneration},
 	{"sampling", protocol.ErrSampling},
 	{"ranges", protocol.ErrRanges},
 	{"digest", protocol.ErrDigest},
+	{"challenge-required", protocol.ErrChallengeRequired},
 }
 
-// Every class of a single proof must have at least one vector. (replay
-// needs two logins and unknown-client a server's state: neither fits in a
-// vector.)
+// classStep is the position of a class in the order of the checks.
+func classStep(class string) int {
+	if class == "ok" {
+		return len(vectorClasses)
+	}
+	for i, c := range vectorClasses {
+		if c.class == class {
+			return i
+		}
+	}
+	return -1
+}
+
+// Every class of a single proof must have at least one vector. (replay and
+// clone need two logins, and the classes of step 9 a server's state: none
+// fits in a vector.)
 var requiredClasses = []string{"ok", "malformed", "version", "suite", "unknown-key", "open",
-	"header-mismatch", "too-old", "from-future", "generation", "challenge", "sampling", "ranges", "digest"}
+	"header-mismatch", "too-old", "from-future", "challenge", "challenge-stale", "generation", "sampling",
+	"ranges", "digest", "challenge-required"}
 
 // vectorKeys is the order of a vector file's header lines. The first group
 // is required; the others are all present or all absent.
 var vectorKeys = [][]string{
 	{"expect", "comment", "suite", "server_private_key", "server_public_key", "key_id", "role",
 		"client_id", "generation", "sample_count", "sample_length", "skew_seconds", "now", "entropy"},
+	{"challenge_key", "challenge_required"},
 	{"header", "payload"},
 	{"issued_at", "proof_generation", "challenge", "nonce", "nonce_id", "ranges", "digest"},
+	{"nonce_commitment"},
 	{"response_purpose", "response_plaintext", "response"},
+	{"login_id", "receipt_result", "receipt"},
 }
 
 type vectorFile struct {
@@ -190,6 +217,10 @@ type params struct {
 	skew       time.Duration
 	now        time.Time
 	entropy    []byte
+	// challengeKey is nil when the verifier holds none (no challenge is
+	// valid); challengeRequired is the role's setting.
+	challengeKey      []byte
+	challengeRequired bool
 }
 
 func checkVector(t *testing.T, v *vectorFile) {
@@ -209,6 +240,15 @@ func checkVector(t *testing.T, v *vectorFile) {
 	p.skew = time.Duration(unum(t, h["skew_seconds"])) * time.Second
 	p.now = time.Unix(int64(unum(t, h["now"])), 0)
 	p.entropy = b64(t, h["entropy"])
+	if v.has("challenge_key") {
+		p.challengeKey = unhex(t, h["challenge_key"])
+		if len(p.challengeKey) != 32 {
+			t.Fatal("challenge_key is not 32 bytes")
+		}
+		if p.challengeRequired, err = strconv.ParseBool(h["challenge_required"]); err != nil || h["challenge_required"] != strconv.FormatBool(p.challengeRequired) {
+			t.Fatalf("challenge_required is %q, not true or false", h["challenge_required"])
+		}
+	}
 
 	checkKey(t, v, &p)
 
@@ -241,6 +281,12 @@ func checkVector(t *testing.T, v *vectorFile) {
 		pl = parseSpecPayload(t, s.payload)
 		checkPayloadFields(t, h, pl)
 	}
+	switch {
+	case v.has("nonce_commitment") != (v.has("nonce") && v.has("challenge_key")):
+		t.Fatal("nonce_commitment is listed exactly when the payload fields are and the verifier holds a challenge key")
+	case v.has("nonce_commitment"):
+		checkChallenge(t, v, &p, pl)
+	}
 	if got == "ok" {
 		if pl == nil || !v.has("response") {
 			t.Fatal("an ok vector must list header, payload, payload fields and a response")
@@ -248,6 +294,9 @@ func checkVector(t *testing.T, v *vectorFile) {
 		checkAccepted(t, v, &p, s, pl, claims)
 	} else if v.has("response") {
 		t.Fatal("only ok vectors list a response")
+	}
+	if v.has("receipt") {
+		checkReceipt(t, v, &p, s, pl, claims)
 	}
 }
 
@@ -270,10 +319,24 @@ func verifyVector(proof string, p *params) (*protocol.Claims, error) {
 	if err := c.CheckTime(p.now, p.skew); err != nil {
 		return nil, err
 	}
+	if len(c.Challenge()) > 0 {
+		if p.challengeKey == nil {
+			return nil, protocol.ErrChallenge // no challenge is valid
+		}
+		if err := c.CheckChallenge(p.challengeKey, p.now); err != nil {
+			return nil, err
+		}
+	}
 	if c.Generation() != p.generation {
 		return nil, protocol.ErrGeneration
 	}
-	return c, c.Verify(p.entropy, p.sampling, nil)
+	if err := c.Verify(p.entropy, p.sampling, c.Challenge()); err != nil {
+		return nil, err
+	}
+	if p.challengeRequired && len(c.Challenge()) == 0 {
+		return nil, protocol.ErrChallengeRequired
+	}
+	return c, nil
 }
 
 // checkKey checks the key fields against each other and §3.
@@ -463,14 +526,21 @@ func checkAccepted(t *testing.T, v *vectorFile, p *params, s *sealed, pl *specPa
 	if base64.RawURLEncoding.Strict().EncodeToString(s.wire) != v.body {
 		t.Fatal("an accepted proof is not the canonical base64url of header || enc || ct")
 	}
-	if len(pl.challenge) != 0 || pl.generation != p.generation {
-		t.Fatal("an accepted proof with a challenge or another generation")
+	if pl.generation != p.generation {
+		t.Fatal("an accepted proof of another generation")
+	}
+	// Its challenge, if any, was checked by checkChallenge.
+	if len(pl.challenge) != 0 && p.challengeKey == nil {
+		t.Fatal("an accepted proof with a challenge, and the verifier holds no challenge key")
+	}
+	if len(pl.challenge) == 0 && p.challengeRequired {
+		t.Fatal("an accepted proof without a challenge, and the role requires one")
 	}
 
 	// Ranges: the exported DeriveRanges, and HMAC-SHA256 per §5.
 	var nonce [protocol.NonceSize]byte
 	copy(nonce[:], pl.nonce)
-	ranges, err := protocol.DeriveRanges(&nonce, len(p.entropy), p.sampling, nil)
+	ranges, err := protocol.DeriveRanges(&nonce, len(p.entropy), p.sampling, pl.challenge)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -481,7 +551,7 @@ func checkAccepted(t *testing.T, v *vectorFile, p *params, s *sealed, pl *specPa
 	if got := specRangesString(exported); got != v.h["ranges"] {
 		t.Fatalf("DeriveRanges gives %s, the vector lists %s", got, v.h["ranges"])
 	}
-	if got := specRangesString(specDeriveRanges(pl.nonce, len(p.entropy), p.sampling, nil)); got != v.h["ranges"] {
+	if got := specRangesString(specDeriveRanges(pl.nonce, len(p.entropy), p.sampling, pl.challenge)); got != v.h["ranges"] {
 		t.Fatalf("the equations of §5 give %s, the vector lists %s", got, v.h["ranges"])
 	}
 
@@ -525,6 +595,234 @@ func checkAccepted(t *testing.T, v *vectorFile, p *params, s *sealed, pl *specPa
 	}
 	if !bytes.Equal(open(fresh), plaintext) {
 		t.Fatal("Claims.SealResponse does not follow §9")
+	}
+}
+
+// checkChallenge recomputes, for a vector whose verifier holds a challenge
+// key, the nonce's commitment and the challenge's MAC and expiry (§13) with
+// crypto/hmac, and checks that they agree with the class the verifier
+// reached: a MAC that verifies exactly when the vector gets past the
+// challenge step, an expiry before now exactly when it is challenge-stale.
+func checkChallenge(t *testing.T, v *vectorFile, p *params, pl *specPayload) {
+	t.Helper()
+	commitment := sha256.Sum256(cat(lp8(specLabelCommitment), pl.nonce))
+	if hex.EncodeToString(commitment[:]) != v.h["nonce_commitment"] {
+		t.Fatal("nonce_commitment is not SHA-256(lp8(label) || nonce)")
+	}
+	var nonce protocol.Nonce
+	copy(nonce[:], pl.nonce)
+	if nonce.Commitment() != commitment {
+		t.Fatal("Nonce.Commitment differs from the equation of §13")
+	}
+	step := classStep(v.h["expect"])
+	if step < classStep("challenge") || len(pl.challenge) == 0 {
+		return // refused before the challenge is looked at, or none to look at
+	}
+	mac := func(key []byte, expiresAndRandom []byte) []byte {
+		m := hmac.New(sha256.New, key)
+		m.Write(cat(lp8(specLabelChallenge), expiresAndRandom, lp8(p.role), lp8(p.clientID), commitment[:]))
+		return m.Sum(nil)
+	}
+	macOK := len(pl.challenge) == specChallengeSize && hmac.Equal(mac(p.challengeKey, pl.challenge[:24]), pl.challenge[24:])
+	stale := macOK && binary.BigEndian.Uint64(pl.challenge[:8]) < uint64(p.now.Unix())
+	switch {
+	case step == classStep("challenge") && macOK:
+		t.Fatal("the vector expects challenge, but the challenge's MAC verifies by §13")
+	case step > classStep("challenge") && !macOK:
+		t.Fatal("the vector gets past the challenge, but its MAC does not verify by §13")
+	case step == classStep("challenge-stale") && !stale:
+		t.Fatal("the vector expects challenge-stale, but expires_at is not before now")
+	case step > classStep("challenge-stale") && stale:
+		t.Fatal("the vector gets past the challenge, but expires_at is before now")
+	}
+	if step != classStep("ok") {
+		return
+	}
+	// The exported NewChallenge makes challenges of the same form for
+	// this nonce: u64(expires_at) || 16 random bytes || the MAC of §13.
+	expires := time.Unix(int64(binary.BigEndian.Uint64(pl.challenge[:8])), 0)
+	fresh, err := protocol.NewChallenge(p.challengeKey, p.role, p.clientID, commitment, expires)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fresh) != specChallengeSize || !bytes.Equal(fresh[:8], pl.challenge[:8]) || !hmac.Equal(mac(p.challengeKey, fresh[:24]), fresh[24:]) {
+		t.Fatal("protocol.NewChallenge does not follow §13")
+	}
+}
+
+// specReceipt is a login receipt (§9.2) read with the member names the
+// document gives.
+type specReceipt struct {
+	Version           *int64          `json:"receipt_version"`
+	LoginID           *string         `json:"login_id"`
+	Role              *string         `json:"role"`
+	ClientID          *string         `json:"client_id"`
+	Generation        *uint64         `json:"generation"`
+	ChallengeRequired *bool           `json:"challenge_required"`
+	Rotation          *specRotation   `json:"rotation"`
+	ServerKeys        []specServerKey `json:"server_keys"`
+}
+
+type specRotation struct {
+	Generation   uint64 `json:"generation"`
+	Entropy      string `json:"entropy"`
+	SampleCount  int    `json:"sample_count"`
+	SampleLength int    `json:"sample_length"`
+}
+
+type specServerKey struct {
+	KeyID     string `json:"key_id"`
+	Suite     string `json:"suite"`
+	PublicKey string `json:"public_key"`
+	Current   bool   `json:"current"`
+}
+
+// specSuites are the suite names and bytes of §3.1.
+var specSuites = map[string]byte{
+	"xwing-hkdf-sha256-aes-256-gcm":   0x01,
+	"p256-hkdf-sha256-aes-256-gcm":    0x02,
+	"rsa3072-oaep-sha256-aes-256-gcm": 0x03,
+}
+
+// specSamplingValid is "valid for" of §2.4.
+func specSamplingValid(size, n, l int) bool {
+	return size >= 4096 && size <= 262144 && n >= 1 && n <= 256 && l >= 1 && l <= 4096 && n*l >= 32 && n*l <= size
+}
+
+// clientChecksReceipt is what a client does with the receipt of its login
+// (§9.2), from the equations alone: open it under purpose "login", read it,
+// and check that it confirms this login. It returns the receipt, or why the
+// client refuses it.
+func clientChecksReceipt(t *testing.T, s *sealed, p *params, pl *specPayload, text string) (*specReceipt, []byte, string) {
+	t.Helper()
+	sealedBytes, err := base64.RawURLEncoding.Strict().DecodeString(text)
+	if err != nil || strings.ContainsAny(text, "\r\n=") {
+		return nil, nil, "the receipt is not canonical base64url"
+	}
+	label := specLabelResponse + specReceiptPurpose
+	if len(sealedBytes) < 28 {
+		return nil, nil, "the receipt is shorter than 28 bytes"
+	}
+	pt, err := aesGCM(t, s.export(label, 32)).Open(nil, sealedBytes[:12], sealedBytes[12:], lp8(label))
+	if err != nil {
+		return nil, nil, "the receipt does not open under purpose login"
+	}
+	var r specReceipt
+	if err := json.Unmarshal(pt, &r); err != nil {
+		return nil, pt, "the receipt is not JSON: " + err.Error()
+	}
+	nonceID := sha256.Sum256(cat(lp8(specLabelNonceID), pl.nonce))
+	switch {
+	case r.Version == nil || *r.Version != 1:
+		return nil, pt, "receipt_version is not 1"
+	case r.LoginID == nil || *r.LoginID != hex.EncodeToString(nonceID[:16]):
+		return nil, pt, "login_id is not this login's"
+	case r.Role == nil || *r.Role != p.role || r.ClientID == nil || *r.ClientID != p.clientID:
+		return nil, pt, "role or client_id are not this login's"
+	case r.Generation == nil || *r.Generation != pl.generation:
+		return nil, pt, "generation is not the one proven"
+	case r.ChallengeRequired == nil:
+		return nil, pt, "challenge_required is missing"
+	}
+	if rot := r.Rotation; rot != nil {
+		entropy, err := base64.StdEncoding.Strict().DecodeString(rot.Entropy)
+		switch {
+		case rot.Generation != pl.generation+1:
+			return nil, pt, "the rotation's generation is not the proven one plus 1"
+		case err != nil:
+			return nil, pt, "the rotation's entropy is not base64"
+		case !specSamplingValid(len(entropy), rot.SampleCount, rot.SampleLength):
+			return nil, pt, "the rotation's sampling is not valid for its entropy"
+		}
+	}
+	for _, k := range r.ServerKeys {
+		suite, known := specSuites[k.Suite]
+		pub, err := base64.StdEncoding.Strict().DecodeString(k.PublicKey)
+		if !known || err != nil {
+			return nil, pt, "a server key of an unknown suite or not in base64"
+		}
+		id := sha256.Sum256(cat(lp8(specLabelKeyID), []byte{suite}, pub))
+		if hex.EncodeToString(id[:8]) != k.KeyID {
+			return nil, pt, "a server key's key_id is not its own"
+		}
+	}
+	return &r, pt, ""
+}
+
+// checkReceipt checks the login receipt of an ok vector: its text is the
+// sealed response, its login_id the proof's, and a client that follows
+// §9.2 accepts or refuses it as receipt_result says. An accepted receipt
+// must also be one the server makes (§9.2, §14, §16), and the exported
+// Claims.SealReceipt must seal the same receipt the same way.
+func checkReceipt(t *testing.T, v *vectorFile, p *params, s *sealed, pl *specPayload, c *protocol.Claims) {
+	t.Helper()
+	if v.h["expect"] != "ok" {
+		t.Fatal("only ok vectors list a receipt")
+	}
+	response := unhex(t, v.h["response"])
+	if base64.RawURLEncoding.Strict().EncodeToString(response) != v.h["receipt"] {
+		t.Fatal("receipt is not the canonical base64url of response")
+	}
+	nonceID := sha256.Sum256(cat(lp8(specLabelNonceID), pl.nonce))
+	if v.h["login_id"] != hex.EncodeToString(nonceID[:16]) || c.LoginID() != v.h["login_id"] {
+		t.Fatal("login_id is not the hexadecimal of the first 16 bytes of nonce_id")
+	}
+	r, pt, refusal := clientChecksReceipt(t, s, p, pl, v.h["receipt"])
+	switch v.h["receipt_result"] {
+	case "accept":
+		if refusal != "" {
+			t.Fatalf("a client following §9.2 refuses the receipt: %s", refusal)
+		}
+	case "refuse":
+		if refusal == "" {
+			t.Fatal("a client following §9.2 accepts a receipt the vector says it must refuse")
+		}
+		return
+	default:
+		t.Fatalf("receipt_result %q is neither accept nor refuse", v.h["receipt_result"])
+	}
+
+	// What the server puts in a receipt.
+	if *r.ChallengeRequired != p.challengeRequired {
+		t.Fatal("challenge_required is not the role's setting")
+	}
+	if len(r.ServerKeys) > 0 {
+		own := -1
+		for i, k := range r.ServerKeys {
+			if k.KeyID == v.h["key_id"] {
+				own = i
+			}
+			if k.Current != (i == 0) {
+				t.Fatal("server_keys must list exactly one current key, first")
+			}
+		}
+		if own <= 0 {
+			t.Fatal("server_keys are listed although the proof's key is current, or without it")
+		}
+	}
+
+	// The exported API: the same receipt, sealed by Claims.SealReceipt,
+	// opens under purpose login to the same JSON value.
+	var exported protocol.Receipt
+	if err := json.Unmarshal(pt, &exported); err != nil {
+		t.Fatal(err)
+	}
+	want := c.NewReceipt(p.challengeRequired)
+	if exported.Version != want.Version || exported.LoginID != want.LoginID || exported.Role != want.Role ||
+		exported.ClientID != want.ClientID || exported.Generation != want.Generation || exported.ChallengeRequired != want.ChallengeRequired {
+		t.Fatalf("Claims.NewReceipt makes %+v, the vector's receipt confirms %+v", want, exported)
+	}
+	text, err := c.SealReceipt(&exported)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, again, refusal := clientChecksReceipt(t, s, p, pl, text)
+	if refusal != "" {
+		t.Fatalf("the receipt Claims.SealReceipt makes is refused: %s", refusal)
+	}
+	var a, b any
+	if json.Unmarshal(pt, &a) != nil || json.Unmarshal(again, &b) != nil || !reflect.DeepEqual(a, b) {
+		t.Fatal("Claims.SealReceipt seals another JSON value than the vector's receipt")
 	}
 }
 

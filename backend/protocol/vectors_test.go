@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -47,9 +48,16 @@ const (
 	vecLabel      = "vault-plugin-auth-entropy/test-vectors/"
 	vecPurpose    = "confirm"
 	vecResponse   = "login accepted"
+	// vecChallengeTTL is how long the challenges of the vectors are valid,
+	// as the server's challenge endpoint makes them.
+	vecChallengeTTL = 60
 )
 
 var vecSampling = Sampling{Count: 16, Length: 32}
+
+// vecChallengeKey is the server's challenge MAC key in the vectors of
+// challenge mode.
+var vecChallengeKey = vectorBytes("challenge-key", ChallengeKeySize)
 
 // vectorBytes is n bytes of SHA-256 in counter mode:
 // SHA-256(lp8(vecLabel || name) || u32(i)) for i = 0, 1, ...
@@ -98,6 +106,12 @@ type scenario struct {
 	generation uint64   // the client's current generation
 	sampling   Sampling // the client's sampling
 	skew       int64    // seconds; 0 means vecSkew
+	// challengeMode: the verifier holds vecChallengeKey and checks the
+	// challenge of a proof with it (§13); otherwise it holds no challenge
+	// key and refuses any challenge. challengeRequired: the role requires
+	// challenge mode.
+	challengeMode     bool
+	challengeRequired bool
 
 	// The client's side.
 	sealTo       *PublicKey // default: the server key
@@ -107,8 +121,9 @@ type scenario struct {
 	issuedAt     *uint64
 	proofGen     *uint64
 	challenge    []byte
-	clientSample *Sampling // sampling the client derives its ranges with
-	clientEnt    []byte    // the client's entropy (derivation size and digest)
+	challengeFor func(n *Nonce) []byte // the challenge, made for the proof's nonce; overrides challenge
+	clientSample *Sampling             // sampling the client derives its ranges with
+	clientEnt    []byte                // the client's entropy (derivation size and digest)
 	ranges       func(p *payload)
 	digest       func(header []byte, p *payload, entropy []byte) [DigestSize]byte
 	editDigest   func(p *payload)
@@ -116,6 +131,19 @@ type scenario struct {
 	seal         func(pk *PublicKey, header, pt []byte) (enc, ct []byte)
 	wire         func(w []byte) []byte
 	encode       func(w []byte) string
+
+	// The server's answer to an ok proof: a login receipt (§9.2) instead
+	// of the generic sealed response.
+	receipt *receiptScenario
+}
+
+// receiptScenario is the receipt an ok vector carries: the one the server
+// makes for the proof, edited, sealed under purpose, and whether the client
+// must refuse it.
+type receiptScenario struct {
+	edit    func(r *Receipt)
+	purpose string // default ReceiptPurpose
+	refuse  bool
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -130,7 +158,10 @@ type built struct {
 	// Set when the proof's wire bytes open under the server key.
 	header, plain []byte
 	p             *payload // set when plain parses
-	response      []byte   // set for ok vectors
+	// Set for ok vectors: the sealed response, its purpose and plaintext.
+	response, responsePlain []byte
+	responsePurpose         string
+	receipt                 string // set when the response is a receipt
 }
 
 func (sc scenario) build(t *testing.T, keys vectorKeys, entropy []byte) *built {
@@ -161,6 +192,10 @@ func (sc scenario) build(t *testing.T, keys vectorKeys, entropy []byte) *built {
 		sampling = *sc.clientSample
 	}
 	nonce := vectorNonce(sc.name)
+	if sc.challengeFor != nil {
+		n := Nonce(nonce)
+		sc.challenge = sc.challengeFor(&n)
+	}
 	ranges, err := DeriveRanges(&nonce, len(clientEnt), sampling, sc.challenge)
 	if err != nil {
 		t.Fatalf("%s: %v", sc.name, err)
@@ -200,10 +235,11 @@ func (sc scenario) build(t *testing.T, keys vectorKeys, entropy []byte) *built {
 		pt = sc.plaintext(pt)
 	}
 	var enc, ct []byte
+	var clientExp exporter // the client's side of the sealing context
 	if sc.seal != nil {
 		enc, ct = sc.seal(pk, header, pt)
 	} else {
-		enc, ct, _, err = sealTo(pk, hpkeInfo(header), header, pt)
+		enc, ct, clientExp, err = sealTo(pk, hpkeInfo(header), header, pt)
 		if err != nil {
 			t.Fatalf("%s: %v", sc.name, err)
 		}
@@ -229,16 +265,78 @@ func (sc scenario) build(t *testing.T, keys vectorKeys, entropy []byte) *built {
 				if pp, err := parsePayload(plain); err == nil {
 					b.p = pp
 				}
-				if sc.expect == "ok" {
+				switch {
+				case sc.expect == "ok" && sc.receipt != nil:
+					b.sealReceipt(t, exp, clientExp)
+				case sc.expect == "ok":
 					c := &Claims{p: b.p, exp: exp}
 					if b.response, err = c.SealResponse(vecPurpose, []byte(vecResponse)); err != nil {
 						t.Fatal(err)
 					}
+					b.responsePurpose, b.responsePlain = vecPurpose, []byte(vecResponse)
 				}
 			}
 		}
 	}
 	return b
+}
+
+// sealReceipt makes the login receipt of an ok vector the way the server
+// does (Claims.NewReceipt, JSON, the sealed response of §9 under purpose
+// "login"), but with a GCM nonce derived from the vector's name, so that
+// sealing it draws nothing from the random stream that the vectors after it
+// depend on. It then opens it with the
+// client's side of the context, as ClientSession.OpenReceipt does after a
+// login, and checks that the client accepts or refuses it as the scenario
+// says.
+func (b *built) sealReceipt(t *testing.T, serverExp, clientExp exporter) {
+	t.Helper()
+	sc, rs := b.sc, b.sc.receipt
+	if clientExp == nil {
+		t.Fatalf("%s: a receipt needs the default sealing", sc.name)
+	}
+	c := &Claims{Header: Header{Role: sc.role, ClientID: sc.clientID}, p: b.p, exp: serverExp}
+	r := c.NewReceipt(sc.challengeRequired)
+	if rs.edit != nil {
+		rs.edit(r)
+	}
+	pt, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	purpose := rs.purpose
+	if purpose == "" {
+		purpose = ReceiptPurpose
+	}
+	b.response, err = sealResponseWith(serverExp, purpose, pt, vectorBytes("response-nonce/"+sc.name, responseNonceSize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.responsePurpose, b.responsePlain = purpose, pt
+	b.receipt = proofEncoding.EncodeToString(b.response)
+
+	session := &ClientSession{exp: clientExp, role: sc.role, clientID: sc.clientID, generation: b.p.generation, loginID: loginID(nonceID(&b.p.nonce))}
+	got, err := session.OpenReceipt(b.receipt)
+	switch {
+	case rs.refuse && err == nil:
+		t.Errorf("%s: OpenReceipt accepts a receipt the client must refuse", sc.name)
+	case !rs.refuse && err != nil:
+		t.Errorf("%s: OpenReceipt refuses the receipt: %v", sc.name, err)
+	case !rs.refuse && got.LoginID != session.LoginID():
+		t.Errorf("%s: the receipt names login %s, the session %s", sc.name, got.LoginID, session.LoginID())
+	}
+}
+
+// sealResponseWith is Claims.SealResponse with a given GCM nonce.
+func sealResponseWith(exp exporter, purpose string, plaintext, nonce []byte) ([]byte, error) {
+	gcm, aad, err := responseAEAD(exp, purpose)
+	if err != nil {
+		return nil, err
+	}
+	if len(nonce) != responseNonceSize {
+		return nil, errors.New("the response nonce must be 12 bytes")
+	}
+	return gcm.Seal(append([]byte(nil), nonce...), nonce, plaintext, aad), nil
 }
 
 // lenientDecode recovers the bytes of a proof that is not canonical only
@@ -258,8 +356,9 @@ func classOf(err error) string {
 		{"malformed", ErrMalformed}, {"version", ErrVersion}, {"suite", ErrSuite},
 		{"unknown-key", ErrUnknownKey}, {"open", ErrOpen}, {"header-mismatch", ErrHeaderMismatch},
 		{"too-old", ErrTooOld}, {"from-future", ErrFromFuture}, {"generation", ErrGeneration},
-		{"challenge", ErrChallenge}, {"sampling", ErrSampling}, {"ranges", ErrRanges},
-		{"digest", ErrDigest}, {"replay", ErrReplay},
+		{"challenge", ErrChallenge}, {"challenge-stale", ErrChallengeStale}, {"sampling", ErrSampling},
+		{"ranges", ErrRanges}, {"digest", ErrDigest}, {"challenge-required", ErrChallengeRequired},
+		{"replay", ErrReplay},
 	} {
 		if errors.Is(err, c.err) {
 			return c.name
@@ -289,11 +388,21 @@ func (b *built) check() string {
 	if err == nil {
 		err = c.CheckTime(time.Unix(vecNow, 0), time.Duration(sc.skew)*time.Second)
 	}
+	if err == nil && len(c.Challenge()) > 0 {
+		if sc.challengeMode {
+			err = c.CheckChallenge(vecChallengeKey, time.Unix(vecNow, 0))
+		} else {
+			err = ErrChallenge // no challenge key: no challenge is valid
+		}
+	}
 	if err == nil && c.Generation() != sc.generation {
 		err = ErrGeneration
 	}
 	if err == nil {
-		err = c.Verify(vectorEntropy(), sc.sampling, nil)
+		err = c.Verify(vectorEntropy(), sc.sampling, c.Challenge())
+	}
+	if err == nil && sc.challengeRequired && len(c.Challenge()) == 0 {
+		err = ErrChallengeRequired
 	}
 	return classOf(err)
 }
@@ -333,6 +442,10 @@ func (b *built) marshal(entropy []byte) []byte {
 	line("skew_seconds", strconv.FormatInt(sc.skew, 10))
 	line("now", strconv.FormatInt(vecNow, 10))
 	line("entropy", std(entropy))
+	if sc.challengeMode {
+		line("challenge_key", hex.EncodeToString(vecChallengeKey))
+		line("challenge_required", strconv.FormatBool(sc.challengeRequired))
+	}
 	if b.plain != nil {
 		line("header", hex.EncodeToString(b.header))
 		line("payload", hex.EncodeToString(b.plain))
@@ -347,11 +460,26 @@ func (b *built) marshal(entropy []byte) []byte {
 		line("nonce_id", hex.EncodeToString(id[:]))
 		line("ranges", rangesString(p.ranges))
 		line("digest", hex.EncodeToString(p.digest[:]))
+		if sc.challengeMode {
+			n := Nonce(p.nonce)
+			commitment := n.Commitment()
+			line("nonce_commitment", hex.EncodeToString(commitment[:]))
+		}
 	}
 	if b.response != nil {
-		line("response_purpose", vecPurpose)
-		line("response_plaintext", hex.EncodeToString([]byte(vecResponse)))
+		line("response_purpose", b.responsePurpose)
+		line("response_plaintext", hex.EncodeToString(b.responsePlain))
 		line("response", hex.EncodeToString(b.response))
+	}
+	if b.receipt != "" {
+		c := &Claims{p: b.p}
+		line("login_id", c.LoginID())
+		result := "accept"
+		if sc.receipt.refuse {
+			result = "refuse"
+		}
+		line("receipt_result", result)
+		line("receipt", b.receipt)
 	}
 	buf.WriteString("\n")
 	buf.WriteString(b.proof)
@@ -527,6 +655,42 @@ func vectorScenarios(keys vectorKeys, other *PublicKey, entropy []byte) []scenar
 	padClient := clientIDForResidue(SuiteP256, 1)
 	bitsClient := clientIDForResidue(SuiteP256, 2)
 
+	// Login receipts (§9.2). The keyring's new current key is derived
+	// from a fixed scalar, not generated, so that the vectors above keep
+	// their random stream.
+	nextKey, err := ParsePrivateKey(SuiteP256, vectorBytes("server-key/next", 32))
+	if err != nil {
+		panic(err)
+	}
+	published := func(k *PublicKey, current bool) PublishedKey {
+		return PublishedKey{KeyID: k.ID().String(), Suite: k.Suite().String(), PublicKey: k.Bytes(), Current: current}
+	}
+	keyring := []PublishedKey{published(nextKey.Public(), true), published(keys[SuiteP256].Public(), false)}
+	rotate := func(s Sampling) func(r *Receipt) {
+		return func(r *Receipt) {
+			r.Rotation = &Rotation{Generation: r.Generation + 1, Entropy: vectorBytes("entropy/next-generation", vecEntropyLen), SampleCount: s.Count, SampleLength: s.Length}
+		}
+	}
+	otherNonce := Nonce(vectorNonce("other"))
+	refuse := func(edit func(r *Receipt)) *receiptScenario { return &receiptScenario{edit: edit, refuse: true} }
+
+	// Challenge mode (§13): challenges made with vecChallengeKey, their
+	// random part derived from the nonce they are made for.
+	expires := time.Unix(vecNow+vecChallengeTTL, 0)
+	challengeWith := func(key []byte, role, clientID string, commitment func(*Nonce) [32]byte, expiresAt time.Time) func(*Nonce) []byte {
+		return func(n *Nonce) []byte {
+			var random [challengeRandomSize]byte
+			copy(random[:], vectorBytes("challenge-random/"+hex.EncodeToString(n[:]), challengeRandomSize))
+			return newChallenge(key, role, clientID, commitment(n), expiresAt, random)
+		}
+	}
+	own := func(n *Nonce) [32]byte { return n.Commitment() }
+	validChallenge := challengeWith(vecChallengeKey, vecRole, vecClientID, own, expires)
+	editChallenge := func(base func(*Nonce) []byte, edit func(c []byte) []byte) func(*Nonce) []byte {
+		return func(n *Nonce) []byte { return edit(base(n)) }
+	}
+	expiredChallenge := challengeWith(vecChallengeKey, vecRole, vecClientID, own, time.Unix(vecNow-1, 0))
+
 	return []scenario{
 		// Accepted proofs.
 		{name: "ok_xwing", expect: "ok", suite: SuiteXWing, comment: "a valid proof, X-Wing suite"},
@@ -661,6 +825,69 @@ func vectorScenarios(keys vectorKeys, other *PublicKey, entropy []byte) []scenar
 			q.generation = p.generation + 1
 			return computeDigest(h, &q, e)
 		}, comment: "digest computed with generation 2, the payload says 1"},
+
+		// Login receipts (§9.2): accepted proofs whose response is the
+		// sealed receipt, and receipts the client must refuse.
+		{name: "ok_receipt", expect: "ok", receipt: &receiptScenario{}, comment: "a valid proof and its login receipt: no rotation, no server keys"},
+		{name: "ok_receipt_xwing", expect: "ok", suite: SuiteXWing, receipt: &receiptScenario{}, comment: "a valid proof and its login receipt, X-Wing suite"},
+		{name: "ok_receipt_rsa3072", expect: "ok", suite: SuiteRSA3072, receipt: &receiptScenario{}, comment: "a valid proof and its login receipt, RSA-3072 suite"},
+		{name: "ok_receipt_rotation", expect: "ok", receipt: &receiptScenario{edit: rotate(vecSampling)}, comment: "the receipt hands out entropy generation 2"},
+		{name: "ok_receipt_server_keys", expect: "ok", comment: "the proof is sealed to the previous server key, within its grace period: the receipt lists the keyring, the new current key first", receipt: &receiptScenario{edit: func(r *Receipt) { r.ServerKeys = keyring }}},
+		{name: "ok_receipt_rotation_server_keys", expect: "ok", comment: "a client at generation 7, proof sealed to the previous key: the receipt hands out generation 8 with a sampling of 8 x 64 bytes, and the keyring", generation: 7, receipt: &receiptScenario{edit: func(r *Receipt) {
+			rotate(Sampling{Count: 8, Length: 64})(r)
+			r.ServerKeys = keyring
+		}}},
+		{name: "ok_receipt_refused_other_login_id", expect: "ok", comment: "the receipt names another login_id: the client refuses it and the token", receipt: refuse(func(r *Receipt) { r.LoginID = loginID(nonceID((*[NonceSize]byte)(&otherNonce))) })},
+		{name: "ok_receipt_refused_other_client", expect: "ok", receipt: refuse(func(r *Receipt) { r.ClientID = "client-2" }), comment: "the receipt names client-2: the client refuses it"},
+		{name: "ok_receipt_refused_other_generation", expect: "ok", receipt: refuse(func(r *Receipt) { r.Generation = 2 }), comment: "the receipt names generation 2, the proof 1: the client refuses it"},
+		{name: "ok_receipt_refused_version_2", expect: "ok", receipt: refuse(func(r *Receipt) { r.Version = 2 }), comment: "receipt_version 2: the client refuses it"},
+		{name: "ok_receipt_refused_other_purpose", expect: "ok", comment: "a valid receipt sealed under purpose confirm instead of login: it does not open as a receipt", receipt: &receiptScenario{purpose: vecPurpose, refuse: true}},
+		{name: "ok_receipt_refused_rotation_not_newer", expect: "ok", comment: "the receipt hands out generation 1, the one proven: the client refuses it", receipt: refuse(func(r *Receipt) {
+			rotate(vecSampling)(r)
+			r.Rotation.Generation = r.Generation
+		})},
+		{name: "ok_receipt_refused_server_key_id", expect: "ok", comment: "a server key listed under a key_id that is not its own: the client refuses the receipt", receipt: refuse(func(r *Receipt) {
+			r.ServerKeys = append([]PublishedKey(nil), keyring...)
+			r.ServerKeys[0].KeyID = "0000000000000000"
+		})},
+
+		// Challenge mode (§13).
+		{name: "ok_challenge", expect: "ok", comment: "challenge mode, required by the role: a challenge made for this nonce, expiring at now + 60 s; the receipt says challenge_required", challengeMode: true, challengeRequired: true, challengeFor: validChallenge, receipt: &receiptScenario{}},
+		{name: "ok_challenge_expires_now", expect: "ok", comment: "a challenge whose expires_at is now: still valid", challengeMode: true, challengeRequired: true,
+			challengeFor: challengeWith(vecChallengeKey, vecRole, vecClientID, own, time.Unix(vecNow, 0)), receipt: &receiptScenario{}},
+		{name: "ok_challenge_not_required", expect: "ok", comment: "a valid challenge in a role that does not require challenge mode: checked and accepted", challengeMode: true, challengeFor: validChallenge, receipt: &receiptScenario{}},
+		{name: "challenge_other_commitment", expect: "challenge", comment: "a valid challenge made for the commitment of another nonce", challengeMode: true, challengeRequired: true,
+			challengeFor: challengeWith(vecChallengeKey, vecRole, vecClientID, func(*Nonce) [32]byte { return otherNonce.Commitment() }, expires)},
+		{name: "challenge_commitment_without_label", expect: "challenge", comment: "a challenge made for the commitment SHA-256(nonce), without lp8(label)", challengeMode: true, challengeRequired: true,
+			challengeFor: challengeWith(vecChallengeKey, vecRole, vecClientID, func(n *Nonce) [32]byte { return sha256.Sum256(n[:]) }, expires)},
+		{name: "challenge_other_client", expect: "challenge", comment: "a challenge made for client-2, for this nonce", challengeMode: true, challengeRequired: true,
+			challengeFor: challengeWith(vecChallengeKey, vecRole, "client-2", own, expires)},
+		{name: "challenge_other_role", expect: "challenge", comment: "a challenge made for role db, for this nonce", challengeMode: true, challengeRequired: true,
+			challengeFor: challengeWith(vecChallengeKey, "db", vecClientID, own, expires)},
+		{name: "challenge_other_key", expect: "challenge", comment: "a challenge made with another challenge key", challengeMode: true, challengeRequired: true,
+			challengeFor: challengeWith(vectorBytes("other-challenge-key", ChallengeKeySize), vecRole, vecClientID, own, expires)},
+		{name: "challenge_forged_mac", expect: "challenge", comment: "the last bit of the challenge's MAC flipped (ranges and digest made with the altered challenge)", challengeMode: true, challengeRequired: true,
+			challengeFor: editChallenge(validChallenge, func(c []byte) []byte { c[len(c)-1] ^= 1; return c })},
+		{name: "challenge_expiry_altered", expect: "challenge", comment: "expires_at moved one minute later without a new MAC", challengeMode: true, challengeRequired: true,
+			challengeFor: editChallenge(validChallenge, func(c []byte) []byte { c[7] += 60; return c })},
+		{name: "challenge_truncated", expect: "challenge", comment: "a challenge of 55 bytes, its MAC one byte short", challengeMode: true, challengeRequired: true,
+			challengeFor: editChallenge(validChallenge, func(c []byte) []byte { return c[:ChallengeSize-1] })},
+		{name: "challenge_expired_and_forged", expect: "challenge", comment: "an expired challenge with a wrong MAC: the MAC is checked first", challengeMode: true, challengeRequired: true,
+			challengeFor: editChallenge(expiredChallenge, func(c []byte) []byte { c[len(c)-1] ^= 1; return c })},
+		{name: "challenge_stale_expired", expect: "challenge-stale", comment: "a valid challenge whose expires_at is one second before now", challengeMode: true, challengeRequired: true, challengeFor: expiredChallenge},
+		{name: "ranges_challenge_not_derived", expect: "ranges", comment: "a valid challenge, but the ranges are derived without it", challengeMode: true, challengeRequired: true, challengeFor: validChallenge,
+			ranges: func(p *payload) {
+				n := p.nonce
+				p.ranges, _ = DeriveRanges(&n, vecEntropyLen, vecSampling, nil)
+			}},
+		{name: "digest_challenge_not_hashed", expect: "digest", comment: "a valid challenge and ranges, but the digest is computed with an empty challenge", challengeMode: true, challengeRequired: true, challengeFor: validChallenge,
+			digest: func(h []byte, p *payload, e []byte) [DigestSize]byte {
+				q := *p
+				q.challenge = nil
+				return computeDigest(h, &q, e)
+			}},
+		{name: "challenge_required_missing", expect: "challenge-required", comment: "a valid proof without a challenge, in a role that requires challenge mode", challengeMode: true, challengeRequired: true},
+		{name: "digest_challenge_required", expect: "digest", comment: "a wrong digest and no challenge in a role that requires one: the proof is refused as a wrong proof, not named as missing its challenge", challengeMode: true, challengeRequired: true, editDigest: func(p *payload) { p.digest[0] ^= 1 }},
 	}
 }
 

@@ -111,6 +111,9 @@ func unauthenticated(c *api.Client) (*api.Client, error) {
 		return nil, err
 	}
 	lc.ClearToken()
+	// A retried login would resend the same single-use proof, which the
+	// server refuses as a replay; the caller retries with a fresh proof.
+	lc.SetMaxRetries(0)
 	return lc, nil
 }
 

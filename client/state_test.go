@@ -318,3 +318,18 @@ func TestBundleChallengeRequiredAndNoPending(t *testing.T) {
 		t.Fatalf("state %v, %v", s, err)
 	}
 }
+
+func TestSaveRemovesTemporaryFilesLeftByCrashes(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.json")
+	stale := filepath.Join(dir, ".state.json.tmp-123")
+	if err := os.WriteFile(stale, []byte("entropy from a killed save"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeFileAtomic(path, []byte("{}\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatalf("a temporary file left by a crash survives a save: %v", err)
+	}
+}

@@ -155,19 +155,5 @@ func (b *entropyBackend) deleteClient(ctx context.Context, s logical.Storage, ro
 	lock := b.clientLock(role, id)
 	lock.Lock()
 	defer lock.Unlock()
-
-	if err := s.Delete(ctx, clientStorageKey(role, id)); err != nil {
-		return fmt.Errorf("deleting client: %w", err)
-	}
-	prefix := entropyPrefix + role + "/" + id + "/"
-	gens, err := s.List(ctx, prefix)
-	if err != nil {
-		return fmt.Errorf("listing entropy: %w", err)
-	}
-	for _, g := range gens {
-		if err := s.Delete(ctx, prefix+g); err != nil {
-			return fmt.Errorf("deleting entropy: %w", err)
-		}
-	}
-	return nil
+	return b.nonLockedDeleteClient(ctx, s, role, id)
 }

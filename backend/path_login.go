@@ -196,6 +196,9 @@ type verifiedLogin struct {
 	role    *roleEntry
 	claims  *protocol.Claims
 	receipt *protocol.Receipt
+	// entropySize is the size of the proven generation's entropy, which a
+	// promotion records without reading the entropy again.
+	entropySize int
 }
 
 // verifyLogin makes every check of the protocol's verification, cheap ones
@@ -333,7 +336,7 @@ func (b *entropyBackend) verifyMaterial(ctx context.Context, req *logical.Reques
 		}
 		return nil, refuse(errClone)
 	}
-	return &verifiedLogin{role: r, claims: claims, receipt: claims.NewReceipt(r.ChallengeRequired)}, nil
+	return &verifiedLogin{role: r, claims: claims, receipt: claims.NewReceipt(r.ChallengeRequired), entropySize: len(entropy)}, nil
 }
 
 // recordAccepted updates the client for an accepted proof: a proven
@@ -343,14 +346,8 @@ func (b *entropyBackend) verifyMaterial(ctx context.Context, req *logical.Reques
 func (b *entropyBackend) recordAccepted(ctx context.Context, s logical.Storage, r *roleEntry, c *clientEntry, v *verifiedLogin, now time.Time) error {
 	changed := false
 	var obsolete uint64
-	if g := v.claims.Generation(); g == c.PendingGeneration {
-		size := c.EntropySize
-		if e, err := b.entropy(ctx, s, c.Role, c.ClientID, g); err != nil {
-			return err
-		} else if e != nil {
-			size = len(e)
-		}
-		obsolete = c.promote(size)
+	if v.claims.Generation() == c.PendingGeneration {
+		obsolete = c.promote(v.entropySize)
 		changed = true
 		b.Logger().Info("entropy generation proven; the previous one is superseded", "role", c.Role, "client_id", c.ClientID,
 			"generation", c.Generation, "superseded_generation", c.SupersededGeneration)

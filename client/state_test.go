@@ -326,7 +326,7 @@ func TestSaveRemovesTemporaryFilesLeftByCrashes(t *testing.T) {
 	if err := os.WriteFile(stale, []byte("entropy from a killed save"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeFileAtomic(path, []byte("{}\n")); err != nil {
+	if err := WriteSecretFile(path, []byte("{}\n")); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(stale); !os.IsNotExist(err) {

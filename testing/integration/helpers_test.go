@@ -1,13 +1,8 @@
 package integration
 
 import (
-	"context"
 	"errors"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -66,24 +61,7 @@ func (e *env) write(t *testing.T, path string, data map[string]interface{}) *api
 // through the library (the CLI path is covered by its own test).
 func (e *env) enrollToState(t *testing.T, mount, role, clientID string) string {
 	t.Helper()
-	c, err := e.Client.Clone()
-	must(t, err)
-	c.SetToken(e.RootToken)
-	c.SetWrappingLookupFunc(func(string, string) string { return "5m" })
-	data := map[string]interface{}{}
-	if clientID != "" {
-		data["client_id"] = clientID
-	}
-	wrapped, err := c.Logical().WriteWithContext(t.Context(), mount+"/role/"+role+"/enroll", data)
-	must(t, err)
-	if wrapped == nil || wrapped.WrapInfo == nil {
-		t.Fatal("enrollment was not wrapped")
-	}
-	state, err := client.Unwrap(t.Context(), e.Client, wrapped.WrapInfo.Token)
-	must(t, err)
-	path := filepath.Join(t.TempDir(), "state.json")
-	must(t, state.Save(path))
-	return path
+	return e.Enroll(t, mount, role, clientID)
 }
 
 // login logs in with a fresh proof through the library.
@@ -163,16 +141,5 @@ func (e *env) tokenClient(t *testing.T, token string) *api.Client {
 // runCLI runs vault-entropy against the server.
 func (e *env) runCLI(t *testing.T, stdin string, args ...string) (string, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, e.cli, args...)
-	cmd.Env = append(os.Environ(), "VAULT_ADDR="+e.Addr, "VAULT_TOKEN=")
-	cmd.Stdin = strings.NewReader(stdin)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return string(out), errors.New(stderr.String())
-	}
-	return string(out), nil
+	return e.CLI(t, nil, stdin, args...)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
@@ -50,6 +51,11 @@ func pathLogin(b *entropyBackend) *framework.Path {
 				Type:        framework.TypeString,
 				Description: "The entropy proof for this login, as printed by `vault-entropy proof`.",
 			},
+			"jwt": {
+				Type: framework.TypeString,
+				Description: "The entropy proof, in place of proof and client_id (the client ID is read from the proof), " +
+					"surrounding whitespace ignored: the shape Vault Agent's jwt auto-auth method sends. Not a JWT.",
+			},
 		},
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.UpdateOperation: &framework.PathOperation{
@@ -73,11 +79,30 @@ type loginRequest struct {
 	role, clientID, proof string
 }
 
+// parseLoginRequest reads a login's fields in either shape: role,
+// client_id and proof, or role and jwt (what Vault Agent's jwt method
+// sends, from a file vault-entropy writes), where jwt is a proof. The
+// client ID of the second shape comes from the proof's clear header;
+// nothing in it is trusted before the proof verifies, which also checks
+// the header against the role and client ID used here.
 func parseLoginRequest(d *framework.FieldData) (*loginRequest, *logical.Response) {
 	lr := &loginRequest{
 		role:     d.Get("role").(string),
 		clientID: d.Get("client_id").(string),
 		proof:    d.Get("proof").(string),
+	}
+	if jwt := d.Get("jwt").(string); jwt != "" {
+		if lr.proof != "" {
+			return nil, logical.ErrorResponse("give either proof or jwt, not both")
+		}
+		lr.proof = strings.TrimSpace(jwt)
+		if lr.clientID == "" {
+			env, err := protocol.ParseProof(lr.proof)
+			if err != nil {
+				return nil, logical.ErrorResponse("jwt is not an entropy proof")
+			}
+			lr.clientID = env.Header.ClientID
+		}
 	}
 	switch {
 	case lr.role == "":
@@ -458,6 +483,11 @@ entropy chosen by a fresh nonce, hashes them with the login's context and is
 sealed to the server's public key. The server opens it, recomputes the hash
 from its own copy of the entropy, and accepts each proof once.
 
-Every refusal returns the same "permission denied"; the reason is in the
-server log.
+Vault Agent's jwt auto-auth method sends role and jwt instead: jwt then
+holds the proof (from a file vault-entropy agent keeps fresh) and the
+client_id is read from it.
+
+Refusals return "permission denied" with the reason in the server log, but
+for two that tell an honest client what to do: a server key no longer
+accepted, and challenge mode required.
 `

@@ -1,0 +1,298 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Postgres is one PostgreSQL server run by scripts/postgres.sh: Debian's
+// packaged server on 127.0.0.1:Port, its data, socket and log in Dir,
+// password authentication for every connection.
+type Postgres struct {
+	Dir  string // data/, run/ (the socket), postgres.log, admin.env
+	Host string // 127.0.0.1
+	Port int
+	// AdminUser is a superuser; AdminPassword is its random password, from
+	// DIR/admin.env. Never log it.
+	AdminUser     string
+	AdminPassword string
+	Bin           string // the bin directory of the server's version (psql, pg_isready)
+}
+
+// pgStartAttempts bounds the retries when the free port FreePort chose
+// was taken by someone else before the server bound it.
+const pgStartAttempts = 3
+
+// StartPostgres starts a PostgreSQL server with scripts/postgres.sh in a
+// fresh directory os.TempDir()/entropy-pg-PID-* (not t.TempDir(): as root
+// the server runs as the postgres user, which must reach the directory,
+// and t.TempDir()'s parent is private to the test's user). When the test ends,
+// failed or not, the server is stopped, the test fails if its postmaster
+// survives, and the directory is removed; if the test failed, the end of
+// the server log goes to the test log.
+//
+// PostgreSQL must be installed (apt-get install postgresql): without it the
+// test fails with the script's message rather than skipping, so that a
+// machine missing the package cannot pass quietly.
+func StartPostgres(t testing.TB) *Postgres {
+	t.Helper()
+	pgReapOnce.Do(pgReapStale)
+	var lastErr error
+	for range pgStartAttempts {
+		dir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", pgDirPrefix, os.Getpid()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := &Postgres{Dir: dir, Host: "127.0.0.1", Port: FreePort(t)}
+		// Registered first, so it runs after the stop below.
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("last 60 lines of %s/postgres.log:\n%s", dir, tail(p.Log(t), 60))
+			}
+			p.Stop(t)
+		})
+		_, lastErr = runScript(nil, "postgres.sh", "start", dir, strconv.Itoa(p.Port))
+		if lastErr == nil {
+			p.readAdminEnv(t)
+			return p
+		}
+		if !strings.Contains(p.Log(t), "could not bind") {
+			break // not a port collision: retrying would fail the same way
+		}
+		t.Logf("port %d was taken meanwhile; trying another", p.Port)
+	}
+	t.Fatalf("starting PostgreSQL: %v", lastErr)
+	return nil
+}
+
+// pgDirPrefix starts the name of each server's directory in os.TempDir(),
+// followed by the test process's pid.
+const pgDirPrefix = "entropy-pg-"
+
+var pgReapOnce sync.Once
+
+// pgReapStale stops the servers and removes the directories that earlier
+// test processes left in os.TempDir() (entropy-pg-PID-*, PID gone): a test
+// binary killed by -timeout exits without running its cleanups, and its
+// PostgreSQL, detached in its own session, would run on. Only directories
+// laid out as scripts/postgres.sh makes them are touched.
+func pgReapStale() {
+	old, _ := filepath.Glob(filepath.Join(os.TempDir(), pgDirPrefix+"*-*"))
+next:
+	for _, d := range old {
+		p, _, ok := strings.Cut(strings.TrimPrefix(filepath.Base(d), pgDirPrefix), "-")
+		pid, err := strconv.Atoi(p)
+		if !ok || err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if syscall.Kill(pid, 0) == nil {
+			continue // still running (or the pid was reused: leave it)
+		}
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			switch e.Name() {
+			case "data", "run", "postgres.log", "admin.env", "admin.env.tmp", ".initdb-pw":
+			default:
+				continue next // not only what the script makes: not ours to remove
+			}
+		}
+		if _, err := runScript(nil, "postgres.sh", "stop", d); err == nil {
+			os.RemoveAll(d)
+		}
+	}
+}
+
+// readAdminEnv reads the admin role and the bin directory from
+// DIR/admin.env (lines `export NAME=VALUE`, as printf %q quotes them).
+func (p *Postgres) readAdminEnv(t testing.TB) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(p.Dir, "admin.env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
+		if !ok {
+			continue
+		}
+		v = strings.Trim(v, `'"`)
+		switch k {
+		case "PGUSER":
+			p.AdminUser = v
+		case "PGPASSWORD":
+			p.AdminPassword = v
+		case "PG_BIN":
+			p.Bin = v
+		case "PGPORT":
+			if port, err := strconv.Atoi(v); err == nil && port != p.Port {
+				t.Fatalf("admin.env says port %d, the server was started on %d", port, p.Port)
+			}
+		}
+	}
+	if p.AdminUser == "" || p.AdminPassword == "" || p.Bin == "" {
+		t.Fatalf("%s/admin.env lacks PGUSER, PGPASSWORD or PG_BIN", p.Dir)
+	}
+}
+
+// Stop stops the server (scripts/postgres.sh stop: a fast shutdown) and
+// fails the test if its postmaster or any of its backends still runs.
+// Stopping a stopped server is fine: StartPostgres's cleanup calls it again.
+func (p *Postgres) Stop(t testing.TB) {
+	t.Helper()
+	procs := p.Processes()
+	if _, err := runScript(nil, "postgres.sh", "stop", p.Dir); err != nil {
+		t.Errorf("stopping PostgreSQL: %v", err)
+	}
+	for _, pid := range procs {
+		if pgProcessRuns(pid) {
+			t.Errorf("PostgreSQL process %d still runs after stop", pid)
+		}
+	}
+}
+
+// PID is the postmaster's pid from DIR/data/postmaster.pid, 0 when there
+// is none.
+func (p *Postgres) PID() int {
+	b, err := os.ReadFile(filepath.Join(p.Dir, "data", "postmaster.pid"))
+	if err != nil {
+		return 0
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(first))
+	if err != nil {
+		return 0
+	}
+	return pid
+}
+
+// Processes returns the running postmaster and its children (backends,
+// background workers), so that a test can check that none outlives Stop.
+func (p *Postgres) Processes() []int {
+	postmaster := p.PID()
+	if postmaster == 0 || !pgProcessRuns(postmaster) {
+		return nil
+	}
+	pids := []int{postmaster}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ppid, _ := pgParent(pid); ppid == postmaster {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// pgStat is the part of /proc/PID/stat after the command: "STATE PPID ...".
+func pgStat(pid int) ([]string, error) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return nil, err
+	}
+	stat := string(b) // "PID (COMM) STATE PPID ..."; COMM may hold ") "
+	return strings.Fields(stat[strings.LastIndex(stat, ")")+1:]), nil
+}
+
+func pgParent(pid int) (int, error) {
+	f, err := pgStat(pid)
+	if err != nil || len(f) < 2 {
+		return 0, errors.New("no stat")
+	}
+	return strconv.Atoi(f[1])
+}
+
+// pgProcessRuns reports whether pid runs; a zombie does not count.
+func pgProcessRuns(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	f, err := pgStat(pid)
+	if err != nil {
+		return !os.IsNotExist(err)
+	}
+	return len(f) > 0 && f[0] != "Z"
+}
+
+// Log returns DIR/postgres.log (initdb's output and the server's log).
+func (p *Postgres) Log(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(p.Dir, "postgres.log"))
+	if err != nil && !os.IsNotExist(err) {
+		t.Logf("reading the PostgreSQL log: %v", err)
+	}
+	return string(b)
+}
+
+// ConnectionURL is the connection_url for Vault's database/config: TCP to
+// the loopback port, with Vault's {{username}} and {{password}}
+// placeholders (Vault fills them in, so no secret is in the URL).
+func (p *Postgres) ConnectionURL() string {
+	return fmt.Sprintf("postgresql://{{username}}:{{password}}@%s:%d/postgres?sslmode=disable", p.Host, p.Port)
+}
+
+// Command is psql (from the server's own bin directory) connected over TCP
+// to database postgres as user, with args after the connection options.
+// The password goes in PGPASSWORD, never in the argument list, and every
+// other PG* variable of the test's environment is dropped so that nothing
+// of the machine's (a PGSERVICE, a PGHOST) changes where it connects.
+// psql reads no ~/.psqlrc (-X), stops at the first error, and reports
+// errors tersely: without the "LINE 1: ..." quote of the statement, which
+// could hold a password.
+func (p *Postgres) Command(ctx context.Context, user, password string, args ...string) *exec.Cmd {
+	base := []string{"-X", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=terse", "-h", p.Host, "-p", strconv.Itoa(p.Port), "-U", user, "-d", "postgres"}
+	cmd := exec.CommandContext(ctx, filepath.Join(p.Bin, "psql"), append(base, args...)...)
+	env := []string{}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "PG") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = append(env, "PGPASSWORD="+password, "PGSSLMODE=disable", "PGCONNECT_TIMEOUT=5", "PGAPPNAME=entropy-e2e")
+	return cmd
+}
+
+// Psql runs sql (on stdin, so that a password in it is never in an
+// argument list) as user and returns the rows, unaligned and without
+// headers ("a|b" per row), trimmed. The error holds psql's stderr, which
+// names the failure ("password authentication failed for user ...")
+// without the password.
+func (p *Postgres) Psql(user, password, sql string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := p.Command(ctx, user, password, "-q", "-A", "-t", "-f", "-")
+	cmd.Stdin = strings.NewReader(sql)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return strings.TrimSpace(stdout.String()), fmt.Errorf("psql as %s: %v: %s", user, err, strings.TrimSpace(stderr.String()))
+	}
+	return strings.TrimSpace(stdout.String()), nil
+}
+
+// Admin runs sql as the admin role and fails the test on error.
+func (p *Postgres) Admin(t testing.TB, sql string) string {
+	t.Helper()
+	out, err := p.Psql(p.AdminUser, p.AdminPassword, sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

@@ -12,7 +12,7 @@ BIN      := $(CURDIR)/bin
 GOFILES   = $(wildcard $(shell { git ls-files --cached --others --exclude-standard -- '*.go' 2>/dev/null || \
               find . -name '*.go' -not -path './.git/*'; } | grep -v '/testdata/'))
 
-.PHONY: help build vault fmt fmtcheck vet unit-test integration-test test fuzz vectors demo clean
+.PHONY: help build vault minio fmt fmtcheck vet unit-test integration-test test fuzz vectors demo clean
 
 ## help: list the targets
 help:
@@ -26,6 +26,10 @@ build:
 ## vault: build the pinned Vault into the cache outside the repo (or find it there); prints its path
 vault:
 	@scripts/build-vault.sh
+
+## minio: build the pinned MinIO (a test-only S3/STS server) into the cache outside the repo; prints its path
+minio:
+	@scripts/build-minio.sh
 
 ## fmt: gofmt every Go file
 fmt:
@@ -44,11 +48,11 @@ vet:
 unit-test:
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v '/testing/')
 
-## integration-test: end-to-end tests in ./testing against a real Vault (Vault and binaries built once)
+## integration-test: end-to-end tests in ./testing against a real Vault (Vault, MinIO and binaries built once)
 integration-test: build
-	@vault=$$(scripts/build-vault.sh); \
-	echo "ENTROPY_INTEGRATION=1 VAULT_BIN=$$vault ENTROPY_BIN_DIR=$(BIN) $(GO) test -count=1 -timeout 30m -p 1 -v ./testing/..."; \
-	ENTROPY_INTEGRATION=1 VAULT_BIN=$$vault ENTROPY_BIN_DIR=$(BIN) $(GO) test -count=1 -timeout 30m -p 1 -v ./testing/...
+	@vault=$$(scripts/build-vault.sh); minio=$$(scripts/build-minio.sh); \
+	echo "ENTROPY_INTEGRATION=1 VAULT_BIN=$$vault MINIO_BIN=$$minio ENTROPY_BIN_DIR=$(BIN) $(GO) test -count=1 -timeout 30m -p 1 -v ./testing/..."; \
+	ENTROPY_INTEGRATION=1 VAULT_BIN=$$vault MINIO_BIN=$$minio ENTROPY_BIN_DIR=$(BIN) $(GO) test -count=1 -timeout 30m -p 1 -v ./testing/...
 
 ## test: everything CI checks: fmtcheck, vet, unit-test, integration-test
 test: fmtcheck vet unit-test integration-test

@@ -24,6 +24,8 @@ Commands:
   proof       Print a fresh single-use login proof.
   login       Log in to Vault and print the token (or the whole response with -format=json).
   keys        Fetch the server's public keys and store them in the state.
+  aws-credential-process
+              Print AWS credentials read from Vault as AWS credential_process JSON.
 
 The state file is -state, else $VAULT_ENTROPY_STATE, else ~/.vault-entropy/state.json.
 Vault is reached as the vault CLI does: VAULT_ADDR, VAULT_CACERT, VAULT_NAMESPACE, ...
@@ -59,6 +61,7 @@ var commands = []command{
 	{"proof", runProof},
 	{"login", runLogin},
 	{"keys", runKeys},
+	{"aws-credential-process", runAWSCredentialProcess},
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {

@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# Usage: scripts/minio-server.sh start DIR PORT
+#        scripts/minio-server.sh stop DIR
+#
+# Runs one throwaway MinIO server (S3 and STS AssumeRole) on loopback, for
+# the end-to-end tests of AWS credentials and for trying Vault's AWS secrets
+# engine by hand. Everything lives in DIR:
+#   DIR/data       the objects (one drive)
+#   DIR/minio.log  the server's output
+#   DIR/minio.pid  its pid
+#   DIR/root.env   mode 0600: export MINIO_ADDR, MINIO_ROOT_USER,
+#                  MINIO_ROOT_PASSWORD, for Vault's aws/config/root and for
+#                  `. DIR/root.env` by hand.
+#
+#   start  starts the server on 127.0.0.1:PORT (and [::1]:PORT; no web
+#          console, no update checks, region $MINIO_REGION or us-east-1) and
+#          waits until /minio/health/live answers 200. The root user and
+#          password are $MINIO_ROOT_USER and $MINIO_ROOT_PASSWORD, else
+#          random; a DIR that has a root.env keeps its user, password and
+#          port (PORT is then ignored).
+#   stop   SIGTERM, SIGKILL after 20 s. Stopping what is not running, or a
+#          DIR that does not exist, succeeds.
+# The minio binary is $MINIO_BIN, else the one scripts/build-minio.sh prints.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+usage() {
+  echo "usage: $0 start DIR PORT | stop DIR" >&2
+  exit 2
+}
+[ $# -ge 2 ] || usage
+cmd=$1
+dir=$2
+
+say() { echo "minio-server: $*" >&2; }
+
+if [ "$cmd" = stop ] && [ ! -d "$dir" ]; then
+  exit 0
+fi
+[ "$cmd" != start ] || mkdir -p "$dir"
+[ -d "$dir" ] || { say "no directory $dir"; exit 1; }
+# Absolute and canonical: matched against the server's command line.
+dir=$(cd "$dir" && pwd -P)
+pidfile="$dir/minio.pid"
+log="$dir/minio.log"
+envfile="$dir/root.env"
+
+minio_bin() {
+  if [ -n "${MINIO_BIN:-}" ]; then
+    echo "$MINIO_BIN"
+  else
+    "$here/build-minio.sh"
+  fi
+}
+
+pid_of() {
+  if [ -f "$pidfile" ]; then cat "$pidfile"; fi
+}
+
+# alive PID: PID runs (a zombie does not count) and is this DIR's server,
+# so that a stale pid file never gets an unrelated process killed.
+alive() {
+  local pid=$1 state
+  [ -n "$pid" ] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  [ -r "/proc/$pid/stat" ] || return 0 # no procfs: trust kill -0
+  state=$(sed -n 's/^.*) \([A-Za-z]\) .*$/\1/p' "/proc/$pid/stat" 2>/dev/null) || return 1
+  [ "$state" != Z ] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- " $dir/data"
+}
+
+running() { alive "$(pid_of)"; }
+
+stop() {
+  local pid
+  pid=$(pid_of)
+  if alive "$pid"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 200); do
+      alive "$pid" || break
+      sleep 0.1
+    done
+    if alive "$pid"; then
+      say "pid $pid did not stop on SIGTERM within 20 s; killing it"
+      kill -KILL "$pid" 2>/dev/null || true
+      for _ in $(seq 1 50); do
+        alive "$pid" || break
+        sleep 0.1
+      done
+    fi
+    alive "$pid" && { say "pid $pid survived SIGKILL"; return 1; }
+    say "stopped pid $pid"
+  fi
+  rm -f "$pidfile"
+}
+
+# live PORT: GET /minio/health/live answers 200. Bash's /dev/tcp, so that
+# nothing but bash is needed.
+live() {
+  local status
+  exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
+  printf 'GET /minio/health/live HTTP/1.0\r\nHost: 127.0.0.1:%s\r\n\r\n' "$1" >&3
+  IFS= read -r -t 5 status <&3 || status=
+  exec 3<&- 3>&-
+  [[ "$status" == "HTTP/1."?" 200"* ]]
+}
+
+stop_on_failure() {
+  local rc=$?
+  if [ "$rc" -ne 0 ]; then
+    say "start failed; stopping the server"
+    stop || true
+  fi
+}
+
+# random N: N random bytes as hex.
+random() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
+
+start() {
+  local port=$1 bin user password
+  if running; then
+    say "already running in $dir (pid $(pid_of))"
+    exit 1
+  fi
+  if [ -s "$envfile" ]; then
+    # shellcheck disable=SC1090
+    . "$envfile"
+    port=${MINIO_ADDR##*:}
+    user=$MINIO_ROOT_USER
+    password=$MINIO_ROOT_PASSWORD
+  else
+    case "$port" in
+      '' | *[!0-9]*) say "PORT must be a number, got '$port'"; exit 2 ;;
+    esac
+    user=${MINIO_ROOT_USER:-root-$(random 6)}
+    password=${MINIO_ROOT_PASSWORD:-$(random 20)}
+    (umask 077 && printf 'export MINIO_ADDR=%q\nexport MINIO_ROOT_USER=%q\nexport MINIO_ROOT_PASSWORD=%q\n' \
+      "http://127.0.0.1:$port" "$user" "$password" >"$envfile.tmp")
+    mv -f "$envfile.tmp" "$envfile"
+  fi
+  # MinIO listens with SO_REUSEPORT: a second server on a taken port
+  # would start, and share the port with the first. Refuse instead.
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    say "port $port is already in use on 127.0.0.1"
+    exit 1
+  fi
+  bin=$(minio_bin)
+  mkdir -p "$dir/data"
+  chmod 0700 "$dir" "$dir/data"
+
+  # From here on a failure stops the server this call started.
+  trap stop_on_failure EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+
+  printf '\n==== %s minio-server.sh start\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$log"
+  # The password goes in the environment, never on the command line.
+  # setsid: its own session, so a Ctrl-C in the caller's terminal does not
+  # reach it; not a group leader here, so $! is MinIO's pid.
+  MINIO_ROOT_USER=$user MINIO_ROOT_PASSWORD=$password \
+    MINIO_BROWSER=off MINIO_UPDATE=off MINIO_SITE_REGION="${MINIO_REGION:-us-east-1}" \
+    setsid "$bin" server --quiet --anonymous --address "127.0.0.1:$port" "$dir/data" >>"$log" 2>&1 </dev/null &
+  echo $! >"$pidfile"
+  for _ in $(seq 1 300); do
+    if live "$port" 2>/dev/null; then
+      trap - EXIT INT TERM
+      say "running at http://127.0.0.1:$port (pid $(pid_of), log $log, env $envfile)"
+      return 0
+    fi
+    if ! kill -0 "$(pid_of)" 2>/dev/null; then
+      say "minio exited; last lines of $log:"
+      tail -n 30 "$log" >&2
+      exit 1
+    fi
+    sleep 0.2
+  done
+  say "timed out after 60 s waiting for http://127.0.0.1:$port/minio/health/live; last lines of $log:"
+  tail -n 30 "$log" >&2
+  exit 1
+}
+
+case "$cmd" in
+  start)
+    [ $# -eq 3 ] || usage
+    start "$3"
+    ;;
+  stop)
+    [ $# -eq 2 ] || usage
+    stop
+    ;;
+  *) usage ;;
+esac

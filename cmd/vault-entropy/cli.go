@@ -9,7 +9,9 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/vault/api"
@@ -24,6 +26,7 @@ Commands:
   proof       Print a fresh single-use login proof.
   login       Log in to Vault and print the token (or the whole response with -format=json).
   keys        Fetch the server's public keys and store them in the state.
+  agent       Keep a token, or a proof for Vault Agent, fresh in a file (runs until stopped).
   aws-credential-process
               Print AWS credentials read from Vault as AWS credential_process JSON.
 
@@ -61,6 +64,7 @@ var commands = []command{
 	{"proof", runProof},
 	{"login", runLogin},
 	{"keys", runKeys},
+	{"agent", runAgent},
 	{"aws-credential-process", runAWSCredentialProcess},
 }
 
@@ -79,7 +83,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		env := &cmdEnv{stdin: stdin, stdout: stdout, stderr: stderr, flags: flag.NewFlagSet(c.name, flag.ContinueOnError)}
 		env.flags.SetOutput(stderr)
 		env.statePath = env.flags.String("state", client.DefaultStatePath(), "path of the client state file")
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		ctx, cancel := commandContext(c.name)
 		defer cancel()
 		err := c.run(ctx, env, args[1:])
 		switch {
@@ -95,6 +99,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "Error: unknown command %q\n\n%s", args[0], usage)
 	return exitUsage
+}
+
+// commandContext is the context a command runs in: the long-running agent
+// until SIGINT or SIGTERM, any other command for at most two minutes.
+func commandContext(name string) (context.Context, context.CancelFunc) {
+	if name == "agent" {
+		return signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	}
+	return context.WithTimeout(context.Background(), 2*time.Minute)
 }
 
 // errUsage marks an error already reported by the flag package.

@@ -1,0 +1,2 @@
+entropy_role      = "terraform"
+entropy_client_id = "ci-runner-1"

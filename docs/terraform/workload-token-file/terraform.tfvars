@@ -1,0 +1,1 @@
+token_file = "/run/vault-entropy/token"

@@ -24,6 +24,9 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+prog=minio-server
+# shellcheck source=SCRIPTDIR/lib/process.sh
+. "$here/lib/process.sh"
 usage() {
   echo "usage: $0 start DIR PORT | stop DIR" >&2
   exit 2
@@ -31,8 +34,6 @@ usage() {
 [ $# -ge 2 ] || usage
 cmd=$1
 dir=$2
-
-say() { echo "minio-server: $*" >&2; }
 
 if [ "$cmd" = stop ] && [ ! -d "$dir" ]; then
   exit 0
@@ -45,54 +46,10 @@ pidfile="$dir/minio.pid"
 log="$dir/minio.log"
 envfile="$dir/root.env"
 
-minio_bin() {
-  if [ -n "${MINIO_BIN:-}" ]; then
-    echo "$MINIO_BIN"
-  else
-    "$here/build-minio.sh"
-  fi
-}
+# alive PID: PID is this DIR's server (see process_alive).
+alive() { process_alive "$1" " $dir/data"; }
 
-pid_of() {
-  if [ -f "$pidfile" ]; then cat "$pidfile"; fi
-}
-
-# alive PID: PID runs (a zombie does not count) and is this DIR's server,
-# so that a stale pid file never gets an unrelated process killed.
-alive() {
-  local pid=$1 state
-  [ -n "$pid" ] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
-  [ -r "/proc/$pid/stat" ] || return 0 # no procfs: trust kill -0
-  state=$(sed -n 's/^.*) \([A-Za-z]\) .*$/\1/p' "/proc/$pid/stat" 2>/dev/null) || return 1
-  [ "$state" != Z ] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- " $dir/data"
-}
-
-running() { alive "$(pid_of)"; }
-
-stop() {
-  local pid
-  pid=$(pid_of)
-  if alive "$pid"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 200); do
-      alive "$pid" || break
-      sleep 0.1
-    done
-    if alive "$pid"; then
-      say "pid $pid did not stop on SIGTERM within 20 s; killing it"
-      kill -KILL "$pid" 2>/dev/null || true
-      for _ in $(seq 1 50); do
-        alive "$pid" || break
-        sleep 0.1
-      done
-    fi
-    alive "$pid" && { say "pid $pid survived SIGKILL"; return 1; }
-    say "stopped pid $pid"
-  fi
-  rm -f "$pidfile"
-}
+stop() { stop_process TERM; }
 
 # live PORT: GET /minio/health/live answers 200. Bash's /dev/tcp, so that
 # nothing but bash is needed.
@@ -117,7 +74,7 @@ stop_on_failure() {
 random() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
 
 start() {
-  local port=$1 bin user password
+  local port=$1 bin user password rc=0
   if running; then
     say "already running in $dir (pid $(pid_of))"
     exit 1
@@ -129,9 +86,7 @@ start() {
     user=$MINIO_ROOT_USER
     password=$MINIO_ROOT_PASSWORD
   else
-    case "$port" in
-      '' | *[!0-9]*) say "PORT must be a number, got '$port'"; exit 2 ;;
-    esac
+    need_number "$port"
     user=${MINIO_ROOT_USER:-root-$(random 6)}
     password=${MINIO_ROOT_PASSWORD:-$(random 20)}
     (umask 077 && printf 'export MINIO_ADDR=%q\nexport MINIO_ROOT_USER=%q\nexport MINIO_ROOT_PASSWORD=%q\n' \
@@ -144,7 +99,7 @@ start() {
     say "port $port is already in use on 127.0.0.1"
     exit 1
   fi
-  bin=$(minio_bin)
+  bin=$(tool_bin MINIO_BIN build-minio.sh)
   mkdir -p "$dir/data"
   chmod 0700 "$dir" "$dir/data"
 
@@ -161,21 +116,17 @@ start() {
     MINIO_BROWSER=off MINIO_UPDATE=off MINIO_SITE_REGION="${MINIO_REGION:-us-east-1}" \
     setsid "$bin" server --quiet --anonymous --address "127.0.0.1:$port" "$dir/data" >>"$log" 2>&1 </dev/null &
   echo $! >"$pidfile"
-  for _ in $(seq 1 300); do
-    if live "$port" 2>/dev/null; then
-      trap - EXIT INT TERM
-      say "running at http://127.0.0.1:$port (pid $(pid_of), log $log, env $envfile)"
-      return 0
-    fi
-    if ! kill -0 "$(pid_of)" 2>/dev/null; then
-      say "minio exited; last lines of $log:"
-      tail -n 30 "$log" >&2
-      exit 1
-    fi
-    sleep 0.2
-  done
-  say "timed out after 60 s waiting for http://127.0.0.1:$port/minio/health/live; last lines of $log:"
-  tail -n 30 "$log" >&2
+  poll 300 0.2 live "$port" || rc=$?
+  if [ "$rc" -eq 0 ]; then
+    trap - EXIT INT TERM
+    say "running at http://127.0.0.1:$port (pid $(pid_of), log $log, env $envfile)"
+    return 0
+  fi
+  if [ "$rc" -eq 1 ]; then
+    show_log "minio exited" 30
+  else
+    show_log "timed out after 60 s waiting for http://127.0.0.1:$port/minio/health/live" 30
+  fi
   exit 1
 }
 

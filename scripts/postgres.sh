@@ -31,6 +31,10 @@
 # and the client, or $PG_BIN.
 set -euo pipefail
 
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+prog=postgres
+# shellcheck source=SCRIPTDIR/lib/process.sh
+. "$here/lib/process.sh"
 usage() {
   echo "usage: $0 start DIR PORT | stop DIR" >&2
   exit 2
@@ -40,7 +44,6 @@ cmd=$1
 dir=$2
 admin=vaultadmin
 
-say() { echo "postgres: $*" >&2; }
 die() {
   say "$*"
   exit 1
@@ -82,22 +85,14 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 pg() { "${as_pg[@]}" "$@"; }
 
-# postmaster_pid: the first line of DIR/data/postmaster.pid, if any.
-postmaster_pid() {
+# pid_of: the postmaster's pid, the first line of DIR/data/postmaster.pid,
+# if any (the server writes it; there is no pidfile of this script's).
+pid_of() {
   if [ -f "$dir/data/postmaster.pid" ]; then head -n 1 "$dir/data/postmaster.pid"; fi
 }
 
-# alive PID: PID runs, is not a zombie, and is the postmaster of this DIR
-# (so that a stale pid file never gets an unrelated process killed).
-alive() {
-  local pid=$1 state
-  [ -n "$pid" ] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
-  [ -r "/proc/$pid/stat" ] || return 0 # no procfs: trust kill -0
-  state=$(sed -n 's/^.*) \([A-Za-z]\) .*$/\1/p' "/proc/$pid/stat" 2>/dev/null) || return 1
-  [ "$state" != Z ] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$dir/data"
-}
+# alive PID: PID is the postmaster of this DIR (see process_alive).
+alive() { process_alive "$1" "$dir/data"; }
 
 stop() {
   local bin pid
@@ -106,7 +101,7 @@ stop() {
     return 0
   fi
   dir=$(cd "$dir" && pwd -P)
-  pid=$(postmaster_pid)
+  pid=$(pid_of)
   if ! alive "$pid"; then
     say "not running in $dir"
     return 0
@@ -189,10 +184,8 @@ on_exit() {
 }
 
 start() {
-  local port=$1 bin pid
-  case "$port" in
-    '' | *[!0-9]*) say "PORT must be a number, got '$port'"; exit 2 ;;
-  esac
+  local port=$1 bin
+  need_number "$port"
   if [ "$port" -lt 1 ] || [ "$port" -gt 65535 ]; then
     say "PORT must be 1-65535, got $port"
     exit 2
@@ -200,8 +193,8 @@ start() {
   bin=$(bin_dir)
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd -P)
-  if alive "$(postmaster_pid)"; then
-    die "already running in $dir (pid $(postmaster_pid))"
+  if running; then
+    die "already running in $dir (pid $(pid_of))"
   fi
   # DIR is handed to the server's user below: only a new or empty
   # directory, or one this script set up before, never someone's files.
@@ -242,16 +235,11 @@ start() {
     tail -n 20 "$dir/postgres.log" >&2
     die "the server did not start (is 127.0.0.1:$port free? log: $dir/postgres.log)"
   fi
-  for _ in $(seq 1 100); do
-    if "$bin/pg_isready" -q -h 127.0.0.1 -p "$port" -t 1; then
-      trap - EXIT INT TERM
-      pid=$(postmaster_pid)
-      say "running at 127.0.0.1:$port (pid $pid, socket $dir/run, log $dir/postgres.log, admin role in $dir/admin.env)"
-      return 0
-    fi
-    alive "$(postmaster_pid)" || break
-    sleep 0.2
-  done
+  if poll 100 0.2 "$bin/pg_isready" -q -h 127.0.0.1 -p "$port" -t 1; then
+    trap - EXIT INT TERM
+    say "running at 127.0.0.1:$port (pid $(pid_of), socket $dir/run, log $dir/postgres.log, admin role in $dir/admin.env)"
+    return 0
+  fi
   tail -n 20 "$dir/postgres.log" >&2
   die "pg_isready got no answer from 127.0.0.1:$port (log: $dir/postgres.log)"
 }

@@ -15,6 +15,9 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+prog=vault-agent
+# shellcheck source=SCRIPTDIR/lib/process.sh
+. "$here/lib/process.sh"
 usage() {
   echo "usage: $0 start DIR CONFIG | stop DIR" >&2
   exit 2
@@ -23,69 +26,29 @@ usage() {
 cmd=$1
 dir=$2
 [ "$cmd" != start ] || mkdir -p "$dir"
-[ -d "$dir" ] || { echo "vault-agent: no directory $dir" >&2; exit 1; }
+[ -d "$dir" ] || { say "no directory $dir"; exit 1; }
 dir=$(cd "$dir" && pwd -P)
 pidfile="$dir/agent.pid"
 log="$dir/agent.log"
 
-say() { echo "vault-agent: $*" >&2; }
+# alive PID: PID is a vault agent (see process_alive).
+alive() { process_alive "$1" ' agent -config='; }
 
-vault_bin() {
-  if [ -n "${VAULT_BIN:-}" ]; then
-    echo "$VAULT_BIN"
-  else
-    "$here/build-vault.sh"
-  fi
-}
+stop() { stop_process TERM; }
 
-pid_of() {
-  if [ -f "$pidfile" ]; then cat "$pidfile"; fi
-}
-
-# alive PID: PID runs (a zombie does not count) and is a vault agent, so
-# that a stale pid file never gets an unrelated process killed.
-alive() {
-  local pid=$1 state
-  [ -n "$pid" ] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
-  [ -r "/proc/$pid/stat" ] || return 0 # no procfs: trust kill -0
-  state=$(sed -n 's/^.*) \([A-Za-z]\) .*$/\1/p' "/proc/$pid/stat" 2>/dev/null) || return 1
-  [ "$state" != Z ] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- ' agent -config='
-}
-
-stop() {
-  local pid
-  pid=$(pid_of)
-  if alive "$pid"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 200); do
-      alive "$pid" || break
-      sleep 0.1
-    done
-    if alive "$pid"; then
-      say "pid $pid did not stop on SIGTERM within 20 s; killing it"
-      kill -KILL "$pid" 2>/dev/null || true
-      for _ in $(seq 1 50); do
-        alive "$pid" || break
-        sleep 0.1
-      done
-    fi
-    alive "$pid" && { say "pid $pid survived SIGKILL"; return 1; }
-    say "stopped pid $pid"
-  fi
-  rm -f "$pidfile"
-}
+# started_since OFFSET: the agent logged its start line after byte OFFSET
+# of its log (in this start's part of it).
+started_since() { tail -c "+$1" "$log" | grep -q 'Vault Agent started'; }
 
 start() {
-  local config=$1 bin pid offset
+  local config=$1 bin pid offset rc=0
   [ -f "$config" ] || { say "no configuration file $config"; exit 1; }
   config=$(cd "$(dirname "$config")" && pwd -P)/$(basename "$config")
-  if alive "$(pid_of)"; then
+  if running; then
     say "already running in $dir (pid $(pid_of))"
     exit 1
   fi
-  bin=$(vault_bin)
+  bin=$(tool_bin VAULT_BIN build-vault.sh)
   touch "$log"
   printf '\n==== %s vault-agent.sh start %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$config" >>"$log"
   # Only this start's part of the log is searched for the start line.
@@ -96,21 +59,17 @@ start() {
   setsid "$bin" agent -config="$config" >>"$log" 2>&1 </dev/null &
   pid=$!
   echo "$pid" >"$pidfile"
-  for _ in $(seq 1 300); do
-    if tail -c "+$offset" "$log" | grep -q 'Vault Agent started'; then
-      say "running (pid $pid, log $log)"
-      return 0
-    fi
-    if ! kill -0 "$pid" 2>/dev/null; then
-      say "vault agent exited while starting; last lines of $log:"
-      tail -n 40 "$log" >&2
-      rm -f "$pidfile"
-      exit 1
-    fi
-    sleep 0.1
-  done
-  say "timed out after 30 s waiting for vault agent to start; last lines of $log:"
-  tail -n 40 "$log" >&2
+  poll 300 0.1 started_since "$offset" || rc=$?
+  if [ "$rc" -eq 0 ]; then
+    say "running (pid $pid, log $log)"
+    return 0
+  fi
+  if [ "$rc" -eq 1 ]; then
+    show_log "vault agent exited while starting" 40
+    rm -f "$pidfile"
+    exit 1
+  fi
+  show_log "timed out after 30 s waiting for vault agent to start" 40
   stop
   exit 1
 }

@@ -18,6 +18,9 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+prog=vault-server
+# shellcheck source=SCRIPTDIR/lib/process.sh
+. "$here/lib/process.sh"
 usage() {
   echo "usage: $0 start DIR PORT | stop DIR | kill DIR | restart DIR" >&2
   exit 2
@@ -26,89 +29,29 @@ usage() {
 cmd=$1
 dir=$2
 [ "$cmd" != start ] || mkdir -p "$dir"
-[ -d "$dir" ] || { echo "vault-server: no directory $dir" >&2; exit 1; }
+[ -d "$dir" ] || { say "no directory $dir"; exit 1; }
 # An absolute, canonical DIR: it is written into config.hcl and matched
 # against the server's command line.
 dir=$(cd "$dir" && pwd -P)
 pidfile="$dir/vault.pid"
 log="$dir/vault.log"
 
-say() { echo "vault-server: $*" >&2; }
+# alive PID: PID is this DIR's vault server (see process_alive).
+alive() { process_alive "$1" "-config=$dir/config.hcl"; }
 
-vault_bin() {
-  if [ -n "${VAULT_BIN:-}" ]; then
-    echo "$VAULT_BIN"
-  else
-    "$here/build-vault.sh"
-  fi
-}
-
-# pid_of: the pid in DIR/vault.pid, if there is one.
-pid_of() {
-  if [ -f "$pidfile" ]; then cat "$pidfile"; fi
-}
-
-# alive PID: PID runs (a zombie does not count) and is this DIR's vault
-# server, so that a stale pid file never gets an unrelated process killed.
-alive() {
-  local pid=$1 state
-  [ -n "$pid" ] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
-  [ -r "/proc/$pid/stat" ] || return 0 # no procfs: trust kill -0
-  state=$(sed -n 's/^.*) \([A-Za-z]\) .*$/\1/p' "/proc/$pid/stat" 2>/dev/null) || return 1
-  [ "$state" != Z ] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-config=$dir/config.hcl"
-}
-
-running() { alive "$(pid_of)"; }
-
-# kill_group PID: SIGKILL whatever is left of the process group Vault leads
-# (setsid made it the leader): the plugin processes it started.
-kill_group() { kill -KILL -- "-$1" 2>/dev/null || true; }
-
-stop() {
-  local signal=$1 pid
-  pid=$(pid_of)
-  if alive "$pid"; then
-    if [ "$signal" = KILL ]; then
-      kill_group "$pid"
-    else
-      kill "-$signal" "$pid" 2>/dev/null || true
-    fi
-    for _ in $(seq 1 200); do
-      alive "$pid" || break
-      sleep 0.1
-    done
-    if alive "$pid"; then
-      say "pid $pid did not stop on SIG$signal within 20 s; killing it"
-      kill -KILL "$pid" 2>/dev/null || true
-      for _ in $(seq 1 50); do
-        alive "$pid" || break
-        sleep 0.1
-      done
-    fi
-    kill_group "$pid"
-    alive "$pid" && { say "pid $pid survived SIGKILL"; return 1; }
-    say "stopped pid $pid (SIG$signal)"
-  fi
-  rm -f "$pidfile"
-}
+# stop SIGNAL: Vault leads its process group (setsid); its plugin processes
+# are in it and go with it.
+stop() { stop_process "$1" group; }
 
 # wait_for WHAT COMMAND...: retries COMMAND for up to 60 s while Vault runs.
 wait_for() {
-  local what=$1
-  shift
-  for _ in $(seq 1 300); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    if ! running; then
-      say "vault exited while waiting for $what; last lines of $log:"
-      tail -n 40 "$log" >&2
-      return 1
-    fi
-    sleep 0.2
-  done
-  say "timed out after 60 s waiting for $what; last lines of $log:"
-  tail -n 40 "$log" >&2
+  local rc=0
+  poll 300 0.2 "${@:2}" || rc=$?
+  case "$rc" in
+    0) return 0 ;;
+    1) show_log "vault exited while waiting for $1" 40 ;;
+    *) show_log "timed out after 60 s waiting for $1" 40 ;;
+  esac
   return 1
 }
 
@@ -129,9 +72,7 @@ listening() {
 
 write_config() {
   local port=$1
-  case "$port" in
-    '' | *[!0-9]*) say "PORT must be a number, got '$port'"; exit 2 ;;
-  esac
+  need_number "$port"
   cat >"$dir/config.hcl" <<HCL
 storage "raft" {
   path    = "$dir/data"
@@ -159,7 +100,7 @@ start() {
     say "already running in $dir (pid $(pid_of))"
     exit 1
   fi
-  bin=$(vault_bin)
+  bin=$(tool_bin VAULT_BIN build-vault.sh)
   mkdir -p "$dir/data" "$dir/plugins"
   chmod 0700 "$dir" "$dir/data"
   if [ ! -f "$dir/config.hcl" ]; then

@@ -25,7 +25,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -161,16 +160,7 @@ func Binaries(t testing.TB) (plugin, cli string) {
 // os.TempDir()/entropy-bin-PID-*. A test binary cannot remove it when it
 // exits, so each new one removes those of processes that are gone.
 func binDir() (string, error) {
-	old, _ := filepath.Glob(filepath.Join(os.TempDir(), "entropy-bin-*"))
-	for _, d := range old {
-		p, _, ok := strings.Cut(strings.TrimPrefix(filepath.Base(d), "entropy-bin-"), "-")
-		pid, err := strconv.Atoi(p)
-		if !ok || err != nil || pid <= 0 || pid == os.Getpid() {
-			continue
-		}
-		if syscall.Kill(pid, 0) == nil {
-			continue // still running (or the pid was reused: leave it)
-		}
+	for _, d := range staleDirs("entropy-bin-") {
 		os.RemoveAll(d)
 	}
 	return os.MkdirTemp("", fmt.Sprintf("entropy-bin-%d-", os.Getpid()))
@@ -226,23 +216,11 @@ func StartServer(t testing.TB) *Server {
 // connect reads DIR/env and makes the root client.
 func (s *Server) connect(t testing.TB) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(s.Dir, "env"))
+	env, err := readEnvFile(filepath.Join(s.Dir, "env"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
-		if !ok {
-			continue
-		}
-		v = strings.Trim(v, `'"`)
-		switch k {
-		case "VAULT_ADDR":
-			s.Addr = v
-		case "VAULT_TOKEN":
-			s.RootToken = v
-		}
-	}
+	s.Addr, s.RootToken = env["VAULT_ADDR"], env["VAULT_TOKEN"]
 	if s.Addr == "" || s.RootToken == "" {
 		t.Fatalf("no VAULT_ADDR or VAULT_TOKEN in %s/env", s.Dir)
 	}

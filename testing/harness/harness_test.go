@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -49,7 +48,7 @@ func TestServerSurvivesRestartAndCrash(t *testing.T) {
 
 	last := pid(t, s)
 	script(t, []string{"VAULT_BIN=" + VaultBinary(t)}, "vault-server.sh", "stop", s.Dir)
-	if running(last) {
+	if processRuns(last) {
 		t.Errorf("pid %d still runs after stop", last)
 	}
 	if _, err := os.Stat(filepath.Join(s.Dir, "vault.pid")); !os.IsNotExist(err) {
@@ -59,20 +58,6 @@ func TestServerSurvivesRestartAndCrash(t *testing.T) {
 		c.Close()
 		t.Errorf("%s still accepts connections after stop", s.Addr)
 	}
-}
-
-// running reports whether the process runs; a zombie (exited, not yet
-// reaped by its new parent) does not count.
-func running(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return !os.IsNotExist(err)
-	}
-	stat := string(b) // "PID (COMM) STATE ..."; COMM may hold ") "
-	return !strings.HasPrefix(stat[strings.LastIndex(stat, ") ")+2:], "Z")
 }
 
 // pid is the server's pid from DIR/vault.pid.

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 )
 
@@ -58,7 +57,9 @@ var minioReapOnce sync.Once
 // of the server log goes to the test log first.
 func StartMinIO(t testing.TB) *MinIO {
 	t.Helper()
-	minioReapOnce.Do(minioReapStale)
+	minioReapOnce.Do(func() {
+		reapStale(minioDirPrefix, "minio-server.sh", "data", "minio.log", "minio.pid", "root.env", "root.env.tmp")
+	})
 	bin := MinIOBinary(t)
 	dir, err := os.MkdirTemp("", minioDirPrefix+strconv.Itoa(os.Getpid())+"-")
 	if err != nil {
@@ -78,44 +79,27 @@ func StartMinIO(t testing.TB) *MinIO {
 	})
 	// FreePort's port may be taken by someone else before MinIO binds it;
 	// the script then refuses it, and another is tried.
-	var lastErr error
-	for range 3 {
-		if _, lastErr = runScript(env, "minio-server.sh", "start", dir, strconv.Itoa(FreePort(t))); lastErr == nil {
-			m.readRootEnv(t)
-			return m
+	startOnFreePort(t, "MinIO", func(port int) (bool, error) {
+		_, err := runScript(env, "minio-server.sh", "start", dir, strconv.Itoa(port))
+		if err != nil && strings.Contains(err.Error(), "already in use") {
+			os.Remove(filepath.Join(dir, "root.env")) // it names the refused port
+			return true, err
 		}
-		if !strings.Contains(lastErr.Error(), "already in use") {
-			break
-		}
-		os.Remove(filepath.Join(dir, "root.env")) // it names the refused port
-	}
-	t.Fatalf("starting MinIO: %v", lastErr)
-	return nil
+		return false, err
+	})
+	m.readRootEnv(t)
+	return m
 }
 
 // readRootEnv reads DIR/root.env (lines `export NAME=VALUE`, as printf %q
 // quotes them; the script's values need no quoting).
 func (m *MinIO) readRootEnv(t testing.TB) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(m.Dir, "root.env"))
+	env, err := readEnvFile(filepath.Join(m.Dir, "root.env"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
-		if !ok {
-			continue
-		}
-		v = strings.Trim(v, `'"`)
-		switch k {
-		case "MINIO_ADDR":
-			m.Addr = v
-		case "MINIO_ROOT_USER":
-			m.RootUser = v
-		case "MINIO_ROOT_PASSWORD":
-			m.RootPassword = v
-		}
-	}
+	m.Addr, m.RootUser, m.RootPassword = env["MINIO_ADDR"], env["MINIO_ROOT_USER"], env["MINIO_ROOT_PASSWORD"]
 	if m.Addr == "" || m.RootUser == "" || m.RootPassword == "" {
 		t.Fatalf("%s/root.env lacks MINIO_ADDR, MINIO_ROOT_USER or MINIO_ROOT_PASSWORD", m.Dir)
 	}
@@ -129,38 +113,4 @@ func (m *MinIO) Log(t testing.TB) string {
 		t.Logf("reading the MinIO log: %v", err)
 	}
 	return string(b)
-}
-
-// minioReapStale stops the servers and removes the directories that
-// earlier test processes left in os.TempDir() (entropy-minio-PID-*, PID
-// gone): a test binary killed by -timeout exits without running its
-// cleanups, and its MinIO, detached in its own session, would run on. Only
-// directories laid out as scripts/minio-server.sh makes them are touched.
-func minioReapStale() {
-	old, _ := filepath.Glob(filepath.Join(os.TempDir(), minioDirPrefix+"*-*"))
-next:
-	for _, d := range old {
-		p, _, ok := strings.Cut(strings.TrimPrefix(filepath.Base(d), minioDirPrefix), "-")
-		pid, err := strconv.Atoi(p)
-		if !ok || err != nil || pid <= 0 || pid == os.Getpid() {
-			continue
-		}
-		if syscall.Kill(pid, 0) == nil {
-			continue // still running (or the pid was reused: leave it)
-		}
-		entries, err := os.ReadDir(d)
-		if err != nil {
-			continue
-		}
-		for _, e := range entries {
-			switch e.Name() {
-			case "data", "minio.log", "minio.pid", "root.env", "root.env.tmp":
-			default:
-				continue next // not only what the script makes: not ours to remove
-			}
-		}
-		if _, err := runScript(nil, "minio-server.sh", "stop", d); err == nil {
-			os.RemoveAll(d)
-		}
-	}
 }

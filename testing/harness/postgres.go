@@ -3,7 +3,6 @@ package harness
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -30,10 +28,6 @@ type Postgres struct {
 	Bin           string // the bin directory of the server's version (psql, pg_isready)
 }
 
-// pgStartAttempts bounds the retries when the free port FreePort chose
-// was taken by someone else before the server bound it.
-const pgStartAttempts = 3
-
 // StartPostgres starts a PostgreSQL server with scripts/postgres.sh in a
 // fresh directory os.TempDir()/entropy-pg-PID-* (not t.TempDir(): as root
 // the server runs as the postgres user, which must reach the directory,
@@ -47,34 +41,32 @@ const pgStartAttempts = 3
 // machine missing the package cannot pass quietly.
 func StartPostgres(t testing.TB) *Postgres {
 	t.Helper()
-	pgReapOnce.Do(pgReapStale)
-	var lastErr error
-	for range pgStartAttempts {
+	pgReapOnce.Do(func() {
+		reapStale(pgDirPrefix, "postgres.sh", "data", "run", "postgres.log", "admin.env", "admin.env.tmp", ".initdb-pw")
+	})
+	var p *Postgres
+	startOnFreePort(t, "PostgreSQL", func(port int) (bool, error) {
+		// A fresh directory each time: the failed start's holds a cluster
+		// initialized for the taken port.
 		dir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", pgDirPrefix, os.Getpid()))
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := &Postgres{Dir: dir, Host: "127.0.0.1", Port: FreePort(t)}
+		try := &Postgres{Dir: dir, Host: "127.0.0.1", Port: port}
+		p = try
 		// Registered first, so it runs after the stop below.
 		t.Cleanup(func() { os.RemoveAll(dir) })
 		t.Cleanup(func() {
 			if t.Failed() {
-				t.Logf("last 60 lines of %s/postgres.log:\n%s", dir, tail(p.Log(t), 60))
+				t.Logf("last 60 lines of %s/postgres.log:\n%s", dir, tail(try.Log(t), 60))
 			}
-			p.Stop(t)
+			try.Stop(t)
 		})
-		_, lastErr = runScript(nil, "postgres.sh", "start", dir, strconv.Itoa(p.Port))
-		if lastErr == nil {
-			p.readAdminEnv(t)
-			return p
-		}
-		if !strings.Contains(p.Log(t), "could not bind") {
-			break // not a port collision: retrying would fail the same way
-		}
-		t.Logf("port %d was taken meanwhile; trying another", p.Port)
-	}
-	t.Fatalf("starting PostgreSQL: %v", lastErr)
-	return nil
+		_, err = runScript(nil, "postgres.sh", "start", dir, strconv.Itoa(port))
+		return err != nil && strings.Contains(try.Log(t), "could not bind"), err
+	})
+	p.readAdminEnv(t)
+	return p
 }
 
 // pgDirPrefix starts the name of each server's directory in os.TempDir(),
@@ -83,66 +75,17 @@ const pgDirPrefix = "entropy-pg-"
 
 var pgReapOnce sync.Once
 
-// pgReapStale stops the servers and removes the directories that earlier
-// test processes left in os.TempDir() (entropy-pg-PID-*, PID gone): a test
-// binary killed by -timeout exits without running its cleanups, and its
-// PostgreSQL, detached in its own session, would run on. Only directories
-// laid out as scripts/postgres.sh makes them are touched.
-func pgReapStale() {
-	old, _ := filepath.Glob(filepath.Join(os.TempDir(), pgDirPrefix+"*-*"))
-next:
-	for _, d := range old {
-		p, _, ok := strings.Cut(strings.TrimPrefix(filepath.Base(d), pgDirPrefix), "-")
-		pid, err := strconv.Atoi(p)
-		if !ok || err != nil || pid <= 0 || pid == os.Getpid() {
-			continue
-		}
-		if syscall.Kill(pid, 0) == nil {
-			continue // still running (or the pid was reused: leave it)
-		}
-		entries, err := os.ReadDir(d)
-		if err != nil {
-			continue
-		}
-		for _, e := range entries {
-			switch e.Name() {
-			case "data", "run", "postgres.log", "admin.env", "admin.env.tmp", ".initdb-pw":
-			default:
-				continue next // not only what the script makes: not ours to remove
-			}
-		}
-		if _, err := runScript(nil, "postgres.sh", "stop", d); err == nil {
-			os.RemoveAll(d)
-		}
-	}
-}
-
 // readAdminEnv reads the admin role and the bin directory from
 // DIR/admin.env (lines `export NAME=VALUE`, as printf %q quotes them).
 func (p *Postgres) readAdminEnv(t testing.TB) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(p.Dir, "admin.env"))
+	env, err := readEnvFile(filepath.Join(p.Dir, "admin.env"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
-		if !ok {
-			continue
-		}
-		v = strings.Trim(v, `'"`)
-		switch k {
-		case "PGUSER":
-			p.AdminUser = v
-		case "PGPASSWORD":
-			p.AdminPassword = v
-		case "PG_BIN":
-			p.Bin = v
-		case "PGPORT":
-			if port, err := strconv.Atoi(v); err == nil && port != p.Port {
-				t.Fatalf("admin.env says port %d, the server was started on %d", port, p.Port)
-			}
-		}
+	p.AdminUser, p.AdminPassword, p.Bin = env["PGUSER"], env["PGPASSWORD"], env["PG_BIN"]
+	if port, err := strconv.Atoi(env["PGPORT"]); err == nil && port != p.Port {
+		t.Fatalf("admin.env says port %d, the server was started on %d", port, p.Port)
 	}
 	if p.AdminUser == "" || p.AdminPassword == "" || p.Bin == "" {
 		t.Fatalf("%s/admin.env lacks PGUSER, PGPASSWORD or PG_BIN", p.Dir)
@@ -159,7 +102,7 @@ func (p *Postgres) Stop(t testing.TB) {
 		t.Errorf("stopping PostgreSQL: %v", err)
 	}
 	for _, pid := range procs {
-		if pgProcessRuns(pid) {
+		if processRuns(pid) {
 			t.Errorf("PostgreSQL process %d still runs after stop", pid)
 		}
 	}
@@ -184,7 +127,7 @@ func (p *Postgres) PID() int {
 // background workers), so that a test can check that none outlives Stop.
 func (p *Postgres) Processes() []int {
 	postmaster := p.PID()
-	if postmaster == 0 || !pgProcessRuns(postmaster) {
+	if postmaster == 0 || !processRuns(postmaster) {
 		return nil
 	}
 	pids := []int{postmaster}
@@ -194,41 +137,11 @@ func (p *Postgres) Processes() []int {
 		if err != nil {
 			continue
 		}
-		if ppid, _ := pgParent(pid); ppid == postmaster {
+		if ppid, _ := parentPID(pid); ppid == postmaster {
 			pids = append(pids, pid)
 		}
 	}
 	return pids
-}
-
-// pgStat is the part of /proc/PID/stat after the command: "STATE PPID ...".
-func pgStat(pid int) ([]string, error) {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return nil, err
-	}
-	stat := string(b) // "PID (COMM) STATE PPID ..."; COMM may hold ") "
-	return strings.Fields(stat[strings.LastIndex(stat, ")")+1:]), nil
-}
-
-func pgParent(pid int) (int, error) {
-	f, err := pgStat(pid)
-	if err != nil || len(f) < 2 {
-		return 0, errors.New("no stat")
-	}
-	return strconv.Atoi(f[1])
-}
-
-// pgProcessRuns reports whether pid runs; a zombie does not count.
-func pgProcessRuns(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	f, err := pgStat(pid)
-	if err != nil {
-		return !os.IsNotExist(err)
-	}
-	return len(f) > 0 && f[0] != "Z"
 }
 
 // Log returns DIR/postgres.log (initdb's output and the server's log).

@@ -1,0 +1,125 @@
+# scripts/lib/process.sh: what the scripts that run one detached server
+# (vault-server.sh, vault-agent.sh, minio-server.sh, postgres.sh) share.
+# Sourced, never run: `. "$here/lib/process.sh"`. The sourcing script sets
+#   prog     its name for messages (vault-server, minio-server, ...)
+#   pidfile  the pid file (pid_of, running and stop_process read it)
+#   log      the server's log (show_log)
+# and defines alive PID: one line over process_alive with its own
+# command-line pattern. A script whose server writes its own pid file
+# (postgres.sh: the postmaster's) redefines pid_of after sourcing this.
+# (SC2154: here, prog, pidfile and log are the sourcing script's.)
+# shellcheck shell=bash disable=SC2154
+
+# say MESSAGE...: MESSAGE on stderr, after the script's name.
+say() { echo "$prog: $*" >&2; }
+
+# tool_bin VAR BUILD: the program named by the environment variable VAR if
+# it is set and not empty, else what scripts/BUILD prints (it builds the
+# pinned version, or finds it in its cache).
+tool_bin() {
+  if [ -n "${!1:-}" ]; then
+    echo "${!1}"
+  else
+    "$here/$2"
+  fi
+}
+
+# need_number PORT: exits 2, saying so, unless PORT is a decimal number.
+need_number() {
+  case "$1" in
+    '' | *[!0-9]*) say "PORT must be a number, got '$1'"; exit 2 ;;
+  esac
+}
+
+# pid_of: the pid in the pid file, if there is one.
+pid_of() {
+  if [ -f "$pidfile" ]; then cat "$pidfile"; fi
+}
+
+# process_alive PID [PATTERN]: PID runs, is not a zombie (an exited process
+# its parent has not reaped yet does not count), and its command line, NUL
+# separators read as spaces, holds PATTERN (a fixed string). The pattern is
+# what keeps a stale pid file, whose pid the kernel has since given to
+# another process, from ever getting an unrelated process killed. Without
+# a PATTERN the command line is not checked: only for a pid this script
+# started itself, which counts before it has exec'd the server. Without
+# procfs, kill -0 is all there is to go by.
+process_alive() {
+  local pid=$1 pattern=${2:-} state
+  [ -n "$pid" ] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  [ -r "/proc/$pid/stat" ] || return 0 # no procfs: trust kill -0
+  # The state follows the last ") ": the command name may hold one.
+  state=$(sed -n 's/^.*) \([A-Za-z]\) .*$/\1/p' "/proc/$pid/stat" 2>/dev/null) || return 1
+  [ "$state" != Z ] || return 1
+  [ -n "$pattern" ] || return 0
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$pattern"
+}
+
+# running: the pid file names this script's server, alive (alive's checks).
+running() { alive "$(pid_of)"; }
+
+# kill_group PID: SIGKILL to the whole process group PID leads (setsid made
+# it the leader), so that no child it started (Vault's plugins) outlives it.
+kill_group() { kill -KILL -- "-$1" 2>/dev/null || true; }
+
+# wait_gone PID TRIES: waits until alive PID fails, for up to TRIES tenths
+# of a second.
+wait_gone() {
+  for _ in $(seq 1 "$2"); do
+    alive "$1" || break
+    sleep 0.1
+  done
+}
+
+# stop_process SIGNAL [group]: stops the server in the pid file if alive
+# says it runs: SIGNAL (TERM or KILL), then SIGKILL if it still runs 20 s
+# later. Only a pid alive accepts is ever signalled. With `group` the
+# server leads its own process group, and what is left of the group is
+# killed too: at once for KILL (as a crash would end it all), else once the
+# server has ended; the message then names the signal. Removes the pid
+# file, except when the server survives SIGKILL: then it says so and fails.
+stop_process() {
+  local signal=$1 group=${2:-} pid
+  pid=$(pid_of)
+  if alive "$pid"; then
+    if [ "$signal" = KILL ] && [ -n "$group" ]; then
+      kill_group "$pid"
+    else
+      kill "-$signal" "$pid" 2>/dev/null || true
+    fi
+    wait_gone "$pid" 200
+    if alive "$pid"; then
+      say "pid $pid did not stop on SIG$signal within 20 s; killing it"
+      kill -KILL "$pid" 2>/dev/null || true
+      wait_gone "$pid" 50
+    fi
+    [ -z "$group" ] || kill_group "$pid"
+    alive "$pid" && { say "pid $pid survived SIGKILL"; return 1; }
+    say "stopped pid $pid${group:+ (SIG$signal)}"
+  fi
+  rm -f "$pidfile"
+}
+
+# poll TRIES DELAY COMMAND...: runs COMMAND (its output discarded) until it
+# succeeds, DELAY seconds apart, while the process in the pid file runs
+# (process_alive without a pattern: it counts before it has exec'd the
+# server, and a zombie does not). Returns 0 once COMMAND succeeded, 1 as
+# soon as the process has ended, 2 after TRIES failed tries.
+poll() {
+  local tries=$1 delay=$2
+  shift 2
+  for _ in $(seq 1 "$tries"); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    process_alive "$(pid_of)" || return 1
+    sleep "$delay"
+  done
+  return 2
+}
+
+# show_log MESSAGE LINES: says MESSAGE, then the last LINES lines of the
+# server's log on stderr, for a start that failed.
+show_log() {
+  say "$1; last lines of $log:"
+  tail -n "$2" "$log" >&2
+}

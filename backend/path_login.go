@@ -77,6 +77,9 @@ func pathLogin(b *entropyBackend) *framework.Path {
 // loginRequest is a login's fields, present but not yet checked.
 type loginRequest struct {
 	role, clientID, proof string
+	// env is the parsed proof when reading the client ID from a jwt
+	// already parsed it, so that verification does not parse it again.
+	env *protocol.Envelope
 }
 
 // parseLoginRequest reads a login's fields in either shape: role,
@@ -101,7 +104,7 @@ func parseLoginRequest(d *framework.FieldData) (*loginRequest, *logical.Response
 			if err != nil {
 				return nil, logical.ErrorResponse("jwt is not an entropy proof")
 			}
-			lr.clientID = env.Header.ClientID
+			lr.clientID, lr.env = env.Header.ClientID, env
 		}
 	}
 	switch {
@@ -231,9 +234,12 @@ type verifiedLogin struct {
 // promotion, a failure toward lockout or a clone. A refusal is a
 // *loginRefusal; any other error is an internal fault.
 func (b *entropyBackend) verifyLogin(ctx context.Context, req *logical.Request, lr *loginRequest) (*verifiedLogin, error) {
-	env, err := protocol.ParseProof(lr.proof)
-	if err != nil {
-		return nil, refuse(err)
+	env := lr.env
+	if env == nil {
+		var err error
+		if env, err = protocol.ParseProof(lr.proof); err != nil {
+			return nil, refuse(err)
+		}
 	}
 	now := b.now()
 	conf, err := b.config(ctx, req.Storage)

@@ -28,7 +28,7 @@ const (
 	rolePrefix        = "role/"
 	clientPrefix      = "client/"  // client/<role>/<client_id>: metadata
 	entropyPrefix     = "entropy/" // entropy/<role>/<client_id>/<generation>
-	noncePrefix       = "nonce/"   // nonce/<bucket>/<nonce id>: accepted nonces
+	noncePrefix       = "nonce/"   // nonce/<bucket>/<nonce id>: accepted nonces of older builds (nonce.go)
 )
 
 type entropyBackend struct {
@@ -49,6 +49,8 @@ type entropyBackend struct {
 	challengeKeyCache atomic.Value
 
 	nonces nonceStore
+	// cache holds the config, keyring and roles for the login path.
+	cache *readCache
 
 	// Background housekeeping (tidy.go, periodic.go) runs on bgCtx, which
 	// is cancelled when the backend is unmounted or reloaded.
@@ -74,7 +76,8 @@ func newBackend() *entropyBackend {
 	b := &entropyBackend{
 		roleLocks:   locksutil.CreateLocks(),
 		clientLocks: locksutil.CreateLocks(),
-		nonces:      newStorageNonceStore(),
+		nonces:      newMemoryNonceStore(),
+		cache:       newReadCache(),
 		now:         time.Now,
 	}
 	b.bgCtx, b.bgCancel = context.WithCancel(context.Background())
@@ -106,6 +109,8 @@ func newBackend() *entropyBackend {
 			},
 		),
 		AuthRenew:      b.pathLoginRenew,
+		Invalidate:     b.invalidateFunc,
+		InitializeFunc: b.initialize,
 		PeriodicFunc:   b.periodicFunc,
 		Clean:          b.cleanup,
 		RunningVersion: Version,

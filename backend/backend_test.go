@@ -18,11 +18,22 @@ func getTestBackend(t testing.TB) (*entropyBackend, logical.Storage) {
 	t.Helper()
 	conf := logical.TestBackendConfig()
 	conf.StorageView = &logical.InmemStorage{}
-	b, err := Factory(context.Background(), conf)
+	return newTestBackend(t, conf), conf.StorageView
+}
+
+// newTestBackend makes a backend as if it had started serving an hour ago,
+// so that its replay window is open (nonce_test.go tests a start).
+func newTestBackend(t testing.TB, conf *logical.BackendConfig) *entropyBackend {
+	t.Helper()
+	raw, err := Factory(context.Background(), conf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b.(*entropyBackend), conf.StorageView
+	b := raw.(*entropyBackend)
+	if err := b.nonces.load(context.Background(), conf.StorageView, time.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // request runs one request the way Vault's router does: for a write, the

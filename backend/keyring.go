@@ -206,7 +206,9 @@ func (b *entropyBackend) nonLockedAddKey(ctx context.Context, s logical.Storage,
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Put(ctx, entry); err != nil {
+	err = s.Put(ctx, entry)
+	b.cache.invalidate(keyringStorageKey) // even after a failed write: it may have landed
+	if err != nil {
 		return nil, fmt.Errorf("writing keyring: %w", err)
 	}
 	b.Logger().Info("server key created", "key_id", k.ID, "suite", k.Suite)

@@ -516,11 +516,7 @@ func getLoggedTestBackend(t testing.TB) (*entropyBackend, logical.Storage, *byte
 	conf := logical.TestBackendConfig()
 	conf.StorageView = &logical.InmemStorage{}
 	conf.Logger = hclog.New(&hclog.LoggerOptions{Output: buf, Level: hclog.Trace})
-	b, err := Factory(context.Background(), conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.(*entropyBackend), conf.StorageView, buf
+	return newTestBackend(t, conf), conf.StorageView, buf
 }
 
 func TestRotationRequestedAfterIssueIsStillOwed(t *testing.T) {

@@ -3,54 +3,284 @@ package backend
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
-	"github.com/hashicorp/vault/sdk/helper/locksutil"
+	"github.com/hashicorp/vault/sdk/helper/consts"
 	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/entropy-auth/vault-plugin-auth-entropy/backend/protocol"
 )
 
-// nonceStore makes every accepted proof single-use. It is the one place
-// that knows how accepted nonces are remembered, so that a design that
-// writes nothing per login can replace this one.
-type nonceStore interface {
-	// claim records that the nonce with this ID was accepted; the record
-	// must last at least until expiresAt. It reports false, and records
-	// nothing, if the nonce was claimed before.
-	claim(ctx context.Context, s logical.Storage, id [32]byte, issuedAt, expiresAt time.Time) (bool, error)
+// Replay protection without a storage write per login.
+//
+// Every accepted proof is single use. The nonces accepted recently live in
+// the memory of the node that serves logins (the active node: standbys
+// forward to it), for as long as a proof could still pass the time check.
+// What memory cannot carry across a restart, a plugin reload or a leader
+// change is covered by a watermark in storage: before it accepts a proof
+// issued at T, the node makes sure the stored watermark is at least T, and
+// a node that starts refuses every proof issued at or before the watermark
+// it finds, since a node before it may have accepted that proof without a
+// trace. The watermark moves in steps ahead of the clock, so an ordinary
+// login writes nothing and a busy server writes about once a step. A
+// deposed leader cannot raise it (its raft writes fail), so it cannot accept
+// a proof that its successor would accept again.
+//
+// The price: right after a start, honest proofs issued before the
+// watermark are refused with a named refusal (ErrProofPredatesWindow) and
+// their clients make new ones; and a proof may be issued at most
+// maxFutureSkew ahead of the server's clock, which bounds how far a client
+// can push the watermark, and so that refusal window, ahead.
+
+// forwardsLogins reports whether this node must hand logins on: the nonces
+// live in the memory of the node that writes the mount's storage, and Vault
+// forwards a request refused with logical.ErrReadOnly to it. Performance
+// standbys and secondaries are Vault Enterprise features (untested here);
+// Community standbys forward every request by themselves.
+func (b *entropyBackend) forwardsLogins() bool {
+	sys := b.System()
+	if sys == nil {
+		return false
+	}
+	st := sys.ReplicationState()
+	return st.HasState(consts.ReplicationPerformanceStandby) ||
+		(st.HasState(consts.ReplicationPerformanceSecondary) && !sys.LocalMount())
 }
 
-// nonceBucket groups nonce records by the minute their proof was issued,
-// so that tidying can drop whole buckets once they are past every
-// possible skew window. A replayed proof carries the same issued_at (it is
-// sealed), so it always lands in the same bucket as the original.
+// initialize reads the replay watermark when the backend starts serving (on
+// the active node), rather than in the first login. On failure the first
+// login tries again.
+func (b *entropyBackend) initialize(ctx context.Context, req *logical.InitializationRequest) error {
+	if err := b.nonces.load(ctx, req.Storage, b.now()); err != nil {
+		b.Logger().Warn("replay window not opened at start; the first login will try again", "error", err)
+	}
+	return nil
+}
+
+// nonceStore makes every accepted proof single use.
+type nonceStore interface {
+	// load prepares the store, once: see memoryNonceStore.load.
+	load(ctx context.Context, s logical.Storage, now time.Time) error
+	// claim records that the nonce with this ID, of a proof issued at
+	// issuedAt, was accepted at now under the config's skew. It returns
+	// protocol.ErrReplay if the nonce was claimed before and
+	// protocol.ErrProofPredatesWindow if this store cannot tell, and
+	// records nothing then; any other error is a fault.
+	claim(ctx context.Context, s logical.Storage, id [32]byte, issuedAt, now time.Time, skew time.Duration) error
+}
+
+const (
+	// watermarkStorageKey holds the watermark: no proof issued after it has
+	// been accepted.
+	watermarkStorageKey = "replay/watermark"
+	// watermarkStep is how far past the proof being accepted (or the clock,
+	// if later) the watermark is raised: about one write per step under
+	// load, and the refusal window after a start is about this long.
+	watermarkStep = 2 * time.Second
+	// maxFutureSkew is how far ahead of the server's clock a proof may be
+	// issued, whatever allowed_clock_skew says: the watermark, and so the
+	// refusal window after a start, follows the latest issued_at accepted.
+	maxFutureSkew = 5 * time.Second
+	// memoryMargin keeps nonces in memory this long past the time check's
+	// window. Forgetting a second moves the horizon past it, so the
+	// margin only spares proofs that are slow between the time check and
+	// the claim a needless refusal; it is not needed for safety.
+	memoryMargin = 10 * time.Second
+)
+
+// memoryNonceStore is the nonce store described above.
+type memoryNonceStore struct {
+	// raise serialises raising the watermark, so that one write serves
+	// every login waiting for it.
+	raise sync.Mutex
+
+	mu     sync.Mutex
+	loaded bool
+	// horizon: proofs issued at or before it are refused as predating the
+	// window (the stored watermark at start, then the seconds forgotten).
+	horizon int64
+	// reserved is the stored watermark: every proof accepted was issued at
+	// or before it.
+	reserved int64
+	// legacyUntil: proofs issued before it may have been recorded in
+	// storage by a build that kept nonces there (see legacy).
+	legacyUntil int64
+	// seen holds the accepted nonce IDs by the second their proof was
+	// issued.
+	seen       map[int64]map[[32]byte]struct{}
+	lastPruned int64
+}
+
+func newMemoryNonceStore() *memoryNonceStore {
+	return &memoryNonceStore{seen: map[int64]map[[32]byte]struct{}{}}
+}
+
+type watermarkEntry struct {
+	// IssuedAt is in Unix seconds.
+	IssuedAt int64 `json:"issued_at"`
+}
+
+func (n *memoryNonceStore) claim(ctx context.Context, s logical.Storage, id [32]byte, issuedAt, now time.Time, skew time.Duration) error {
+	if err := n.load(ctx, s, now); err != nil {
+		return err
+	}
+	t := issuedAt.Unix()
+	n.mu.Lock()
+	horizon, reserved, legacy := n.horizon, n.reserved, t < n.legacyUntil
+	n.mu.Unlock()
+	if t <= horizon {
+		return protocol.ErrProofPredatesWindow
+	}
+	if t > reserved {
+		if err := n.raiseWatermark(ctx, s, t, now); err != nil {
+			return err
+		}
+	}
+	if legacy {
+		if err := legacyClaimed(ctx, s, id, issuedAt); err != nil {
+			return err
+		}
+	}
+
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.prune(now, skew)
+	if t <= n.horizon { // forgotten while this login waited
+		return protocol.ErrProofPredatesWindow
+	}
+	second := n.seen[t]
+	if second == nil {
+		second = map[[32]byte]struct{}{}
+		n.seen[t] = second
+	}
+	if _, ok := second[id]; ok {
+		return protocol.ErrReplay
+	}
+	second[id] = struct{}{}
+	return nil
+}
+
+// load reads the watermark once, when the backend starts serving
+// (initialize), else at the first login: the new horizon. A failed read is
+// retried by the next login. now is unused by the horizon; it dates the
+// window of the old nonce records.
+func (n *memoryNonceStore) load(ctx context.Context, s logical.Storage, now time.Time) error {
+	n.mu.Lock()
+	loaded := n.loaded
+	n.mu.Unlock()
+	if loaded {
+		return nil
+	}
+	n.raise.Lock()
+	defer n.raise.Unlock()
+	if n.loaded {
+		return nil
+	}
+	var w watermarkEntry
+	entry, err := s.Get(ctx, watermarkStorageKey)
+	if err != nil {
+		return fmt.Errorf("reading the replay watermark: %w", err)
+	}
+	if entry != nil {
+		if err := entry.DecodeJSON(&w); err != nil {
+			return fmt.Errorf("decoding the replay watermark: %w", err)
+		}
+	}
+	legacyUntil, err := legacyWindowEnd(ctx, s, now)
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	// The stored watermark covers every node before this one, unless
+	// storage went back in time (a snapshot restore): see the threat
+	// model. Refusing up to now plus the future bound as well would cover
+	// that, but would refuse every login for seconds after every start,
+	// a fresh mount's first ones included.
+	n.horizon, n.reserved, n.legacyUntil, n.loaded = w.IssuedAt, w.IssuedAt, legacyUntil, true
+	return nil
+}
+
+// raiseWatermark stores a watermark of at least t before a proof issued at
+// t is accepted. The write is the point of no return: if it fails, the
+// login fails.
+func (n *memoryNonceStore) raiseWatermark(ctx context.Context, s logical.Storage, t int64, now time.Time) error {
+	n.raise.Lock()
+	defer n.raise.Unlock()
+	n.mu.Lock()
+	reserved := n.reserved
+	n.mu.Unlock()
+	if t <= reserved { // another login raised it meanwhile
+		return nil
+	}
+	next := max(t, now.Unix()) + int64(watermarkStep/time.Second)
+	entry, err := logical.StorageEntryJSON(watermarkStorageKey, &watermarkEntry{IssuedAt: next})
+	if err != nil {
+		return err
+	}
+	if err := s.Put(ctx, entry); err != nil {
+		return fmt.Errorf("raising the replay watermark: %w", err)
+	}
+	n.mu.Lock()
+	n.reserved = next
+	n.mu.Unlock()
+	return nil
+}
+
+// prune forgets, once a second, the seconds no proof can be issued in and
+// still pass the time check, and moves the horizon past them. Called with
+// n.mu held.
+func (n *memoryNonceStore) prune(now time.Time, skew time.Duration) {
+	sec := now.Unix()
+	if sec == n.lastPruned {
+		return
+	}
+	n.lastPruned = sec
+	oldest := now.Add(-skew - memoryMargin).Unix()
+	for t := range n.seen {
+		if t < oldest {
+			delete(n.seen, t)
+			n.horizon = max(n.horizon, t)
+		}
+	}
+	// Seconds in which nothing was accepted are forgotten too: after a
+	// raised skew, an old proof is refused as predating the window rather
+	// than accepted with nothing to compare it with.
+	n.horizon = max(n.horizon, oldest-1)
+}
+
+// size is the number of nonces held, for tests.
+func (n *memoryNonceStore) size() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	total := 0
+	for _, s := range n.seen {
+		total += len(s)
+	}
+	return total
+}
+
+// Builds before the memory store wrote a record per accepted nonce under
+// nonce/<bucket>/<id>; tidy still removes them. After an upgrade, until no
+// proof the old build accepted can pass the time check, a login looks its
+// nonce up there too (a read, never a write).
+
+// nonceBucket groups the old records by the minute their proof was issued.
 const nonceBucket = time.Minute
 
-// nonceMargin keeps a nonce record past the last moment its proof could pass
-// the time check, by more than a login can take between that check and the
-// nonce claim, so that tidy never forgets a nonce a replay could still use.
+// nonceMargin kept an old record past the last moment its proof could pass
+// the time check.
 const nonceMargin = time.Minute
 
-// nonceExpiry is when the record of a nonce may be forgotten: once a proof
-// issued at issuedAt fails the time check under the largest skew the config
-// allows, whatever the skew was when it was accepted.
+// nonceExpiry is when the old record of a nonce may be forgotten: once a
+// proof issued at issuedAt fails the time check under the largest skew the
+// config allows.
 func nonceExpiry(issuedAt time.Time) time.Time {
 	return issuedAt.Add(maxClockSkew + nonceMargin)
-}
-
-// storageNonceStore keeps accepted nonces in Vault storage, which is shared
-// by every node of a cluster and survives restarts.
-type storageNonceStore struct {
-	locks []*locksutil.LockEntry
-}
-
-func newStorageNonceStore() *storageNonceStore {
-	return &storageNonceStore{locks: locksutil.CreateLocks()}
-}
-
-type nonceEntry struct {
-	ExpiresAt time.Time `json:"expires_at"`
 }
 
 func nonceStorageKey(id [32]byte, issuedAt time.Time) string {
@@ -58,25 +288,32 @@ func nonceStorageKey(id [32]byte, issuedAt time.Time) string {
 	return noncePrefix + strconv.FormatInt(bucket, 10) + "/" + hex.EncodeToString(id[:])
 }
 
-func (n *storageNonceStore) claim(ctx context.Context, s logical.Storage, id [32]byte, issuedAt, expiresAt time.Time) (bool, error) {
-	key := nonceStorageKey(id, issuedAt)
-	lock := locksutil.LockForKey(n.locks, key)
-	lock.Lock()
-	defer lock.Unlock()
+// legacyWindowEnd is 0 when storage holds no old nonce records, else the
+// issued_at before which a proof may have been accepted by the old build:
+// it accepted proofs issued up to its maximum skew ahead of its clock.
+func legacyWindowEnd(ctx context.Context, s logical.Storage, now time.Time) (int64, error) {
+	buckets, err := s.List(ctx, noncePrefix)
+	if err != nil {
+		return 0, fmt.Errorf("listing old nonce records: %w", err)
+	}
+	if len(buckets) == 0 {
+		return 0, nil
+	}
+	return now.Add(maxClockSkew).Unix() + 1, nil
+}
 
-	existing, err := s.Get(ctx, key)
-	if err != nil {
-		return false, fmt.Errorf("reading nonce: %w", err)
+func legacyClaimed(ctx context.Context, s logical.Storage, id [32]byte, issuedAt time.Time) error {
+	entry, err := s.Get(ctx, nonceStorageKey(id, issuedAt))
+	switch {
+	case err != nil:
+		return fmt.Errorf("reading an old nonce record: %w", err)
+	case entry != nil:
+		return protocol.ErrReplay
 	}
-	if existing != nil {
-		return false, nil
-	}
-	entry, err := logical.StorageEntryJSON(key, &nonceEntry{ExpiresAt: expiresAt})
-	if err != nil {
-		return false, err
-	}
-	if err := s.Put(ctx, entry); err != nil {
-		return false, fmt.Errorf("writing nonce: %w", err)
-	}
-	return true, nil
+	return nil
+}
+
+// isNonceRefusal tells a claim's refusals from its faults.
+func isNonceRefusal(err error) bool {
+	return errors.Is(err, protocol.ErrReplay) || errors.Is(err, protocol.ErrProofPredatesWindow)
 }

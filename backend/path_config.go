@@ -195,7 +195,9 @@ func (b *entropyBackend) pathConfigWrite(ctx context.Context, req *logical.Reque
 	if err != nil {
 		return nil, err
 	}
-	if err := req.Storage.Put(ctx, entry); err != nil {
+	err = req.Storage.Put(ctx, entry)
+	b.cache.invalidate(configStorageKey) // even after a failed write: it may have landed
+	if err != nil {
 		return nil, fmt.Errorf("writing config: %w", err)
 	}
 	if suiteChanged {

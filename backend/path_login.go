@@ -151,6 +151,9 @@ func (b *entropyBackend) pathLoginResolveRole(ctx context.Context, req *logical.
 }
 
 func (b *entropyBackend) pathLogin(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	if b.forwardsLogins() {
+		return nil, logical.ErrReadOnly
+	}
 	lr, resp := parseLoginRequest(d)
 	if resp != nil {
 		return resp, nil
@@ -162,11 +165,12 @@ func (b *entropyBackend) pathLogin(ctx context.Context, req *logical.Request, d 
 			return nil, err
 		}
 		b.logRefusal(req, lr, refusal)
-		// Two refusals are named, because they tell an honest client what
+		// Three refusals are named, because they tell an honest client what
 		// to do and tell anyone else nothing about the client: a key that
 		// is no longer accepted is public knowledge, and "challenge
-		// required" is said only after the proof has verified.
-		for _, named := range []error{protocol.ErrKeyNotAccepted, protocol.ErrChallengeRequired} {
+		// required" and "make a new proof" are said only after the proof
+		// has verified.
+		for _, named := range []error{protocol.ErrKeyNotAccepted, protocol.ErrChallengeRequired, protocol.ErrProofPredatesWindow} {
 			if errors.Is(err, named) {
 				return logical.ErrorResponse(named.Error()), nil
 			}
@@ -242,11 +246,11 @@ func (b *entropyBackend) verifyLogin(ctx context.Context, req *logical.Request, 
 		}
 	}
 	now := b.now()
-	conf, err := b.config(ctx, req.Storage)
+	conf, err := b.cachedConfig(ctx, req.Storage)
 	if err != nil {
 		return nil, err
 	}
-	kr, err := readKeyring(ctx, req.Storage)
+	kr, err := b.cachedKeyring(ctx, req.Storage)
 	if err != nil {
 		return nil, err
 	}
@@ -265,7 +269,7 @@ func (b *entropyBackend) verifyLogin(ctx context.Context, req *logical.Request, 
 		return nil, refuse(err)
 	}
 
-	r, err := b.role(ctx, req.Storage, lr.role)
+	r, err := b.cachedRole(ctx, req.Storage, lr.role)
 	if err != nil {
 		return nil, err
 	}
@@ -293,8 +297,13 @@ func (b *entropyBackend) verifyLogin(ctx context.Context, req *logical.Request, 
 	if err := claims.CheckTime(now, conf.AllowedClockSkew); err != nil {
 		return nil, refuse(err)
 	}
+	// Tighter than the skew on this side: the replay watermark follows
+	// the latest issued_at accepted (nonce.go).
+	if claims.IssuedAt().After(now.Add(maxFutureSkew)) {
+		return nil, refuse(fmt.Errorf("%w (more than %s ahead)", protocol.ErrFromFuture, maxFutureSkew))
+	}
 
-	v, err := b.verifyMaterial(ctx, req, r, c, claims, now)
+	v, err := b.verifyMaterial(ctx, req, r, c, claims, now, conf.AllowedClockSkew)
 	if err != nil {
 		var refusal *loginRefusal
 		if errors.As(err, &refusal) && countsAsFailure(refusal.reason) {
@@ -317,7 +326,7 @@ func (b *entropyBackend) verifyLogin(ctx context.Context, req *logical.Request, 
 // generations (its challenge first, in challenge mode) and claims its
 // nonce. A proof of the superseded generation that verifies is a clone:
 // it is recorded and refused.
-func (b *entropyBackend) verifyMaterial(ctx context.Context, req *logical.Request, r *roleEntry, c *clientEntry, claims *protocol.Claims, now time.Time) (*verifiedLogin, error) {
+func (b *entropyBackend) verifyMaterial(ctx context.Context, req *logical.Request, r *roleEntry, c *clientEntry, claims *protocol.Claims, now time.Time, skew time.Duration) (*verifiedLogin, error) {
 	if len(claims.Challenge()) > 0 {
 		key, err := b.challengeKey(ctx, req.Storage)
 		if err != nil {
@@ -352,14 +361,12 @@ func (b *entropyBackend) verifyMaterial(ctx context.Context, req *logical.Reques
 
 	// Claimed before a clone is recorded, so that replaying an accepted
 	// proof after a rotation is a replay, not a clone that locks the
-	// client. The record lasts as long as the proof could pass the time
-	// check under any config: the skew may be raised after this login.
-	fresh, err := b.nonces.claim(ctx, req.Storage, claims.NonceID(), claims.IssuedAt(), nonceExpiry(claims.IssuedAt()))
-	if err != nil {
+	// client.
+	if err := b.nonces.claim(ctx, req.Storage, claims.NonceID(), claims.IssuedAt(), now, skew); err != nil {
+		if isNonceRefusal(err) {
+			return nil, refuse(err)
+		}
 		return nil, err
-	}
-	if !fresh {
-		return nil, refuse(protocol.ErrReplay)
 	}
 	if kind == genSuperseded {
 		if err := b.recordClone(ctx, req.Storage, req, c, r, g, now); err != nil {

@@ -57,13 +57,13 @@ func TestLoginEverySuite(t *testing.T) {
 			if a.InternalData["role"] != "web" || a.InternalData["client_id"] != "agent-1" {
 				t.Fatalf("internal data %v", a.InternalData)
 			}
-			// The login's only write is its nonce.
+			// The first login's only write is the replay watermark.
 			after := storageSnapshot(t, s)
 			if len(after) != len(before)+1 {
 				t.Fatalf("login wrote %d entries, want 1", len(after)-len(before))
 			}
 			for k := range after {
-				if _, ok := before[k]; !ok && !strings.HasPrefix(k, noncePrefix) {
+				if _, ok := before[k]; !ok && k != watermarkStorageKey {
 					t.Fatalf("login wrote %s", k)
 				}
 			}
@@ -388,11 +388,7 @@ func TestLoginRefusalLogsReasonButNoSecret(t *testing.T) {
 	conf := logical.TestBackendConfig()
 	conf.StorageView = &logical.InmemStorage{}
 	conf.Logger = hclog.New(&hclog.LoggerOptions{Output: &buf, Level: hclog.Trace})
-	lb, err := Factory(context.Background(), conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, s := lb.(*entropyBackend), conf.StorageView
+	b, s := newTestBackend(t, conf), conf.StorageView
 	mustOK(t, b, s, logical.UpdateOperation, "role/web", nil)
 	c := enroll(t, b, s, "web", nil)
 	good := c.loginData(t)
@@ -449,25 +445,5 @@ func BenchmarkLogin(b *testing.B) {
 				}
 			}
 		})
-	}
-}
-
-func TestNonceOutlivesAnySkew(t *testing.T) {
-	b, s, c := setupLogin(t, nil)
-	mustOK(t, b, s, logical.UpdateOperation, "login", c.loginData(t))
-	for k := range storageSnapshot(t, s) {
-		if !strings.HasPrefix(k, noncePrefix) {
-			continue
-		}
-		e, _ := s.Get(context.Background(), k)
-		var n nonceEntry
-		if err := e.DecodeJSON(&n); err != nil {
-			t.Fatal(err)
-		}
-		// Raising the skew to its maximum after the login must not let the
-		// record expire while the proof could still pass the time check.
-		if min := time.Now().Add(maxClockSkew - time.Second); n.ExpiresAt.Before(min) {
-			t.Fatalf("nonce expires at %v, before %v", n.ExpiresAt, min)
-		}
 	}
 }

@@ -344,7 +344,9 @@ func (b *entropyBackend) pathRoleDelete(ctx context.Context, req *logical.Reques
 
 	// Delete the role first, so that no new client can be enrolled while
 	// the existing ones are removed and none of them can log in.
-	if err := req.Storage.Delete(ctx, roleStorageKey(name)); err != nil {
+	err := req.Storage.Delete(ctx, roleStorageKey(name))
+	b.cache.invalidate(roleStorageKey(name)) // even after a failed delete: it may have landed
+	if err != nil {
 		return nil, fmt.Errorf("deleting role: %w", err)
 	}
 	ids, err := req.Storage.List(ctx, clientPrefix+name+"/")

@@ -106,9 +106,5 @@ func getTestBackendWithSystem(t testing.TB, sys *logical.StaticSystemView) (*ent
 	conf := logical.TestBackendConfig()
 	conf.StorageView = &logical.InmemStorage{}
 	conf.System = sys
-	b, err := Factory(context.Background(), conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.(*entropyBackend), conf.StorageView
+	return newTestBackend(t, conf), conf.StorageView
 }

@@ -88,7 +88,9 @@ func (b *entropyBackend) putRole(ctx context.Context, s logical.Storage, name st
 	if err != nil {
 		return err
 	}
-	if err := s.Put(ctx, entry); err != nil {
+	err = s.Put(ctx, entry)
+	b.cache.invalidate(roleStorageKey(name)) // even after a failed write: it may have landed
+	if err != nil {
 		return fmt.Errorf("writing role: %w", err)
 	}
 	return nil

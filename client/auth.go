@@ -36,9 +36,10 @@ func DefaultStatePath() string {
 var (
 	// ErrLoginRefused: Vault refused the proof. Vault does not say why
 	// (every refusal looks the same to the caller); its server log does.
-	// The two refusals the server names (protocol.ErrKeyNotAccepted and
-	// protocol.ErrChallengeRequired) are handled by Login and, when they
-	// persist, returned wrapped in this error too.
+	// The refusals the server names (protocol.ErrKeyNotAccepted,
+	// protocol.ErrChallengeRequired and protocol.ErrProofPredatesWindow)
+	// are handled by Login and, when they persist, returned wrapped in
+	// this error too.
 	ErrLoginRefused = errors.New("Vault refused the login")
 	// ErrNoReceipt: a login response that carries a token but no receipt.
 	// Only the server holding the private key the proof was sealed to can
@@ -117,6 +118,26 @@ func unauthenticated(c *api.Client) (*api.Client, error) {
 	return lc, nil
 }
 
+// A server that has just started refuses proofs issued before its replay
+// watermark, which is at most a few seconds ahead of its clock (plus how far
+// a client's clock is behind): Login retries that long.
+const maxWindowRetries = 15
+
+// windowRetryDelay is the wait between those retries (a variable for tests).
+var windowRetryDelay = time.Second
+
+// sleepContext waits d, or until ctx is done.
+func sleepContext(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // Login logs in to Vault with a fresh proof and keeps the state file up to
 // date, all under the state's lock (see lockState), so that processes
 // sharing a state file take turns:
@@ -135,7 +156,11 @@ func unauthenticated(c *api.Client) (*api.Client, error) {
 //   - when Vault refuses the proof's server key it fetches the current
 //     keys and tries once more, and when Vault says the role requires
 //     challenge mode it records that and tries once more in challenge
-//     mode: at most one retry for each, so at most three proofs.
+//     mode: at most one retry for each;
+//   - when Vault says the proof predates its replay window (it started,
+//     or its leader changed, since the proof was issued), it waits a
+//     second and tries again with a new proof, for up to
+//     maxWindowRetries seconds.
 //
 // It does not send the client's token: these paths are unauthenticated.
 func (a *EntropyAuth) Login(ctx context.Context, c *api.Client) (*api.Secret, error) {
@@ -158,6 +183,7 @@ func (a *EntropyAuth) Login(ctx context.Context, c *api.Client) (*api.Secret, er
 	// confirmed that the server holds its private key.
 	keys := s.ServerKeys
 	fetchedKeys := false
+	windowRetries := 0
 	for {
 		secret, err := a.loginOnce(ctx, lc, mount, s, keys)
 		switch {
@@ -175,6 +201,16 @@ func (a *EntropyAuth) Login(ctx context.Context, c *api.Client) (*api.Secret, er
 				return nil, fmt.Errorf("%w (and %s/keys still names that key, %s, current)", err, mount, current.ID())
 			}
 			keys = fetched
+		case errors.Is(err, protocol.ErrProofPredatesWindow) && windowRetries < maxWindowRetries:
+			// The server started (restart or leader change) after this
+			// proof's issued_at, give or take its watermark step: a new
+			// proof passes once the server's window has opened.
+			windowRetries++
+			if err := sleepContext(ctx, windowRetryDelay); err != nil {
+				// Not a refusal: the server asked for a new proof, and the
+				// caller stopped waiting for it.
+				return nil, fmt.Errorf("waiting to retry with a new proof after the server started: %w", err)
+			}
 		case errors.Is(err, protocol.ErrChallengeRequired) && !s.ChallengeRequired:
 			// Saved now, so that the next login starts in challenge mode
 			// even if this one fails; the receipt confirms it later.
@@ -242,7 +278,7 @@ func refusal(err error, lr *LoginRequest) error {
 	text := strings.Join(re.Errors, "; ")
 	e := &refusedError{msg: fmt.Sprintf("%s of client %s of role %s (%d at %s): %s", ErrLoginRefused, lr.ClientID, lr.Role, re.StatusCode, lr.Path, text)}
 	if re.StatusCode == http.StatusBadRequest {
-		for _, named := range []error{protocol.ErrKeyNotAccepted, protocol.ErrChallengeRequired} {
+		for _, named := range []error{protocol.ErrKeyNotAccepted, protocol.ErrChallengeRequired, protocol.ErrProofPredatesWindow} {
 			if strings.Contains(text, named.Error()) {
 				e.named = named
 			}

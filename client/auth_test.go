@@ -504,3 +504,59 @@ func TestRefreshKeys(t *testing.T) {
 	}
 	f.checkUnauthenticated(t)
 }
+
+func TestLoginRetriesWithANewProofAfterTheServerStarted(t *testing.T) {
+	old := windowRetryDelay
+	windowRetryDelay = time.Millisecond
+	t.Cleanup(func() { windowRetryDelay = old })
+	cases := []struct {
+		name      string
+		refusals  int
+		ok        bool
+		wantCalls int
+	}{
+		{"accepted at once", 0, true, 1},
+		{"refused twice, then a new proof passes", 2, true, 3},
+		{"refused every time: gives up", maxWindowRetries + 5, false, maxWindowRetries + 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeVault(t)
+			path := f.stateFile(t)
+			f.with(func() { f.windowRefusals = tc.refusals })
+			secret, err := f.client(t).Auth().Login(context.Background(), newAuth(t, path))
+			if (err == nil) != tc.ok {
+				t.Fatalf("login: %v", err)
+			}
+			if !tc.ok && (!errors.Is(err, ErrLoginRefused) || !errors.Is(err, protocol.ErrProofPredatesWindow)) {
+				t.Fatalf("gave up with %v", err)
+			}
+			if tc.ok && secret.Auth.ClientToken == "" {
+				t.Fatal("no token")
+			}
+			if got := len(f.paths()); got != tc.wantCalls {
+				t.Fatalf("%d requests, want %d", got, tc.wantCalls)
+			}
+			f.with(func() {
+				seen := map[string]bool{}
+				for _, p := range f.windowRefused {
+					if seen[p] {
+						t.Error("the same proof was sent twice")
+					}
+					seen[p] = true
+				}
+			})
+		})
+	}
+	t.Run("stops when the context ends", func(t *testing.T) {
+		windowRetryDelay = time.Hour
+		f := newFakeVault(t)
+		path := f.stateFile(t)
+		f.with(func() { f.windowRefusals = 1 })
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		if _, err := f.client(t).Auth().Login(ctx, newAuth(t, path)); !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrLoginRefused) {
+			t.Fatalf("login: %v", err)
+		}
+	})
+}

@@ -44,6 +44,10 @@ type fakeVault struct {
 
 	// refuseWith, when set, answers every login with 400 and this text.
 	refuseWith string
+	// windowRefusals answers that many logins with the named refusal of a
+	// server that has just started, keeping the proofs in windowRefused.
+	windowRefusals int
+	windowRefused  []string
 	// editReceipt and editBody change a successful login's answer, before
 	// and after the receipt is sealed.
 	editReceipt func(r *protocol.Receipt)
@@ -253,6 +257,12 @@ func (f *fakeVault) challenge(w http.ResponseWriter, body map[string]string) {
 func (f *fakeVault) login(w http.ResponseWriter, body map[string]string) {
 	if f.refuseWith != "" {
 		badRequest(w, f.refuseWith)
+		return
+	}
+	if f.windowRefusals > 0 {
+		f.windowRefusals--
+		f.windowRefused = append(f.windowRefused, body["proof"])
+		badRequest(w, protocol.ErrProofPredatesWindow.Error())
 		return
 	}
 	env, err := protocol.ParseProof(body["proof"])

@@ -34,4 +34,9 @@ var (
 	// ErrChallengeRequired: the client's role requires challenge mode.
 	// The server names it only after the proof has verified.
 	ErrChallengeRequired = errors.New("the client's role requires challenge mode: fetch a challenge and build a new proof")
+	// ErrProofPredatesWindow: the server cannot tell whether a proof this
+	// old was accepted before it started (a restart or a leader change);
+	// the client should build a new proof. The server names it only after
+	// the proof has verified.
+	ErrProofPredatesWindow = errors.New("proof was issued before this server's replay window opened: make a new proof")
 )

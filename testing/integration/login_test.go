@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -301,7 +302,10 @@ func TestEverySuite(t *testing.T) {
 }
 
 // TestReplayRefusedAfterRestart: single use holds across a server restart,
-// and the server keys and clients survive it.
+// and the server keys and clients survive it. The restarted server cannot
+// know which proofs issued before its replay watermark were accepted: it
+// refuses all of them, the replay and an honest unused proof alike, with
+// the named refusal that tells an honest client to make a new one.
 func TestReplayRefusedAfterRestart(t *testing.T) {
 	e := newEnv(t, "entropy")
 	e.write(t, "auth/entropy/role/web", map[string]interface{}{"token_policies": "web-read"})
@@ -314,11 +318,18 @@ func TestReplayRefusedAfterRestart(t *testing.T) {
 
 	e.Restart(t)
 
-	e.mustRefuse(t, path, used)
-	if tok, status := e.rawLogin(t, path, unused); tok == "" {
-		t.Fatalf("a proof made before the restart was refused after it: %d", status)
+	for name, d := range map[string]map[string]interface{}{"the replay": used, "an unused proof from before": unused} {
+		re := e.rawLoginError(t, path, d)
+		if re.StatusCode != http.StatusBadRequest || !strings.Contains(strings.Join(re.Errors, " "), protocol.ErrProofPredatesWindow.Error()) {
+			t.Fatalf("%s after the restart: %d %v", name, re.StatusCode, re.Errors)
+		}
 	}
+	// The library makes new proofs until the window has opened.
 	if _, err := e.login(t, state); err != nil {
 		t.Fatalf("fresh login after restart: %v", err)
+	}
+	// And the replay is still refused.
+	if tok, _ := e.rawLogin(t, path, used); tok != "" {
+		t.Fatal("a replay was accepted after the restart")
 	}
 }

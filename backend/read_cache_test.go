@@ -1,0 +1,85 @@
+package backend
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+func loginPolicies(t *testing.T, b *entropyBackend, s logical.Storage, c *testClient) []string {
+	t.Helper()
+	resp := mustOK(t, b, s, logical.UpdateOperation, "login", c.loginData(t))
+	return resp.Auth.Policies
+}
+
+func TestLoginSeesEveryChangeThroughTheBackend(t *testing.T) {
+	b, s, c := setupLogin(t, nil)
+	if got := loginPolicies(t, b, s, c); !slices.Equal(got, []string{"web-read"}) {
+		t.Fatalf("policies %v", got)
+	}
+	mustOK(t, b, s, logical.UpdateOperation, "role/web", map[string]interface{}{"token_policies": "web-write"})
+	if got := loginPolicies(t, b, s, c); !slices.Equal(got, []string{"web-write"}) {
+		t.Fatalf("after a role update: policies %v", got)
+	}
+	mustOK(t, b, s, logical.DeleteOperation, "role/web", nil)
+	if resp, err := request(t, b, s, logical.UpdateOperation, "login", c.loginData(t)); err != logical.ErrPermissionDenied || resp != nil {
+		t.Fatalf("after the role was deleted: resp=%v err=%v", resp, err)
+	}
+
+	// A new current key, and the client's key retired with no grace: the
+	// cached keyring must not keep accepting it.
+	b, s, c = setupLogin(t, nil)
+	loginPolicies(t, b, s, c)
+	mustOK(t, b, s, logical.UpdateOperation, "config", map[string]interface{}{"key_grace_period": "0s"})
+	mustOK(t, b, s, logical.UpdateOperation, "keys/rotate", nil)
+	if resp, err := request(t, b, s, logical.UpdateOperation, "login", c.loginData(t)); err != nil || !resp.IsError() {
+		t.Fatalf("a retired key after rotation: resp=%v err=%v", resp, err)
+	}
+}
+
+func TestInvalidateFuncDropsEntriesChangedUnderTheBackend(t *testing.T) {
+	b, s, c := setupLogin(t, nil)
+	loginPolicies(t, b, s, c)
+	// A change that does not go through this backend (replication writes
+	// storage directly) is not seen until Vault invalidates the key.
+	r, err := b.role(context.Background(), s, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.TokenPolicies = []string{"replicated"}
+	entry, _ := logical.StorageEntryJSON(roleStorageKey("web"), r)
+	if err := s.Put(context.Background(), entry); err != nil {
+		t.Fatal(err)
+	}
+	if got := loginPolicies(t, b, s, c); !slices.Equal(got, []string{"web-read"}) {
+		t.Fatalf("the role is not cached: policies %v", got)
+	}
+	b.invalidateFunc(context.Background(), roleStorageKey("web"))
+	if got := loginPolicies(t, b, s, c); !slices.Equal(got, []string{"replicated"}) {
+		t.Fatalf("after invalidation: policies %v", got)
+	}
+}
+
+func TestReadCacheDropsAValueInvalidatedWhileItLoaded(t *testing.T) {
+	c := newReadCache()
+	stale := "old"
+	got, err := get(context.Background(), c, "role/web", func() (*string, error) {
+		c.invalidate("role/web") // a write lands while the read is in flight
+		return &stale, nil
+	})
+	if err != nil || *got != "old" {
+		t.Fatalf("get = %v, %v", got, err)
+	}
+	fresh := "new"
+	got, _ = get(context.Background(), c, "role/web", func() (*string, error) { return &fresh, nil })
+	if *got != "new" {
+		t.Fatal("cached a value read before an invalidation")
+	}
+	// Now it is cached: the loader is not called.
+	got, _ = get(context.Background(), c, "role/web", func() (*string, error) { t.Fatal("loaded again"); return nil, nil })
+	if *got != "new" {
+		t.Fatalf("get = %v", *got)
+	}
+}

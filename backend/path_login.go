@@ -245,6 +245,15 @@ func (b *entropyBackend) verifyLogin(ctx context.Context, req *logical.Request, 
 			return nil, refuse(err)
 		}
 	}
+	// The header's names are in the clear: comparing them with the
+	// request's needs no key, no storage and no decryption, so a proof
+	// presented for another client or role (a replay attempt, or a flood
+	// of one captured proof) is refused before any of them
+	// (docs/protocol.md §8.1, check 8). The caller knows both sides of the
+	// comparison, so making it early reveals nothing.
+	if err := env.CheckHeader(lr.role, lr.clientID); err != nil {
+		return nil, refuse(err)
+	}
 	now := b.now()
 	conf, err := b.cachedConfig(ctx, req.Storage)
 	if err != nil {
@@ -265,8 +274,19 @@ func (b *entropyBackend) verifyLogin(ctx context.Context, req *logical.Request, 
 	if err != nil {
 		return nil, refuse(err)
 	}
-	if err := claims.CheckHeader(lr.role, lr.clientID); err != nil {
+	// The time check needs only the payload, so it comes before the
+	// role and client are read and the client's lock is taken: a stale or
+	// far-future proof (a captured proof replayed late) costs no storage
+	// read and does not queue behind the client's own logins. The caller
+	// chose issued_at, so refusing it first reveals nothing; and neither
+	// these refusals nor those of step 9 count toward lockout.
+	if err := claims.CheckTime(now, conf.AllowedClockSkew); err != nil {
 		return nil, refuse(err)
+	}
+	// Tighter than the skew on this side: the replay watermark follows
+	// the latest issued_at accepted (nonce.go).
+	if claims.IssuedAt().After(now.Add(maxFutureSkew)) {
+		return nil, refuse(fmt.Errorf("%w (more than %s ahead)", protocol.ErrFromFuture, maxFutureSkew))
 	}
 
 	r, err := b.cachedRole(ctx, req.Storage, lr.role)
@@ -293,14 +313,6 @@ func (b *entropyBackend) verifyLogin(ctx context.Context, req *logical.Request, 
 		return nil, refuse(fmt.Errorf("%w (%s)", errClientLocked, c.LockReason))
 	case len(r.LoginBoundCIDRs) > 0 && !cidrutil.RemoteAddrIsOk(remoteAddr(req), r.LoginBoundCIDRs):
 		return nil, refuse(errSourceAddress)
-	}
-	if err := claims.CheckTime(now, conf.AllowedClockSkew); err != nil {
-		return nil, refuse(err)
-	}
-	// Tighter than the skew on this side: the replay watermark follows
-	// the latest issued_at accepted (nonce.go).
-	if claims.IssuedAt().After(now.Add(maxFutureSkew)) {
-		return nil, refuse(fmt.Errorf("%w (more than %s ahead)", protocol.ErrFromFuture, maxFutureSkew))
 	}
 
 	v, err := b.verifyMaterial(ctx, req, r, c, claims, now, conf.AllowedClockSkew)

@@ -447,3 +447,25 @@ func BenchmarkLogin(b *testing.B) {
 		})
 	}
 }
+
+// TestCheapChecksComeFirst: the checks that need neither a key nor storage
+// run before those that do, so that a proof presented for another client,
+// or replayed late, costs no decryption or no storage read.
+func TestCheapChecksComeFirst(t *testing.T) {
+	b, s, logs := getLoggedTestBackend(t)
+	mustOK(t, b, s, logical.UpdateOperation, "role/web", nil)
+	c := enroll(t, b, s, "web", map[string]interface{}{"client_id": "agent-1"})
+	// Sealed to a key the server no longer accepts, and for another
+	// client: the header is compared first, so the answer is the generic
+	// refusal, not the named one that a key lookup would give.
+	stale := c.proof(t)
+	mustOK(t, b, s, logical.UpdateOperation, "config", map[string]interface{}{"key_grace_period": "0s"})
+	mustOK(t, b, s, logical.UpdateOperation, "keys/rotate", nil)
+	resp, err := request(t, b, s, logical.UpdateOperation, "login", map[string]interface{}{"role": "web", "client_id": "agent-2", "proof": stale})
+	if err != logical.ErrPermissionDenied || resp != nil {
+		t.Fatalf("another client's proof: resp=%v err=%v", resp, err)
+	}
+	if !strings.Contains(logs.String(), protocol.ErrHeaderMismatch.Error()) {
+		t.Fatalf("refused for another reason:\n%s", logs.String())
+	}
+}

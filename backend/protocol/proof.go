@@ -233,8 +233,15 @@ func (c *Claims) LoginID() string { return loginID(c.NonceID()) }
 func loginID(id [sha256.Size]byte) string { return hex.EncodeToString(id[:16]) }
 
 // CheckHeader compares the header's names with the request's, byte for byte.
-func (c *Claims) CheckHeader(role, clientID string) error {
-	if c.Header.Role != role || c.Header.ClientID != clientID {
+func (c *Claims) CheckHeader(role, clientID string) error { return c.Header.check(role, clientID) }
+
+// CheckHeader is Claims.CheckHeader before the proof is opened: the header
+// is in the clear, so a verifier can refuse a proof presented for another
+// role or client before it spends a decryption on it.
+func (e *Envelope) CheckHeader(role, clientID string) error { return e.Header.check(role, clientID) }
+
+func (h *Header) check(role, clientID string) error {
+	if h.Role != role || h.ClientID != clientID {
 		return ErrHeaderMismatch
 	}
 	return nil

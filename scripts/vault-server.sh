@@ -11,6 +11,9 @@
 #            mode 0600), unseals it, waits until it is active and the root
 #            token works, and writes DIR/env (export VAULT_ADDR, VAULT_TOKEN).
 #            If DIR/config.hcl exists it is reused (PORT is then ignored).
+#            With VAULT_RAW_STORAGE=1 the new config.hcl also enables
+#            sys/raw (raw_storage_endpoint), so tests can list a mount's
+#            storage; never for a server that holds anything real.
 #   stop     SIGTERM, SIGKILL after 20 s; plugin processes it leaves are killed.
 #   kill     SIGKILL at once to Vault and its plugins, as a crash would.
 #   restart  stop, then start again on the same DIR (data, port and keys kept).
@@ -92,6 +95,9 @@ disable_mlock    = true
 ui               = false
 log_level        = "${VAULT_LOG_LEVEL:-debug}"
 HCL
+  if [ "${VAULT_RAW_STORAGE:-}" = 1 ]; then
+    echo 'raw_storage_endpoint = true' >>"$dir/config.hcl"
+  fi
 }
 
 start() {

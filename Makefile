@@ -12,7 +12,11 @@ BIN      := $(CURDIR)/bin
 GOFILES   = $(wildcard $(shell { git ls-files --cached --others --exclude-standard -- '*.go' 2>/dev/null || \
               find . -name '*.go' -not -path './.git/*'; } | grep -v '/testdata/'))
 
-.PHONY: help build vault minio fmt fmtcheck vet unit-test integration-test test fuzz vectors demo clean
+LOADFLAGS ?=
+SOAKTIME  ?= 10m
+PERFDIR   := docs/performance
+
+.PHONY: help build vault minio fmt fmtcheck vet unit-test integration-test test fuzz vectors demo clean load soak
 
 ## help: list the targets
 help:
@@ -70,6 +74,18 @@ fuzz:
 vectors:
 	$(GO) test -count=1 ./backend/protocol -run '^TestGenerateVectors$$' -generate
 	$(GO) test -count=1 ./backend/protocol -run '^TestVectors$$'
+
+## load: entropy vs AppRole logins/s, p50/p99 (service, batch), 100k clients, rotation, garbage; writes $(PERFDIR)/load.{json,md,svg} (LOADFLAGS=-quick: short)
+load: build
+	@vault=$$(scripts/build-vault.sh); mkdir -p $(PERFDIR); \
+	VAULT_BIN=$$vault ENTROPY_BIN_DIR=$(BIN) $(GO) run ./testing/load/cmd/entropy-load \
+	  -out $(PERFDIR)/load.json -svg $(PERFDIR)/load.svg $(LOADFLAGS) | tee $(PERFDIR)/load.md
+
+## soak: logins at saturation for SOAKTIME (default 10m) with background rotation; fails on any error; writes $(PERFDIR)/soak.{json,md}
+soak: build
+	@vault=$$(scripts/build-vault.sh); mkdir -p $(PERFDIR); \
+	VAULT_BIN=$$vault ENTROPY_BIN_DIR=$(BIN) $(GO) run ./testing/load/cmd/entropy-load \
+	  -soak $(SOAKTIME) -out $(PERFDIR)/soak.json $(LOADFLAGS) | tee $(PERFDIR)/soak.md
 
 ## demo: Vault with the plugin at auth/entropy; a client enrolls, logs in and reads a secret
 demo:

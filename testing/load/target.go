@@ -1,0 +1,228 @@
+package load
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+)
+
+// Target is the Vault server under load: its address, root token and the
+// directory scripts/vault-server.sh runs it in (DIR/vault.pid, DIR/data).
+type Target struct {
+	Addr      string
+	RootToken string
+	Dir       string
+	// Mount is the entropy mount (default "entropy").
+	Mount string
+}
+
+func (t *Target) mount() string {
+	if t.Mount == "" {
+		return "entropy"
+	}
+	return t.Mount
+}
+
+// api returns a root client that never wraps responses.
+func (t *Target) api() (*api.Client, error) {
+	conf := api.DefaultConfig()
+	if conf.Error != nil {
+		return nil, conf.Error
+	}
+	conf.Address = t.Addr
+	conf.MaxRetries = 0
+	c, err := api.NewClient(conf)
+	if err != nil {
+		return nil, err
+	}
+	c.SetToken(t.RootToken)
+	c.ClearNamespace()
+	c.SetWrappingLookupFunc(func(string, string) string { return "" })
+	return c, nil
+}
+
+// VaultPID is the server's pid, from DIR/vault.pid.
+func (t *Target) VaultPID() (int, error) {
+	b, err := os.ReadFile(filepath.Join(t.Dir, "vault.pid"))
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(string(b)))
+}
+
+// clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat: 100
+// on every Linux architecture Vault runs on.
+const clockTicks = 100
+
+// procStat returns a process's parent pid and its CPU time (user + system).
+func procStat(pid int) (ppid int, cpu time.Duration, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	// The command name (field 2) is in parentheses and may hold spaces:
+	// the fields after it start after the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, 0, errors.New("malformed stat")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, 0, errors.New("malformed stat")
+	}
+	ppid, _ = strconv.Atoi(f[1])
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return ppid, time.Duration(utime+stime) * time.Second / clockTicks, nil
+}
+
+// CPU is CPU time spent by the server process, by its plugin processes (its
+// children: this project's plugin; AppRole is built into Vault) and by this
+// load generator.
+type CPU struct {
+	Vault, Plugin, Self time.Duration
+}
+
+func (c CPU) sub(d CPU) CPU {
+	return CPU{Vault: c.Vault - d.Vault, Plugin: c.Plugin - d.Plugin, Self: c.Self - d.Self}
+}
+
+// cpuNow reads CPU for vault pid and its children. Plugin processes that
+// ended between two reads would make the difference negative; the plugin is
+// not restarted during a run.
+func cpuNow(vaultPID int) CPU {
+	var c CPU
+	if vaultPID > 0 {
+		_, c.Vault, _ = procStat(vaultPID)
+		entries, _ := os.ReadDir("/proc")
+		for _, e := range entries {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			if ppid, cpu, err := procStat(pid); err == nil && ppid == vaultPID {
+				c.Plugin += cpu
+			}
+		}
+	}
+	_, c.Self, _ = procStat(os.Getpid())
+	return c
+}
+
+// rssBytes is a process's resident set size (VmRSS).
+func rssBytes(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// dirSize sums the sizes of the regular files under dir (the raft data
+// directory: raft.db, vault.db, snapshots).
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// StartVault starts a server in dir with scripts/vault-server.sh (log level
+// logLevel, sys/raw enabled so that the mount's keys can be counted),
+// registers and enables the plugin at auth/entropy with
+// scripts/register-plugin.sh, and returns it with a function that stops it.
+func StartVault(ctx context.Context, repo, dir, vaultBin, pluginBin, logLevel string) (*Target, func() error, error) {
+	env := append(os.Environ(), "VAULT_BIN="+vaultBin, "VAULT_LOG_LEVEL="+logLevel, "VAULT_RAW_STORAGE=1")
+	run := func(ctx context.Context, name string, args ...string) error {
+		cmd := exec.CommandContext(ctx, filepath.Join(repo, "scripts", name), args...)
+		cmd.Env = env
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("scripts/%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.String())
+		}
+		return nil
+	}
+	port, err := freePortPair()
+	if err != nil {
+		return nil, nil, err
+	}
+	// Stopping must work after ctx has ended (an interrupted run), so it
+	// has a context of its own.
+	stop := func() error {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		return run(sctx, "vault-server.sh", "stop", dir)
+	}
+	if err := run(ctx, "vault-server.sh", "start", dir, strconv.Itoa(port)); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	if err := run(ctx, "register-plugin.sh", dir, pluginBin, "entropy"); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	t := &Target{Dir: dir}
+	b, err := os.ReadFile(filepath.Join(dir, "env"))
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, _ := strings.Cut(strings.TrimPrefix(line, "export "), "=")
+		v = strings.Trim(v, `'"`)
+		switch k {
+		case "VAULT_ADDR":
+			t.Addr = v
+		case "VAULT_TOKEN":
+			t.RootToken = v
+		}
+	}
+	if t.Addr == "" || t.RootToken == "" {
+		stop()
+		return nil, nil, fmt.Errorf("no VAULT_ADDR or VAULT_TOKEN in %s/env", dir)
+	}
+	return t, stop, nil
+}
+
+// freePortPair finds a loopback port whose successor (Vault's cluster
+// port) is free too.
+func freePortPair() (int, error) {
+	for range 50 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l2, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port+1))
+		l.Close()
+		if err == nil {
+			l2.Close()
+			return port, nil
+		}
+	}
+	return 0, errors.New("no free loopback port pair")
+}

@@ -16,7 +16,7 @@ LOADFLAGS ?=
 SOAKTIME  ?= 10m
 PERFDIR   := docs/performance
 
-.PHONY: help build vault minio fmt fmtcheck vet unit-test integration-test test fuzz vectors demo clean load soak
+.PHONY: help build vault minio fmt fmtcheck vet unit-test integration-test test fuzz vectors demo clean load soak failover crash
 
 ## help: list the targets
 help:
@@ -86,6 +86,18 @@ soak: build
 	@vault=$$(scripts/build-vault.sh); mkdir -p $(PERFDIR); \
 	VAULT_BIN=$$vault ENTROPY_BIN_DIR=$(BIN) $(GO) run ./testing/load/cmd/entropy-load \
 	  -soak $(SOAKTIME) -out $(PERFDIR)/soak.json $(LOADFLAGS) | tee $(PERFDIR)/soak.md
+
+## failover: a 3-node raft cluster on loopback; the leader killed 5 times during a login load; reports the gaps
+failover: build
+	@vault=$$(scripts/build-vault.sh); \
+	ENTROPY_INTEGRATION=1 VAULT_BIN=$$vault ENTROPY_BIN_DIR=$(BIN) ENTROPY_FAILOVER_ROUNDS=5 \
+	  $(GO) test -count=1 -timeout 30m -v ./testing/failover/
+
+## crash: 100 rounds of SIGKILL to the client or to Vault during rotation (about 5 minutes)
+crash: build
+	@vault=$$(scripts/build-vault.sh); \
+	ENTROPY_INTEGRATION=1 VAULT_BIN=$$vault ENTROPY_BIN_DIR=$(BIN) ENTROPY_CRASH_ROUNDS=100 \
+	  $(GO) test -count=1 -timeout 30m -v ./testing/crash/
 
 ## demo: Vault with the plugin at auth/entropy; a client enrolls, logs in and reads a secret
 demo:

@@ -10,6 +10,9 @@ import (
 // SoakResult is a soak at saturation: every sample, and whether anything
 // failed or grew.
 type SoakResult struct {
+	// Hardware is also the run's (Results.Hardware) when the soak is run
+	// on its own.
+	Hardware    Hardware       `json:"-"`
 	Seconds     float64        `json:"seconds"`
 	Concurrency int            `json:"concurrency"`
 	TokenType   string         `json:"token_type"`
@@ -53,7 +56,7 @@ func Soak(ctx context.Context, cfg Config, tgt *Target) (*SoakResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &SoakResult{Concurrency: c, TokenType: cfg.SoakTokenType, NonceKeysMax: -1}
+	out := &SoakResult{Concurrency: c, TokenType: cfg.SoakTokenType, NonceKeysMax: -1, Hardware: hardware(ctx, r.vc, tgt.mount())}
 	var rot *rotator
 	if cfg.SoakRotationRate > 0 {
 		n := max(10, int(cfg.SoakRotationRate*10))
@@ -154,7 +157,11 @@ loop:
 	}
 	tick.Stop()
 	wg.Wait()
-	sample()
+	// A last sample for the logins since the last tick, unless the tick
+	// has just taken it.
+	if n := len(out.Samples); n == 0 || time.Since(start).Seconds()-out.Samples[n-1].Elapsed > 1 {
+		sample()
+	}
 	if rot != nil {
 		st := <-rotDone
 		out.Rotation = &st

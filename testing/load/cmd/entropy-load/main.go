@@ -135,6 +135,10 @@ func run() error {
 		var s *load.SoakResult
 		s, err = load.Soak(ctx, cfg, tgt)
 		res.Soak = s
+		if s != nil {
+			res.Hardware = s.Hardware
+		}
+		res.ProofsMade = "during the soak, each after the last receipt"
 		res.Started = time.Now().UTC().Add(-cfg.Soak)
 	} else {
 		var r *load.Results

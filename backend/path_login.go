@@ -140,7 +140,10 @@ func (b *entropyBackend) pathLoginResolveRole(ctx context.Context, req *logical.
 	if protocol.ValidName(lr.role) != nil {
 		return nil, logical.ErrPermissionDenied
 	}
-	r, err := b.role(ctx, req.Storage, lr.role)
+	// Vault resolves the role of every login (for role-based quotas), a
+	// round trip to this plugin before the login itself: from the cache,
+	// it costs no second round trip back for a storage read.
+	r, err := b.cachedRole(ctx, req.Storage, lr.role)
 	if err != nil {
 		return nil, err
 	}

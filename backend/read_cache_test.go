@@ -83,3 +83,28 @@ func TestReadCacheDropsAValueInvalidatedWhileItLoaded(t *testing.T) {
 		t.Fatalf("get = %v", *got)
 	}
 }
+
+// countingStorage counts reads, each a round trip from the plugin to Vault.
+type countingStorage struct {
+	logical.Storage
+	gets int
+}
+
+func (c *countingStorage) Get(ctx context.Context, key string) (*logical.StorageEntry, error) {
+	c.gets++
+	return c.Storage.Get(ctx, key)
+}
+
+func TestLoginReadsOnlyTheClientAndItsEntropy(t *testing.T) {
+	b, s, c := setupLogin(t, nil)
+	loginPolicies(t, b, s, c) // fills the cache
+	cs := &countingStorage{Storage: s}
+	mustOK(t, b, cs, logical.ResolveRoleOperation, "login", c.loginData(t))
+	if cs.gets != 0 {
+		t.Fatalf("resolving the role read storage %d times", cs.gets)
+	}
+	mustOK(t, b, cs, logical.UpdateOperation, "login", c.loginData(t))
+	if cs.gets != 2 {
+		t.Fatalf("a login read storage %d times, want 2 (client, entropy)", cs.gets)
+	}
+}

@@ -70,7 +70,12 @@ func (s *Server) walkRaw(ctx context.Context, root, dir string, out map[string]s
 			}
 			continue
 		}
-		entry, err := s.Client.Logical().ReadWithContext(ctx, root+dir+name)
+		// compressed=false: sys/raw would otherwise try to decompress any
+		// value whose first byte is one of its compression canaries, and
+		// about one random entropy entry in fifty starts with one (a 400
+		// with no text). base64: the values are binary.
+		entry, err := s.Client.Logical().ReadWithDataWithContext(ctx, root+dir+name,
+			map[string][]string{"compressed": {"false"}, "encoding": {"base64"}})
 		if err != nil {
 			return fmt.Errorf("read %s: %w", root+dir+name, err)
 		}

@@ -312,24 +312,32 @@ func FuzzDeriveRanges(f *testing.F) {
 	})
 }
 
+// fixtureServerKey reads the suite and one base64 key field (the server's
+// public or private key) of a vector file, as seeds.
+func fixtureServerKey(f *testing.F, name, field string) (Suite, []byte) {
+	f.Helper()
+	h, _, err := readVectorFile(filepath.Join(vectorsDir, name))
+	if err != nil {
+		f.Fatal(err)
+	}
+	s, err := ParseSuite(h["suite"])
+	if err != nil {
+		f.Fatal(err)
+	}
+	key, err := base64.StdEncoding.DecodeString(h[field])
+	if err != nil {
+		f.Fatal(err)
+	}
+	return s, key
+}
+
 // FuzzParsePublicKey: server public keys arrive from the keys endpoint,
 // the enrollment bundle, receipts and the state file. An accepted key has a
 // known suite, keeps exactly the bytes it was given, and has the key ID
 // derived from them; PublishedKey.Parse accepts it under that ID only.
 func FuzzParsePublicKey(f *testing.F) {
 	for _, name := range fuzzFixtureNames {
-		h, _, err := readVectorFile(filepath.Join(vectorsDir, name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		s, err := ParseSuite(h["suite"])
-		if err != nil {
-			f.Fatal(err)
-		}
-		pub, err := base64.StdEncoding.DecodeString(h["server_public_key"])
-		if err != nil {
-			f.Fatal(err)
-		}
+		s, pub := fixtureServerKey(f, name, "server_public_key")
 		f.Add(uint8(s), pub)
 		f.Add(uint8(s), pub[:len(pub)-1])
 		f.Add(uint8(s)%3+1, pub) // another suite's key
@@ -365,18 +373,7 @@ func FuzzParsePublicKey(f *testing.F) {
 // parses under the same suite.
 func FuzzParsePrivateKey(f *testing.F) {
 	for _, name := range fuzzFixtureNames {
-		h, _, err := readVectorFile(filepath.Join(vectorsDir, name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		s, err := ParseSuite(h["suite"])
-		if err != nil {
-			f.Fatal(err)
-		}
-		sk, err := base64.StdEncoding.DecodeString(h["server_private_key"])
-		if err != nil {
-			f.Fatal(err)
-		}
+		s, sk := fixtureServerKey(f, name, "server_private_key")
 		f.Add(uint8(s), sk)
 		f.Add(uint8(s), sk[:len(sk)-1])
 		f.Add(uint8(s)%3+1, sk)

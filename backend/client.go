@@ -43,6 +43,10 @@ type clientEntry struct {
 	SupersededGeneration   uint64 `json:"superseded_generation"`
 	SupersededSampleCount  int    `json:"superseded_sample_count"`
 	SupersededSampleLength int    `json:"superseded_sample_length"`
+	// SupersededAt is the issued_at of the proof that first proved the
+	// current generation, by the client's clock: a proof of the superseded
+	// generation issued no later is stale, one issued after it is a clone.
+	SupersededAt time.Time `json:"superseded_at"`
 	// RotateRequested makes the next login rotate, whatever the period.
 	// RotateRequestedAt is when it was asked: a pending generation issued
 	// before then does not satisfy the request.

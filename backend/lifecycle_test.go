@@ -273,6 +273,7 @@ func TestCloneDetected(t *testing.T) {
 			a.clock.advance(time.Hour)
 			a.login(t, b, s) // handed generation 2
 			a.login(t, b, s) // proves it: generation 1 is superseded
+			a.clock.advance(time.Second)
 
 			thief.mustBeRefused(t, b, s)
 			rec := readClient(t, b, s, "web", "agent-1")
@@ -543,6 +544,7 @@ func TestCloneDetectedInChallengeModeWithoutAChallenge(t *testing.T) {
 	a.login(t, b, s)
 	a.login(t, b, s) // generation 2 proven, 1 superseded
 	mustOK(t, b, s, logical.UpdateOperation, "role/web", map[string]interface{}{"challenge_required": true})
+	a.clock.advance(time.Second)
 	// The thief's proof of generation 1 carries no challenge: it is still
 	// a clone, not a request to come back with a challenge.
 	thief.mustBeRefused(t, b, s)

@@ -71,6 +71,11 @@ type nonceStore interface {
 	// protocol.ErrProofPredatesWindow if this store cannot tell, and
 	// records nothing then; any other error is a fault.
 	claim(ctx context.Context, s logical.Storage, id [32]byte, issuedAt, now time.Time, skew time.Duration) error
+	// claimed reports, reading memory only, whether the nonce with this ID
+	// of a proof issued at issuedAt has been claimed: a replay refused
+	// before the client's lock and its entropy are touched. claim stays the
+	// atomic check.
+	claimed(id [32]byte, issuedAt time.Time) bool
 }
 
 const (
@@ -162,6 +167,13 @@ func (n *memoryNonceStore) claim(ctx context.Context, s logical.Storage, id [32]
 	}
 	second[id] = struct{}{}
 	return nil
+}
+
+func (n *memoryNonceStore) claimed(id [32]byte, issuedAt time.Time) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	_, ok := n.seen[issuedAt.Unix()][id]
+	return ok
 }
 
 // load reads the watermark once, when the backend starts serving

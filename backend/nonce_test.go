@@ -234,6 +234,7 @@ func TestPredatingProofOfSupersededGenerationIsNotAClone(t *testing.T) {
 	c.clock.advance(2 * time.Second)
 	c.login(t, b, s) // handed generation 2
 	c.login(t, b, s) // proves it: generation 1 is superseded
+	c.clock.advance(time.Second)
 	restarted := restartOn(t, s, c.clock)
 	resp, err := request(t, restarted, s, logical.UpdateOperation, "login", map[string]interface{}{
 		"role": old.role, "client_id": old.id, "proof": old.proofAt(t, c.clock.now()),

@@ -16,8 +16,8 @@ const (
 	defaultKeyRotation  = 24 * time.Hour
 	defaultKeyGrace     = 24 * time.Hour
 	maxClockSkew        = 10 * time.Minute
-	defaultSampleCount  = 32
-	defaultSampleLength = 32
+	defaultSampleCount  = 320
+	defaultSampleLength = 8
 	defaultEntropySize  = 64 << 10
 )
 

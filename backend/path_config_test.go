@@ -15,8 +15,8 @@ func TestConfigDefaultsAndUpdate(t *testing.T) {
 		"key_suite":             protocol.SuiteXWing.String(),
 		"key_rotation_period":   int64(86400),
 		"allowed_clock_skew":    int64(60),
-		"default_sample_count":  32,
-		"default_sample_length": 32,
+		"default_sample_count":  320,
+		"default_sample_length": 8,
 	}
 	for k, v := range want {
 		if resp.Data[k] != v {

@@ -29,6 +29,9 @@ var (
 	errUnknownClient = errors.New("no such role or client")
 	errClientExpired = errors.New("client has expired")
 	errSourceAddress = errors.New("login comes from an address outside the role's login_bound_cidrs")
+	// errStaleSuperseded refuses a proof of the superseded generation made
+	// before its successor was first proven: not a clone (verifyMaterial).
+	errStaleSuperseded = errors.New("proof is made from the superseded entropy generation but was issued no later than the first proof of its successor: stale, not a clone")
 )
 
 func pathLogin(b *entropyBackend) *framework.Path {
@@ -74,6 +77,11 @@ func pathLogin(b *entropyBackend) *framework.Path {
 	}
 }
 
+// asciiSpace is the white space trimmed from a jwt (docs/protocol.md §8.1):
+// ASCII only, as the spec says; strings.TrimSpace would also remove
+// Unicode spaces.
+const asciiSpace = " \t\n\v\f\r"
+
 // loginRequest is a login's fields, present but not yet checked.
 type loginRequest struct {
 	role, clientID, proof string
@@ -98,7 +106,7 @@ func parseLoginRequest(d *framework.FieldData) (*loginRequest, *logical.Response
 		if lr.proof != "" {
 			return nil, logical.ErrorResponse("give either proof or jwt, not both")
 		}
-		lr.proof = strings.TrimSpace(jwt)
+		lr.proof = strings.Trim(jwt, asciiSpace)
 		if lr.clientID == "" {
 			env, err := protocol.ParseProof(lr.proof)
 			if err != nil {
@@ -181,7 +189,7 @@ func (b *entropyBackend) pathLogin(ctx context.Context, req *logical.Request, d 
 		return nil, logical.ErrPermissionDenied
 	}
 
-	receipt, err := v.claims.SealReceipt(v.receipt)
+	receipt, err := v.claims.SealReceipt(v.receipt, v.entropy)
 	if err != nil {
 		return nil, err
 	}
@@ -231,9 +239,9 @@ type verifiedLogin struct {
 	role    *roleEntry
 	claims  *protocol.Claims
 	receipt *protocol.Receipt
-	// entropySize is the size of the proven generation's entropy, which a
-	// promotion records without reading the entropy again.
-	entropySize int
+	// entropy is the proven generation's entropy: its size is what a
+	// promotion records, and it keys the receipt (docs/protocol.md §9.1).
+	entropy []byte
 }
 
 // verifyLogin makes every check of the protocol's verification, cheap ones
@@ -290,6 +298,14 @@ func (b *entropyBackend) verifyLogin(ctx context.Context, req *logical.Request, 
 	// the latest issued_at accepted (nonce.go).
 	if claims.IssuedAt().After(now.Add(maxFutureSkew)) {
 		return nil, refuse(fmt.Errorf("%w (more than %s ahead)", protocol.ErrFromFuture, maxFutureSkew))
+	}
+
+	// A replay of an accepted proof is refused from memory, before the
+	// client's lock and any storage read: a flood of one captured proof
+	// neither queues behind the client's logins nor reads its entropy.
+	// The claim below stays the atomic check.
+	if b.nonces.claimed(claims.NonceID(), claims.IssuedAt()) {
+		return nil, refuse(protocol.ErrReplay)
 	}
 
 	r, err := b.cachedRole(ctx, req.Storage, lr.role)
@@ -356,6 +372,15 @@ func (b *entropyBackend) verifyMaterial(ctx context.Context, req *logical.Reques
 	if kind == genUnknown {
 		return nil, refuse(fmt.Errorf("%w (generation %d; the client is at %d)", protocol.ErrGeneration, g, c.Generation))
 	}
+	// A proof of the superseded generation issued no later than the proof
+	// that first proved its successor was made before the client moved on:
+	// withheld by someone on the path, or delayed. It is stale, not a
+	// clone (docs/protocol.md §14.3): refused, nothing counted or locked,
+	// its entropy not read. Both times are the client's own clock.
+	if kind == genSuperseded && !claims.IssuedAt().After(c.SupersededAt) {
+		return nil, refuse(fmt.Errorf("%w (generation %d, issued at %s, no later than the first proof of generation %d)",
+			errStaleSuperseded, g, claims.IssuedAt().UTC().Format(time.RFC3339), c.Generation))
+	}
 	entropy, err := b.entropy(ctx, req.Storage, c.Role, c.ClientID, g)
 	if err != nil {
 		return nil, err
@@ -363,7 +388,7 @@ func (b *entropyBackend) verifyMaterial(ctx context.Context, req *logical.Reques
 	if entropy == nil {
 		return nil, fmt.Errorf("client %s/%s has no entropy for its %s generation %d", c.Role, c.ClientID, kind, g)
 	}
-	if err := claims.Verify(entropy, sampling, claims.Challenge()); err != nil {
+	if err := claims.Verify(entropy, sampling); err != nil {
 		return nil, refuse(err)
 	}
 	// A verified proof of the superseded generation is a clone whatever
@@ -389,7 +414,7 @@ func (b *entropyBackend) verifyMaterial(ctx context.Context, req *logical.Reques
 		}
 		return nil, refuse(errClone)
 	}
-	return &verifiedLogin{role: r, claims: claims, receipt: claims.NewReceipt(r.ChallengeRequired), entropySize: len(entropy)}, nil
+	return &verifiedLogin{role: r, claims: claims, receipt: claims.NewReceipt(r.ChallengeRequired), entropy: entropy}, nil
 }
 
 // recordAccepted updates the client for an accepted proof: a proven
@@ -400,7 +425,7 @@ func (b *entropyBackend) recordAccepted(ctx context.Context, s logical.Storage, 
 	changed := false
 	var obsolete uint64
 	if v.claims.Generation() == c.PendingGeneration {
-		obsolete = c.promote(v.entropySize)
+		obsolete = c.promote(len(v.entropy), v.claims.IssuedAt())
 		changed = true
 		b.Logger().Info("entropy generation proven; the previous one is superseded", "role", c.Role, "client_id", c.ClientID,
 			"generation", c.Generation, "superseded_generation", c.SupersededGeneration)

@@ -27,7 +27,7 @@ func TestRoleCRUD(t *testing.T) {
 	want := map[string]interface{}{
 		"entropy_size":      16384,
 		"sample_count":      20, // from the config's default
-		"sample_length":     32,
+		"sample_length":     8,
 		"login_bound_cidrs": []string{"10.0.0.0/8", "127.0.0.1"},
 		"client_ttl":        int64(720 * 3600),
 		"token_policies":    []string{"web", "common"},

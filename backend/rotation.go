@@ -49,10 +49,12 @@ func (c *clientEntry) generationOf(g uint64) (generationKind, protocol.Sampling)
 }
 
 // promote makes the pending generation, just proven with entropy of
-// pendingSize bytes, current; the current one becomes superseded. It
-// returns the generation whose entropy nothing needs any more (0 if none).
-func (c *clientEntry) promote(pendingSize int) (obsolete uint64) {
+// pendingSize bytes by a proof issued at provenIssuedAt, current; the
+// current one becomes superseded. It returns the generation whose entropy
+// nothing needs any more (0 if none).
+func (c *clientEntry) promote(pendingSize int, provenIssuedAt time.Time) (obsolete uint64) {
 	obsolete = c.SupersededGeneration
+	c.SupersededAt = provenIssuedAt
 	c.SupersededGeneration = c.Generation
 	c.SupersededSampleCount, c.SupersededSampleLength = c.SampleCount, c.SampleLength
 

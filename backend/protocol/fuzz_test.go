@@ -239,7 +239,7 @@ func fuzzSession(tb testing.TB, fx *fuzzFixture) (*Claims, *ClientSession) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return c, &ClientSession{exp: c.exp, role: fx.role, clientID: fx.clientID, generation: fx.generation, loginID: c.LoginID()}
+	return c, &ClientSession{exp: c.exp, role: fx.role, clientID: fx.clientID, generation: fx.generation, loginID: c.LoginID(), entropyKey: entropyKey(fx.entropy)}
 }
 
 // FuzzParsePayload feeds arbitrary bytes to the payload decoder, which only
@@ -502,7 +502,7 @@ func FuzzOpenReceipt(f *testing.F) {
 		r.Rotation.Generation++
 		plain, _ = json.Marshal(r)
 		f.Add(uint8(i), uint8(0), plain)
-		sealed, _ := c.SealReceipt(c.NewReceipt(false))
+		sealed, _ := c.SealReceipt(c.NewReceipt(false), fx.entropy)
 		f.Add(uint8(i), uint8(2), []byte(sealed))
 		raw, _ := decodeCanonical(sealed)
 		f.Add(uint8(i), uint8(1), raw)
@@ -522,7 +522,7 @@ func FuzzOpenReceipt(f *testing.F) {
 		var encoded string
 		switch mode % 3 {
 		case 0:
-			sealed, err := c.SealResponse(ReceiptPurpose, data)
+			sealed, err := c.SealResponse(ReceiptPurpose, data, fx.entropy)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -551,7 +551,7 @@ func FuzzOpenReceipt(f *testing.F) {
 			}
 		}
 		// Round trip: what was accepted, sealed again, opens to the same.
-		resealed, err := c.SealReceipt(r)
+		resealed, err := c.SealReceipt(r, fx.entropy)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,6 +13,8 @@ const (
 	labelRSAPayloadKey = labelPrefix + "rsa/payload-key"
 	labelRSAExporter   = labelPrefix + "rsa/exporter"
 	labelResponse      = labelPrefix + "response/"
+	labelResponseKey   = labelPrefix + "response-key"
+	labelEntropyKey    = labelPrefix + "entropy-key"
 	labelNonceID       = labelPrefix + "nonce-id"
 	labelCommitment    = labelPrefix + "nonce-commitment"
 	labelChallenge     = labelPrefix + "challenge"

@@ -1,7 +1,6 @@
 package protocol
 
 import (
-	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -91,6 +90,9 @@ type ClientSession struct {
 	clientID   string
 	generation uint64
 	loginID    string
+	// entropyKey binds the server's sealed responses to the entropy this
+	// proof was made from (§9.1).
+	entropyKey [EntropyKeySize]byte
 }
 
 // NewProof builds a proof for one login: a fresh nonce from crypto/rand, the
@@ -143,6 +145,7 @@ func newProof(in ProofInput, nonce [NonceSize]byte) (string, *ClientSession, err
 		clientID:   in.ClientID,
 		generation: in.Generation,
 		loginID:    loginID(nonceID(&nonce)),
+		entropyKey: entropyKey(in.Entropy),
 	}
 	return proofEncoding.EncodeToString(wire), session, nil
 }
@@ -270,17 +273,13 @@ func (c *Claims) CheckTime(now time.Time, skew time.Duration) error {
 }
 
 // Verify checks the proof against the server's copy of the entropy, in
-// order: the challenge is the one expected, empty without challenge mode
-// (ErrChallenge),
-// the ranges are exactly those derived from the nonce with the required
-// sampling (ErrRanges), and the digest matches, compared in constant time
-// (ErrDigest).
-func (c *Claims) Verify(entropy []byte, s Sampling, challenge []byte) error {
-	// The challenge is public (a server MAC); a plain comparison is fine.
-	if !bytes.Equal(c.p.challenge, challenge) {
-		return ErrChallenge
-	}
-	want, err := DeriveRanges(&c.p.nonce, len(entropy), s, challenge)
+// order: the ranges are exactly those derived from the nonce and the
+// proof's challenge with the required sampling (ErrRanges), and the digest
+// matches, compared in constant time (ErrDigest). A proof that carries a
+// challenge must have passed CheckChallenge first: the challenge enters the
+// derivation as the proof states it.
+func (c *Claims) Verify(entropy []byte, s Sampling) error {
+	want, err := DeriveRanges(&c.p.nonce, len(entropy), s, c.p.challenge)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrSampling, err)
 	}

@@ -3,6 +3,7 @@ package protocol
 import (
 	"crypto/rand"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -82,10 +83,14 @@ func (v *verifier) verify(proof string) (*Claims, error) {
 	if err := c.CheckTime(v.now, v.skew); err != nil {
 		return nil, err
 	}
+	// This verifier holds no challenge key: no challenge is valid.
+	if len(c.Challenge()) > 0 {
+		return nil, ErrChallenge
+	}
 	if c.Generation() != v.generation {
 		return nil, ErrGeneration
 	}
-	return c, c.Verify(v.entropy, v.sampling, nil)
+	return c, c.Verify(v.entropy, v.sampling)
 }
 
 // verify checks a proof made by testInput.
@@ -114,7 +119,7 @@ func TestProofRoundTripEverySuite(t *testing.T) {
 				t.Fatalf("claims = %+v", c.Header)
 			}
 
-			sealed, err := c.SealResponse("confirm", []byte("hello client"))
+			sealed, err := c.SealResponse("confirm", []byte("hello client"), entropy)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -324,5 +329,26 @@ func TestKeysRoundTrip(t *testing.T) {
 		if s, err := ParseSuite(n); err != nil || s.String() != n {
 			t.Fatalf("ParseSuite(%q) = %v, %v", n, s, err)
 		}
+	}
+}
+
+// TestLargestProofFits: the largest proof the limits allow (the longest
+// names, the most ranges, the longest challenge, the largest suite) is
+// within MaxProofLength, so no valid sampling makes proofs a verifier must
+// refuse as too long.
+func TestLargestProofFits(t *testing.T) {
+	for _, s := range Suites() {
+		in := testInput(t, s, testEntropy(t, MinEntropySize))
+		in.Role, in.ClientID = strings.Repeat("r", MaxNameLen), strings.Repeat("c", MaxNameLen)
+		in.Sampling = Sampling{Count: MaxRangeCount, Length: MinEntropySize / MaxRangeCount}
+		in.Challenge = make([]byte, MaxChallengeSize)
+		proof, _, err := NewProof(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(proof) > MaxProofLength {
+			t.Fatalf("%s: the largest proof is %d characters, over MaxProofLength (%d)", s, len(proof), MaxProofLength)
+		}
+		t.Logf("%s: largest proof %d characters", s, len(proof))
 	}
 }

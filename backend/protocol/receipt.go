@@ -7,16 +7,17 @@ import (
 )
 
 // A receipt is the server's half of every successful login: sealed with the
-// proof's own context (SealResponse, purpose "login"), so that only the
-// server holding the private key can make it and only the client that
-// built the proof can open it. It confirms the login (names the client, the
+// proof's own context and the proven generation's entropy (SealResponse,
+// purpose "login"), so that only the server that holds both the private key
+// and the client's entropy can make it and only the client that built the
+// proof can open it. It confirms the login (names the client, the
 // generation proven and the login ID the token carries in its metadata),
 // and carries the next entropy generation and the current server keys when
 // the client needs them. Nothing in it appears in clear anywhere else.
 
 const (
 	// ReceiptVersion is the receipt layout of this protocol version.
-	ReceiptVersion = 1
+	ReceiptVersion = 2
 	// ReceiptPurpose is the sealed-response purpose of receipts.
 	ReceiptPurpose = "login"
 )
@@ -89,13 +90,14 @@ func (c *Claims) NewReceipt(challengeRequired bool) *Receipt {
 }
 
 // SealReceipt seals r for the client that built this proof and encodes it
-// in unpadded base64url.
-func (c *Claims) SealReceipt(r *Receipt) (string, error) {
+// in unpadded base64url. entropy is the whole entropy of the generation the
+// proof was verified against.
+func (c *Claims) SealReceipt(r *Receipt, entropy []byte) (string, error) {
 	pt, err := json.Marshal(r)
 	if err != nil {
 		return "", err
 	}
-	sealed, err := c.SealResponse(ReceiptPurpose, pt)
+	sealed, err := c.SealResponse(ReceiptPurpose, pt, entropy)
 	if err != nil {
 		return "", err
 	}
@@ -136,6 +138,10 @@ func (s *ClientSession) OpenReceipt(encoded string) (*Receipt, error) {
 	for i := range r.ServerKeys {
 		if _, err := r.ServerKeys[i].Parse(); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrResponse, err)
+		}
+		// Exactly one current key, listed first (§9.2).
+		if r.ServerKeys[i].Current != (i == 0) {
+			return nil, fmt.Errorf("%w: server_keys must list exactly one current key, first", ErrResponse)
 		}
 	}
 	return r, nil

@@ -8,7 +8,7 @@ import (
 
 // loginPair builds a proof and opens it: the client's session and the
 // server's claims of one login.
-func loginPair(t *testing.T, s Suite) (*ClientSession, *Claims) {
+func loginPair(t *testing.T, s Suite) (*ClientSession, *Claims, []byte) {
 	t.Helper()
 	entropy := testEntropy(t, MinEntropySize)
 	proof, session, err := NewProof(testInput(t, s, entropy))
@@ -23,13 +23,13 @@ func loginPair(t *testing.T, s Suite) (*ClientSession, *Claims) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return session, claims
+	return session, claims, entropy
 }
 
 func TestReceiptRoundTrip(t *testing.T) {
 	for _, s := range Suites() {
 		t.Run(s.String(), func(t *testing.T) {
-			session, claims := loginPair(t, s)
+			session, claims, entropy := loginPair(t, s)
 			if session.LoginID() != claims.LoginID() || len(claims.LoginID()) != 32 {
 				t.Fatalf("login IDs differ: client %q, server %q", session.LoginID(), claims.LoginID())
 			}
@@ -37,7 +37,7 @@ func TestReceiptRoundTrip(t *testing.T) {
 			r.Rotation = &Rotation{Generation: 2, Entropy: testEntropy(t, MinEntropySize), SampleCount: 16, SampleLength: 32}
 			pk := serverKey(t, s).Public()
 			r.ServerKeys = []PublishedKey{{KeyID: pk.ID().String(), Suite: s.String(), PublicKey: pk.Bytes(), Current: true}}
-			sealed, err := claims.SealReceipt(r)
+			sealed, err := claims.SealReceipt(r, entropy)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -54,18 +54,25 @@ func TestReceiptRoundTrip(t *testing.T) {
 }
 
 func TestOpenReceiptRefuses(t *testing.T) {
-	session, claims := loginPair(t, SuiteP256)
-	_, otherClaims := loginPair(t, SuiteP256)
+	session, claims, entropy := loginPair(t, SuiteP256)
+	_, otherClaims, otherEntropy := loginPair(t, SuiteP256)
 	seal := func(mutate func(*Receipt)) string {
 		r := claims.NewReceipt(false)
 		mutate(r)
-		s, err := claims.SealReceipt(r)
+		s, err := claims.SealReceipt(r, entropy)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
 	}
-	fromOther, err := otherClaims.SealReceipt(otherClaims.NewReceipt(false))
+	keyedBy := func(e []byte) string {
+		s, err := claims.SealReceipt(claims.NewReceipt(false), e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	fromOther, err := otherClaims.SealReceipt(otherClaims.NewReceipt(false), otherEntropy)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,11 +88,32 @@ func TestOpenReceiptRefuses(t *testing.T) {
 		"truncated":                valid[:20],
 		"tampered":                 tampered,
 		"sealed for another login": fromOther,
-		"other version":            seal(func(r *Receipt) { r.Version = 2 }),
-		"other login ID":           seal(func(r *Receipt) { r.LoginID = otherClaims.LoginID() }),
-		"other role":               seal(func(r *Receipt) { r.Role = "db" }),
-		"other client":             seal(func(r *Receipt) { r.ClientID = "client-2" }),
-		"other generation":         seal(func(r *Receipt) { r.Generation = 9 }),
+		"other version":            seal(func(r *Receipt) { r.Version = 1 }),
+		// What whoever holds the private key the proof was sealed to can
+		// make without the client's entropy: a fake server that served its
+		// own key, or a thief of the server's key.
+		"keyed by other entropy":       keyedBy(testEntropy(t, MinEntropySize)),
+		"keyed by part of the entropy": keyedBy(entropy[:len(entropy)-1]),
+		"current key not first": seal(func(r *Receipt) {
+			pk := serverKey(t, SuiteP256).Public()
+			other := serverKey(t, SuiteXWing).Public()
+			r.ServerKeys = []PublishedKey{
+				{KeyID: other.ID().String(), Suite: other.Suite().String(), PublicKey: other.Bytes()},
+				{KeyID: pk.ID().String(), Suite: pk.Suite().String(), PublicKey: pk.Bytes(), Current: true},
+			}
+		}),
+		"two current keys": seal(func(r *Receipt) {
+			pk := serverKey(t, SuiteP256).Public()
+			other := serverKey(t, SuiteXWing).Public()
+			r.ServerKeys = []PublishedKey{
+				{KeyID: pk.ID().String(), Suite: pk.Suite().String(), PublicKey: pk.Bytes(), Current: true},
+				{KeyID: other.ID().String(), Suite: other.Suite().String(), PublicKey: other.Bytes(), Current: true},
+			}
+		}),
+		"other login ID":   seal(func(r *Receipt) { r.LoginID = otherClaims.LoginID() }),
+		"other role":       seal(func(r *Receipt) { r.Role = "db" }),
+		"other client":     seal(func(r *Receipt) { r.ClientID = "client-2" }),
+		"other generation": seal(func(r *Receipt) { r.Generation = 9 }),
 		"rotation backwards": seal(func(r *Receipt) {
 			r.Rotation = &Rotation{Generation: 1, Entropy: make([]byte, MinEntropySize), SampleCount: 16, SampleLength: 32}
 		}),

@@ -2,7 +2,9 @@ package protocol
 
 import (
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 )
@@ -14,18 +16,46 @@ var ErrResponse = errors.New("sealed response does not open under this login's c
 const responseNonceSize = 12
 
 // Sealed responses carry data from the server back to the one client whose
-// proof it opened, inside the login response. Each purpose has its own key:
+// proof it opened, inside the login response. Each purpose has its own key,
+// bound to two secrets at once:
 //
-//	key    = Export(labelResponse || purpose, 32)
-//	sealed = n || AES-256-GCM(key, n, plaintext, aad = lp8(labelResponse || purpose))
+//	context      = labelResponse || purpose
+//	exporter_key = Export(context, 32)
+//	entropy_key  = SHA-256(lp8(labelEntropyKey) || entropy)
+//	key          = HMAC-SHA256(key=entropy_key, lp8(labelResponseKey) || exporter_key)
+//	sealed       = n || AES-256-GCM(key, n, plaintext, aad = lp8(context))
 //
-// where n is 12 bytes from crypto/rand and Export is the exporter of the
-// proof's sealing context. Only the holder of that context (the client that
-// built the proof, and the server holding the private key) can derive key.
+// where n is 12 bytes from crypto/rand, Export is the exporter of the
+// proof's sealing context and entropy is the whole entropy of the
+// generation the proof was made from. The exporter key is known to the
+// client and to whoever holds the private key the proof was sealed to; the
+// entropy key to the client and to the server that enrolled it. Only a
+// party holding both can seal: not a fake server that handed the client
+// its own public key, not a thief of the server's private key alone, and
+// not a thief of part of the entropy (the key hashes all of it).
+
+// EntropyKeySize is the length of an entropy key.
+const EntropyKeySize = sha256.Size
+
+// entropyKey is the entropy key of §9.1: SHA-256(lp8(labelEntropyKey) || entropy).
+func entropyKey(entropy []byte) [EntropyKeySize]byte {
+	h := sha256.New()
+	h.Write(lp8(labelEntropyKey))
+	h.Write(entropy)
+	var k [EntropyKeySize]byte
+	h.Sum(k[:0])
+	return k
+}
 
 // SealResponse seals plaintext for the client that built this proof.
-func (c *Claims) SealResponse(purpose string, plaintext []byte) ([]byte, error) {
-	gcm, aad, err := responseAEAD(c.exp, purpose)
+// entropy is the whole entropy of the generation the proof was verified
+// against.
+func (c *Claims) SealResponse(purpose string, plaintext, entropy []byte) ([]byte, error) {
+	if len(entropy) == 0 {
+		return nil, errors.New("sealing a response needs the proven generation's entropy")
+	}
+	ek := entropyKey(entropy)
+	gcm, aad, err := responseAEAD(c.exp, purpose, &ek)
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +68,7 @@ func (c *Claims) SealResponse(purpose string, plaintext []byte) ([]byte, error) 
 
 // OpenResponse opens data the server sealed for this login.
 func (s *ClientSession) OpenResponse(purpose string, sealed []byte) ([]byte, error) {
-	gcm, aad, err := responseAEAD(s.exp, purpose)
+	gcm, aad, err := responseAEAD(s.exp, purpose, &s.entropyKey)
 	if err != nil {
 		return nil, err
 	}
@@ -52,18 +82,21 @@ func (s *ClientSession) OpenResponse(purpose string, sealed []byte) ([]byte, err
 	return pt, nil
 }
 
-func responseAEAD(exp exporter, purpose string) (cipher.AEAD, []byte, error) {
+func responseAEAD(exp exporter, purpose string, ek *[EntropyKeySize]byte) (cipher.AEAD, []byte, error) {
 	if err := ValidName(purpose); err != nil {
 		return nil, nil, fmt.Errorf("response purpose %w", err)
 	}
-	label := labelResponse + purpose
-	key, err := exp(label, 32)
+	context := labelResponse + purpose
+	exporterKey, err := exp(context, 32)
 	if err != nil {
 		return nil, nil, err
 	}
-	gcm, err := newAES256GCM(key)
+	m := hmac.New(sha256.New, ek[:])
+	m.Write(lp8(labelResponseKey))
+	m.Write(exporterKey)
+	gcm, err := newAES256GCM(m.Sum(nil))
 	if err != nil {
 		return nil, nil, err
 	}
-	return gcm, lp8(label), nil
+	return gcm, lp8(context), nil
 }

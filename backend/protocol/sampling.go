@@ -1,6 +1,8 @@
 package protocol
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
@@ -11,7 +13,7 @@ import (
 const (
 	MinEntropySize = 4 << 10   // 4 KiB
 	MaxEntropySize = 256 << 10 // 256 KiB: one client fits in one storage entry
-	MaxRangeCount  = 256
+	MaxRangeCount  = 512
 	MaxRangeLength = 4096
 	// MinSampledBytes keeps the sampled secret at 256 bits or more.
 	MinSampledBytes = 32
@@ -52,14 +54,16 @@ type Range struct {
 
 // DeriveRanges computes the ranges a proof with this nonce must sample:
 //
-//	for i in 0 .. count-1:
-//	  r_i      = HMAC-SHA256(key=nonce, lp8(labelRanges) || u32(entropy_size) ||
-//	                         u32(length) || u32(count) || lp16(challenge) || u32(i))
-//	  offset_i = u64(r_i[0:8]) mod (entropy_size - length + 1)
+//	seed     = HMAC-SHA256(key=nonce, lp8(labelRanges) || u32(entropy_size) ||
+//	                       u32(length) || u32(count) || lp16(challenge))
+//	stream   = AES-256-CTR(key=seed, counter block 0 = 16 zero bytes), 8 × count bytes
+//	offset_i = u64(stream[8i : 8i+8]) mod (entropy_size - length + 1)
 //
 // The nonce keys the PRF, so a client cannot pick which parts of the entropy
-// it proves; with challenge mode the server's challenge enters it too. The
-// modulo bias is below 2^-44 for every allowed size.
+// it proves; with challenge mode the server's challenge enters it too. One
+// HMAC and a few AES blocks make hundreds of ranges, so a role can sample
+// enough ranges to make partial theft useless (docs/protocol.md §11.3) at
+// almost no cost. The modulo bias is below 2^-44 for every allowed size.
 func DeriveRanges(nonce *[NonceSize]byte, entropySize int, s Sampling, challenge []byte) ([]Range, error) {
 	if err := s.Validate(entropySize); err != nil {
 		return nil, err
@@ -72,16 +76,19 @@ func DeriveRanges(nonce *[NonceSize]byte, entropySize int, s Sampling, challenge
 	msg = binary.BigEndian.AppendUint32(msg, uint32(s.Length))
 	msg = binary.BigEndian.AppendUint32(msg, uint32(s.Count))
 	msg = appendLP16(msg, challenge)
-	prefix := len(msg)
+	mac := hmac.New(sha256.New, nonce[:])
+	mac.Write(msg)
+	block, err := aes.NewCipher(mac.Sum(nil))
+	if err != nil {
+		return nil, err
+	}
+	stream := make([]byte, 8*s.Count)
+	cipher.NewCTR(block, make([]byte, aes.BlockSize)).XORKeyStream(stream, stream)
 
 	span := uint64(entropySize - s.Length + 1)
 	ranges := make([]Range, s.Count)
-	mac := hmac.New(sha256.New, nonce[:])
 	for i := range ranges {
-		msg = binary.BigEndian.AppendUint32(msg[:prefix], uint32(i))
-		mac.Reset()
-		mac.Write(msg)
-		r := binary.BigEndian.Uint64(mac.Sum(nil)[:8])
+		r := binary.BigEndian.Uint64(stream[8*i:])
 		ranges[i] = Range{Offset: uint32(r % span), Length: uint32(s.Length)}
 	}
 	return ranges, nil

@@ -48,6 +48,8 @@ const (
 	specLabelRSAPayload  = "vault-plugin-auth-entropy/v1/rsa/payload-key"
 	specLabelRSAExporter = "vault-plugin-auth-entropy/v1/rsa/exporter"
 	specLabelResponse    = "vault-plugin-auth-entropy/v1/response/"
+	specLabelResponseKey = "vault-plugin-auth-entropy/v1/response-key"
+	specLabelEntropyKey  = "vault-plugin-auth-entropy/v1/entropy-key"
 	specLabelNonceID     = "vault-plugin-auth-entropy/v1/nonce-id"
 	specLabelCommitment  = "vault-plugin-auth-entropy/v1/nonce-commitment"
 	specLabelChallenge   = "vault-plugin-auth-entropy/v1/challenge"
@@ -109,6 +111,7 @@ var vectorKeys = [][]string{
 	{"issued_at", "proof_generation", "challenge", "nonce", "nonce_id", "ranges", "digest"},
 	{"nonce_commitment"},
 	{"response_purpose", "response_plaintext", "response"},
+	{"response_entropy"},
 	{"login_id", "receipt_result", "receipt"},
 }
 
@@ -330,7 +333,7 @@ func verifyVector(proof string, p *params) (*protocol.Claims, error) {
 	if c.Generation() != p.generation {
 		return nil, protocol.ErrGeneration
 	}
-	if err := c.Verify(p.entropy, p.sampling, c.Challenge()); err != nil {
+	if err := c.Verify(p.entropy, p.sampling); err != nil {
 		return nil, err
 	}
 	if p.challengeRequired && len(c.Challenge()) == 0 {
@@ -572,10 +575,16 @@ func checkAccepted(t *testing.T, v *vectorFile, p *params, s *sealed, pl *specPa
 	// Sealed responses per §9: the listed one opens, and one the exported
 	// API seals opens the same way.
 	purpose := v.h["response_purpose"]
+	// The listed response is keyed by the server's entropy, unless the
+	// vector names another (a receipt the client must refuse).
+	responseEntropy := p.entropy
+	if v.has("response_entropy") {
+		responseEntropy = b64(t, v.h["response_entropy"])
+	}
 	open := func(sealed []byte) []byte {
 		t.Helper()
 		label := specLabelResponse + purpose
-		gcm := aesGCM(t, s.export(label, 32))
+		gcm := aesGCM(t, specResponseKey(s, label, responseEntropy))
 		if len(sealed) < 12 {
 			t.Fatal("sealed response too short")
 		}
@@ -589,7 +598,7 @@ func checkAccepted(t *testing.T, v *vectorFile, p *params, s *sealed, pl *specPa
 	if !bytes.Equal(open(unhex(t, v.h["response"])), plaintext) {
 		t.Fatal("the listed response opens to another plaintext")
 	}
-	fresh, err := c.SealResponse(purpose, plaintext)
+	fresh, err := c.SealResponse(purpose, plaintext, responseEntropy)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -686,7 +695,7 @@ var specSuites = map[string]byte{
 
 // specSamplingValid is "valid for" of §2.4.
 func specSamplingValid(size, n, l int) bool {
-	return size >= 4096 && size <= 262144 && n >= 1 && n <= 256 && l >= 1 && l <= 4096 && n*l >= 32 && n*l <= size
+	return size >= 4096 && size <= 262144 && n >= 1 && n <= 512 && l >= 1 && l <= 4096 && n*l >= 32 && n*l <= size
 }
 
 // clientChecksReceipt is what a client does with the receipt of its login
@@ -703,7 +712,7 @@ func clientChecksReceipt(t *testing.T, s *sealed, p *params, pl *specPayload, te
 	if len(sealedBytes) < 28 {
 		return nil, nil, "the receipt is shorter than 28 bytes"
 	}
-	pt, err := aesGCM(t, s.export(label, 32)).Open(nil, sealedBytes[:12], sealedBytes[12:], lp8(label))
+	pt, err := aesGCM(t, specResponseKey(s, label, p.entropy)).Open(nil, sealedBytes[:12], sealedBytes[12:], lp8(label))
 	if err != nil {
 		return nil, nil, "the receipt does not open under purpose login"
 	}
@@ -713,8 +722,8 @@ func clientChecksReceipt(t *testing.T, s *sealed, p *params, pl *specPayload, te
 	}
 	nonceID := sha256.Sum256(cat(lp8(specLabelNonceID), pl.nonce))
 	switch {
-	case r.Version == nil || *r.Version != 1:
-		return nil, pt, "receipt_version is not 1"
+	case r.Version == nil || *r.Version != 2:
+		return nil, pt, "receipt_version is not 2"
 	case r.LoginID == nil || *r.LoginID != hex.EncodeToString(nonceID[:16]):
 		return nil, pt, "login_id is not this login's"
 	case r.Role == nil || *r.Role != p.role || r.ClientID == nil || *r.ClientID != p.clientID:
@@ -812,7 +821,7 @@ func checkReceipt(t *testing.T, v *vectorFile, p *params, s *sealed, pl *specPay
 		exported.ClientID != want.ClientID || exported.Generation != want.Generation || exported.ChallengeRequired != want.ChallengeRequired {
 		t.Fatalf("Claims.NewReceipt makes %+v, the vector's receipt confirms %+v", want, exported)
 	}
-	text, err := c.SealReceipt(&exported)
+	text, err := c.SealReceipt(&exported, p.entropy)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -826,12 +835,35 @@ func checkReceipt(t *testing.T, v *vectorFile, p *params, s *sealed, pl *specPay
 	}
 }
 
+// specResponseKey is the key of a sealed response (§9.1): the exporter key
+// of the proof's context, keyed by the entropy key of the server's copy of
+// the entropy.
+func specResponseKey(s *sealed, context string, entropy []byte) []byte {
+	entropyKey := sha256.Sum256(cat(lp8(specLabelEntropyKey), entropy))
+	m := hmac.New(sha256.New, entropyKey[:])
+	m.Write(cat(lp8(specLabelResponseKey), s.export(context, 32)))
+	return m.Sum(nil)
+}
+
 func specDeriveRanges(nonce []byte, size int, s protocol.Sampling, challenge []byte) []specRange {
+	mac := hmac.New(sha256.New, nonce)
+	mac.Write(cat(lp8(specLabelRanges), u32(uint32(size)), u32(uint32(s.Length)), u32(uint32(s.Count)), lp16(challenge)))
+	block, err := aes.NewCipher(mac.Sum(nil))
+	if err != nil {
+		panic(err)
+	}
+	// The keystream block by block: AES-256 of the counter block j, the
+	// 128-bit big-endian integer j.
+	var stream []byte
+	for j := 0; len(stream) < 8*s.Count; j++ {
+		var ctr, ks [16]byte
+		binary.BigEndian.PutUint64(ctr[8:], uint64(j))
+		block.Encrypt(ks[:], ctr[:])
+		stream = append(stream, ks[:]...)
+	}
 	out := make([]specRange, s.Count)
 	for i := range out {
-		mac := hmac.New(sha256.New, nonce)
-		mac.Write(cat(lp8(specLabelRanges), u32(uint32(size)), u32(uint32(s.Length)), u32(uint32(s.Count)), lp16(challenge), u32(uint32(i))))
-		r := binary.BigEndian.Uint64(mac.Sum(nil)[:8])
+		r := binary.BigEndian.Uint64(stream[8*i:])
 		out[i] = specRange{uint32(r % uint64(size-s.Length+1)), uint32(s.Length)}
 	}
 	return out

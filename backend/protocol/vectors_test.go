@@ -143,6 +143,8 @@ type scenario struct {
 type receiptScenario struct {
 	edit    func(r *Receipt)
 	purpose string // default ReceiptPurpose
+	// entropy keys the receipt in place of the server's copy (§9.1).
+	entropy []byte
 	refuse  bool
 }
 
@@ -162,6 +164,8 @@ type built struct {
 	response, responsePlain []byte
 	responsePurpose         string
 	receipt                 string // set when the response is a receipt
+	entropy                 []byte // the server's copy, which keys the sealed responses
+	responseEntropy         []byte // set when another entropy keyed the response
 }
 
 func (sc scenario) build(t *testing.T, keys vectorKeys, entropy []byte) *built {
@@ -253,7 +257,7 @@ func (sc scenario) build(t *testing.T, keys vectorKeys, entropy []byte) *built {
 		proof = sc.encode(w)
 	}
 
-	b := &built{sc: sc, key: key, proof: proof}
+	b := &built{sc: sc, key: key, proof: proof, entropy: entropy}
 	// Record what the payload opens to, when the proof's bytes are
 	// recoverable from its text (see lenientDecode) and open under the
 	// server key with the header that was sealed.
@@ -270,7 +274,7 @@ func (sc scenario) build(t *testing.T, keys vectorKeys, entropy []byte) *built {
 					b.sealReceipt(t, exp, clientExp)
 				case sc.expect == "ok":
 					c := &Claims{p: b.p, exp: exp}
-					if b.response, err = c.SealResponse(vecPurpose, []byte(vecResponse)); err != nil {
+					if b.response, err = c.SealResponse(vecPurpose, []byte(vecResponse), b.entropy); err != nil {
 						t.Fatal(err)
 					}
 					b.responsePurpose, b.responsePlain = vecPurpose, []byte(vecResponse)
@@ -308,14 +312,18 @@ func (b *built) sealReceipt(t *testing.T, serverExp, clientExp exporter) {
 	if purpose == "" {
 		purpose = ReceiptPurpose
 	}
-	b.response, err = sealResponseWith(serverExp, purpose, pt, vectorBytes("response-nonce/"+sc.name, responseNonceSize))
+	sealEntropy := b.entropy
+	if rs.entropy != nil {
+		sealEntropy, b.responseEntropy = rs.entropy, rs.entropy
+	}
+	b.response, err = sealResponseWith(serverExp, purpose, sealEntropy, pt, vectorBytes("response-nonce/"+sc.name, responseNonceSize))
 	if err != nil {
 		t.Fatal(err)
 	}
 	b.responsePurpose, b.responsePlain = purpose, pt
 	b.receipt = proofEncoding.EncodeToString(b.response)
 
-	session := &ClientSession{exp: clientExp, role: sc.role, clientID: sc.clientID, generation: b.p.generation, loginID: loginID(nonceID(&b.p.nonce))}
+	session := &ClientSession{exp: clientExp, role: sc.role, clientID: sc.clientID, generation: b.p.generation, loginID: loginID(nonceID(&b.p.nonce)), entropyKey: entropyKey(b.entropy)}
 	got, err := session.OpenReceipt(b.receipt)
 	switch {
 	case rs.refuse && err == nil:
@@ -328,8 +336,9 @@ func (b *built) sealReceipt(t *testing.T, serverExp, clientExp exporter) {
 }
 
 // sealResponseWith is Claims.SealResponse with a given GCM nonce.
-func sealResponseWith(exp exporter, purpose string, plaintext, nonce []byte) ([]byte, error) {
-	gcm, aad, err := responseAEAD(exp, purpose)
+func sealResponseWith(exp exporter, purpose string, entropy, plaintext, nonce []byte) ([]byte, error) {
+	ek := entropyKey(entropy)
+	gcm, aad, err := responseAEAD(exp, purpose, &ek)
 	if err != nil {
 		return nil, err
 	}
@@ -399,7 +408,7 @@ func (b *built) check() string {
 		err = ErrGeneration
 	}
 	if err == nil {
-		err = c.Verify(vectorEntropy(), sc.sampling, c.Challenge())
+		err = c.Verify(vectorEntropy(), sc.sampling)
 	}
 	if err == nil && sc.challengeRequired && len(c.Challenge()) == 0 {
 		err = ErrChallengeRequired
@@ -470,6 +479,9 @@ func (b *built) marshal(entropy []byte) []byte {
 		line("response_purpose", b.responsePurpose)
 		line("response_plaintext", hex.EncodeToString(b.responsePlain))
 		line("response", hex.EncodeToString(b.response))
+		if b.responseEntropy != nil {
+			line("response_entropy", std(b.responseEntropy))
+		}
 	}
 	if b.receipt != "" {
 		c := &Claims{p: b.p}
@@ -700,7 +712,7 @@ func vectorScenarios(keys vectorKeys, other *PublicKey, entropy []byte) []scenar
 		{name: "ok_skew_newest", expect: "ok", issuedAt: ptr[uint64](vecNow + vecSkew), comment: "issued_at = now + skew: the newest accepted"},
 		{name: "ok_max_names", expect: "ok", role: name128r, clientID: name128c, comment: "role and client_id of 128 bytes"},
 		{name: "ok_single_range", expect: "ok", sampling: Sampling{Count: 1, Length: MinSampledBytes}, comment: "one range of 32 bytes, the least sampling allowed"},
-		{name: "ok_whole_entropy", expect: "ok", sampling: Sampling{Count: MaxRangeCount, Length: vecEntropyLen / MaxRangeCount}, comment: "256 ranges of 16 bytes: count * length = entropy size"},
+		{name: "ok_whole_entropy", expect: "ok", sampling: Sampling{Count: MaxRangeCount, Length: vecEntropyLen / MaxRangeCount}, comment: "512 ranges of 8 bytes, the most ranges allowed: count * length = entropy size"},
 		{name: "ok_long_ranges", expect: "ok", sampling: Sampling{Count: 1, Length: vecEntropyLen}, comment: "one range as long as the entropy: its offset is always 0"},
 		{name: "ok_generation_7", expect: "ok", generation: 7, comment: "a client at entropy generation 7"},
 
@@ -740,11 +752,11 @@ func vectorScenarios(keys vectorKeys, other *PublicKey, entropy []byte) []scenar
 		{name: "malformed_payload_truncated", expect: "malformed", plaintext: func(b []byte) []byte { return b[:len(b)-1] }, comment: "digest one byte short"},
 		{name: "malformed_payload_count_0", expect: "malformed", challenge: []byte("12345678"), ranges: func(p *payload) { p.ranges = nil }, comment: "range count 0; an 8-byte challenge makes the payload as long as the shortest valid one"},
 		{name: "malformed_payload_count_0_short", expect: "malformed", ranges: func(p *payload) { p.ranges = nil }, comment: "range count 0 and no challenge: ct is 8 bytes under the minimum, refused before opening"},
-		{name: "malformed_payload_count_257", expect: "malformed", ranges: func(p *payload) {
+		{name: "malformed_payload_count_513", expect: "malformed", ranges: func(p *payload) {
 			for len(p.ranges) < MaxRangeCount+1 {
 				p.ranges = append(p.ranges, p.ranges[0])
 			}
-		}, comment: "range count 257"},
+		}, comment: "range count 513"},
 		{name: "malformed_payload_count_too_large", expect: "malformed", plaintext: func(b []byte) []byte {
 			binary.BigEndian.PutUint16(b[8+8+NonceSize+2:], 17)
 			return b
@@ -840,7 +852,8 @@ func vectorScenarios(keys vectorKeys, other *PublicKey, entropy []byte) []scenar
 		{name: "ok_receipt_refused_other_login_id", expect: "ok", comment: "the receipt names another login_id: the client refuses it and the token", receipt: refuse(func(r *Receipt) { r.LoginID = loginID(nonceID((*[NonceSize]byte)(&otherNonce))) })},
 		{name: "ok_receipt_refused_other_client", expect: "ok", receipt: refuse(func(r *Receipt) { r.ClientID = "client-2" }), comment: "the receipt names client-2: the client refuses it"},
 		{name: "ok_receipt_refused_other_generation", expect: "ok", receipt: refuse(func(r *Receipt) { r.Generation = 2 }), comment: "the receipt names generation 2, the proof 1: the client refuses it"},
-		{name: "ok_receipt_refused_version_2", expect: "ok", receipt: refuse(func(r *Receipt) { r.Version = 2 }), comment: "receipt_version 2: the client refuses it"},
+		{name: "ok_receipt_refused_version_1", expect: "ok", receipt: refuse(func(r *Receipt) { r.Version = 1 }), comment: "receipt_version 1, the layout of receipts keyed by the exporter alone: the client refuses it"},
+		{name: "ok_receipt_refused_other_entropy", expect: "ok", receipt: &receiptScenario{refuse: true, entropy: vectorBytes("other-entropy", vecEntropyLen)}, comment: "sealed under the proof's exporter but keyed by another entropy: what the holder of the private key the proof was sealed to (a fake server that served its own key, or a thief of the server's key) can make without the client's entropy; the client refuses it"},
 		{name: "ok_receipt_refused_other_purpose", expect: "ok", comment: "a valid receipt sealed under purpose confirm instead of login: it does not open as a receipt", receipt: &receiptScenario{purpose: vecPurpose, refuse: true}},
 		{name: "ok_receipt_refused_rotation_not_newer", expect: "ok", comment: "the receipt hands out generation 1, the one proven: the client refuses it", receipt: refuse(func(r *Receipt) {
 			rotate(vecSampling)(r)

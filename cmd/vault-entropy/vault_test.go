@@ -120,7 +120,7 @@ func (v *testVault) serve(w http.ResponseWriter, r *http.Request) {
 			}
 			v.challenged++
 		}
-		if (g != v.generation && g != v.generation+1) || claims.Verify(v.entropy[g], protocol.Sampling{Count: 8, Length: 32}, claims.Challenge()) != nil {
+		if (g != v.generation && g != v.generation+1) || claims.Verify(v.entropy[g], protocol.Sampling{Count: 8, Length: 32}) != nil {
 			deny()
 			return
 		}
@@ -136,7 +136,7 @@ func (v *testVault) serve(w http.ResponseWriter, r *http.Request) {
 					Suite: k.Public().Suite().String(), PublicKey: k.Public().Bytes(), Current: i == 0})
 			}
 		}
-		sealed, _ := claims.SealReceipt(receipt)
+		sealed, _ := claims.SealReceipt(receipt, v.entropy[g])
 		data := map[string]interface{}{"receipt": sealed}
 		if v.noReceipt {
 			data = nil

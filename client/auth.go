@@ -119,12 +119,16 @@ func unauthenticated(c *api.Client) (*api.Client, error) {
 }
 
 // A server that has just started refuses proofs issued before its replay
-// watermark, which is at most a few seconds ahead of its clock (plus how far
-// a client's clock is behind): Login retries that long.
-const maxWindowRetries = 15
+// watermark, which is at most a few seconds ahead of its clock (its 5 s
+// future bound, docs/protocol.md §8.3): Login retries twice, spaced over
+// that bound. No more: the refusal is unauthenticated, and each retry sends
+// a fresh valid proof that whoever answered could keep (a harvested proof
+// is at worst one login, or a stale proof after a rotation, §14.3).
+const maxWindowRetries = 2
 
-// windowRetryDelay is the wait between those retries (a variable for tests).
-var windowRetryDelay = time.Second
+// windowRetryDelay is the wait before each of those retries (a variable
+// for tests).
+var windowRetryDelay = 3 * time.Second
 
 // sleepContext waits d, or until ctx is done.
 func sleepContext(ctx context.Context, d time.Duration) error {
@@ -157,10 +161,12 @@ func sleepContext(ctx context.Context, d time.Duration) error {
 //     keys and tries once more, and when Vault says the role requires
 //     challenge mode it records that and tries once more in challenge
 //     mode: at most one retry for each;
+//   - when Vault refuses a proof of the pending generation without naming
+//     why, it proves the current generation instead, once;
 //   - when Vault says the proof predates its replay window (it started,
-//     or its leader changed, since the proof was issued), it waits a
-//     second and tries again with a new proof, for up to
-//     maxWindowRetries seconds.
+//     or its leader changed, since the proof was issued), it waits
+//     windowRetryDelay and tries again with a new proof, at most
+//     maxWindowRetries times.
 //
 // It does not send the client's token: these paths are unauthenticated.
 func (a *EntropyAuth) Login(ctx context.Context, c *api.Client) (*api.Secret, error) {
@@ -173,22 +179,41 @@ func (a *EntropyAuth) Login(ctx context.Context, c *api.Client) (*api.Secret, er
 		return nil, err
 	}
 	defer unlock()
-	s, err := LoadState(a.statePath)
+	loaded, err := LoadState(a.statePath)
 	if err != nil {
 		return nil, err
 	}
+	s := loaded // the state this login proves from
 	mount := a.mount(s)
-	// Keys fetched from the unauthenticated keys endpoint are used for
-	// the retry but stored only once a receipt made with one of them has
-	// confirmed that the server holds its private key.
+	// Keys fetched from the unauthenticated keys endpoint are untrusted:
+	// they are used for the retry but stored only once a receipt has come
+	// back for a proof sealed to one of them, and a receipt proves that its
+	// maker holds this client's entropy as well as the key's private half
+	// (docs/protocol.md §9.1). A fake server that serves its own key can
+	// open the retry, but cannot make its receipt.
 	keys := s.ServerKeys
 	fetchedKeys := false
 	windowRetries := 0
+	fellBack := false
 	for {
 		secret, err := a.loginOnce(ctx, lc, mount, s, keys)
 		switch {
 		case err == nil:
 			return secret, nil
+		case isBareRefusal(err) && s.Pending != nil && !fellBack:
+			// The server refused the pending generation without a word: it
+			// may not know it (restored from a backup taken before it was
+			// issued). Prove the current generation instead, once; the
+			// server does not count a proof of a generation it does not
+			// hold toward lockout, and every check that would refuse the
+			// pending generation for another reason (a lock, an address, a
+			// clock) refuses the current one before it is compared, so the
+			// fallback never reaches clone detection for those. The state
+			// is saved only if the fallback succeeds.
+			fellBack = true
+			current := *s
+			current.Pending = nil
+			s = &current
 		case errors.Is(err, protocol.ErrKeyNotAccepted) && !fetchedKeys:
 			fetchedKeys = true
 			refused, _ := currentKey(keys)
@@ -214,8 +239,8 @@ func (a *EntropyAuth) Login(ctx context.Context, c *api.Client) (*api.Secret, er
 		case errors.Is(err, protocol.ErrChallengeRequired) && !s.ChallengeRequired:
 			// Saved now, so that the next login starts in challenge mode
 			// even if this one fails; the receipt confirms it later.
-			s.ChallengeRequired = true
-			if err := s.saveLocked(a.statePath); err != nil {
+			s.ChallengeRequired, loaded.ChallengeRequired = true, true
+			if err := loaded.saveLocked(a.statePath); err != nil {
 				return nil, fmt.Errorf("saving the state: %w", err)
 			}
 		default:
@@ -285,6 +310,13 @@ func refusal(err error, lr *LoginRequest) error {
 		}
 	}
 	return e
+}
+
+// isBareRefusal reports whether err is a refusal the server did not name
+// (403 permission denied).
+func isBareRefusal(err error) bool {
+	var re *refusedError
+	return errors.As(err, &re) && re.named == nil
 }
 
 // refusedError is a refused login; its message holds Vault's own text.

@@ -68,7 +68,7 @@ func TestNewLoginRequestBuildsAVerifiableProof(t *testing.T) {
 	if err := c.CheckTime(time.Now(), time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Verify(s.Entropy, s.sampling(), nil); err != nil {
+	if err := c.Verify(s.Entropy, s.sampling()); err != nil {
 		t.Fatalf("proof does not verify: %v", err)
 	}
 	lr2, _, _ := auth.NewLoginRequest(context.Background(), nil)
@@ -100,7 +100,7 @@ func TestNewLoginRequestProvesPendingAndFetchesChallenges(t *testing.T) {
 	if err != nil || claims.Generation() != 2 || len(claims.Challenge()) != 0 {
 		t.Fatalf("proof of generation %d with challenge %x: %v", claims.Generation(), claims.Challenge(), err)
 	}
-	if err := claims.Verify(s.Pending.Entropy, s.Pending.sampling(), nil); err != nil {
+	if err := claims.Verify(s.Pending.Entropy, s.Pending.sampling()); err != nil {
 		t.Fatal(err)
 	}
 
@@ -121,7 +121,7 @@ func TestNewLoginRequestProvesPendingAndFetchesChallenges(t *testing.T) {
 	if err := claims.CheckChallenge(f.challengeKey, time.Now()); err != nil {
 		t.Fatalf("proof's challenge: %v", err)
 	}
-	if err := claims.Verify(s.Pending.Entropy, s.Pending.sampling(), claims.Challenge()); err != nil {
+	if err := claims.Verify(s.Pending.Entropy, s.Pending.sampling()); err != nil {
 		t.Fatal(err)
 	}
 	if got := f.paths(); got[len(got)-1] != "PUT /v1/auth/entropy/challenge" {
@@ -517,7 +517,9 @@ func TestLoginRetriesWithANewProofAfterTheServerStarted(t *testing.T) {
 	}{
 		{"accepted at once", 0, true, 1},
 		{"refused twice, then a new proof passes", 2, true, 3},
-		{"refused every time: gives up", maxWindowRetries + 5, false, maxWindowRetries + 1},
+		// Three proofs at most for one unauthenticated refusal: each is a
+		// valid proof that whoever answered could keep.
+		{"refused every time: gives up after two retries", 10, false, 3},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -557,6 +559,63 @@ func TestLoginRetriesWithANewProofAfterTheServerStarted(t *testing.T) {
 		defer cancel()
 		if _, err := f.client(t).Auth().Login(ctx, newAuth(t, path)); !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrLoginRefused) {
 			t.Fatalf("login: %v", err)
+		}
+	})
+}
+
+// A server that refuses the pending generation without a word (say it was
+// restored from a backup taken before it issued it) does not lock the
+// client out: Login proves the current generation instead, once.
+func TestLoginFallsBackToTheCurrentGenerationOnce(t *testing.T) {
+	t.Run("the current generation is accepted", func(t *testing.T) {
+		f := newFakeVault(t)
+		f.with(func() { f.rotate = true })
+		path := f.stateFile(t)
+		if _, err := f.client(t).Auth().Login(context.Background(), newAuth(t, path)); err != nil {
+			t.Fatal(err)
+		}
+		if s := mustLoad(t, path); s.Pending == nil || s.Pending.Generation != 2 {
+			t.Fatalf("no pending generation 2 after a rotation: %+v", s.Pending)
+		}
+		// The server forgets generation 2 and will hand out another one.
+		f.with(func() { delete(f.entropy, f.pending); f.pending = 0 })
+		before := len(f.paths())
+		if _, err := f.client(t).Auth().Login(context.Background(), newAuth(t, path)); err != nil {
+			t.Fatalf("login after the server lost the pending generation: %v", err)
+		}
+		if n := len(f.paths()) - before; n != 2 {
+			t.Fatalf("%d requests, want 2 (pending refused, current accepted)", n)
+		}
+		_, pending, pendingEntropy := f.serverState()
+		s := mustLoad(t, path)
+		if s.Generation != 1 || s.Pending == nil || s.Pending.Generation != pending || !bytes.Equal(s.Pending.Entropy, pendingEntropy) {
+			t.Fatalf("state after the fallback: generation %d, pending %+v; the server's pending %d", s.Generation, s.Pending, pending)
+		}
+		if _, err := f.client(t).Auth().Login(context.Background(), newAuth(t, path)); err != nil {
+			t.Fatalf("proving the new pending generation: %v", err)
+		}
+	})
+	t.Run("both refused: once, and the state is unchanged", func(t *testing.T) {
+		f := newFakeVault(t)
+		f.with(func() { f.rotate = true })
+		path := f.stateFile(t)
+		if _, err := f.client(t).Auth().Login(context.Background(), newAuth(t, path)); err != nil {
+			t.Fatal(err)
+		}
+		saved, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.with(func() { f.denyAll = true })
+		before := len(f.paths())
+		if _, err := f.client(t).Auth().Login(context.Background(), newAuth(t, path)); !errors.Is(err, ErrLoginRefused) {
+			t.Fatalf("login: %v, want ErrLoginRefused", err)
+		}
+		if n := len(f.paths()) - before; n != 2 {
+			t.Fatalf("%d requests, want 2: one fallback, no more", n)
+		}
+		if now, _ := os.ReadFile(path); !bytes.Equal(now, saved) {
+			t.Fatal("a refused login changed the state file")
 		}
 	})
 }

@@ -44,6 +44,8 @@ type fakeVault struct {
 
 	// refuseWith, when set, answers every login with 400 and this text.
 	refuseWith string
+	// denyAll answers every login with a bare 403, as for a locked client.
+	denyAll bool
 	// windowRefusals answers that many logins with the named refusal of a
 	// server that has just started, keeping the proofs in windowRefused.
 	windowRefusals int
@@ -259,6 +261,10 @@ func (f *fakeVault) login(w http.ResponseWriter, body map[string]string) {
 		badRequest(w, f.refuseWith)
 		return
 	}
+	if f.denyAll {
+		deny(w)
+		return
+	}
 	if f.windowRefusals > 0 {
 		f.windowRefusals--
 		f.windowRefused = append(f.windowRefused, body["proof"])
@@ -299,7 +305,8 @@ func (f *fakeVault) login(w http.ResponseWriter, body map[string]string) {
 		deny(w)
 		return
 	}
-	if claims.Verify(f.entropy[g], f.sampling, claims.Challenge()) != nil {
+	proven := f.entropy[g]
+	if claims.Verify(proven, f.sampling) != nil {
 		deny(w)
 		return
 	}
@@ -337,7 +344,7 @@ func (f *fakeVault) login(w http.ResponseWriter, body map[string]string) {
 	if f.editReceipt != nil {
 		f.editReceipt(receipt)
 	}
-	sealed, err := claims.SealReceipt(receipt)
+	sealed, err := claims.SealReceipt(receipt, proven)
 	if err != nil {
 		f.t.Error(err)
 		return

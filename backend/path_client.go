@@ -110,7 +110,10 @@ func (b *entropyBackend) pathClientRead(ctx context.Context, req *logical.Reques
 		"generation_created_at": formatTime(c.generationCreatedAt()),
 		"pending_generation":    c.PendingGeneration,
 		"superseded_generation": c.SupersededGeneration,
-		"rotate_requested":      c.RotateRequested,
+		// Proofs of the superseded generation issued no later are stale,
+		// later ones clones (docs/protocol.md §14.3).
+		"superseded_at":    formatTime(c.SupersededAt),
+		"rotate_requested": c.RotateRequested,
 		// Without its role the client cannot log in, so nothing is due.
 		"rotation_due":  r != nil && c.rotationDue(r, now),
 		"failed_logins": c.FailedLogins,

@@ -119,16 +119,16 @@ func unauthenticated(c *api.Client) (*api.Client, error) {
 }
 
 // A server that has just started refuses proofs issued before its replay
-// watermark, which is at most a few seconds ahead of its clock (its 5 s
-// future bound, docs/protocol.md §8.3): Login retries twice, spaced over
-// that bound. No more: the refusal is unauthenticated, and each retry sends
+// watermark, which is at most 7 s ahead of its start (a 2 s watermark step
+// and the 5 s future bound, docs/operator.md): Login retries twice, 4 s
+// apart, which spans it. No more: the refusal is unauthenticated, and each retry sends
 // a fresh valid proof that whoever answered could keep (a harvested proof
 // is at worst one login, or a stale proof after a rotation, §14.3).
 const maxWindowRetries = 2
 
 // windowRetryDelay is the wait before each of those retries (a variable
 // for tests).
-var windowRetryDelay = 3 * time.Second
+var windowRetryDelay = 4 * time.Second
 
 // sleepContext waits d, or until ctx is done.
 func sleepContext(ctx context.Context, d time.Duration) error {

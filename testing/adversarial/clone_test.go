@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/entropy-auth/vault-plugin-auth-entropy/client"
 	"github.com/entropy-auth/vault-plugin-auth-entropy/testing/harness"
@@ -78,7 +79,9 @@ func testClone(t *testing.T, e *env) {
 			}
 			assertUnchanged(t, before, e.MountStorage(t, mount))
 
-			// A fresh proof of generation 1: the clone.
+			// A fresh proof of generation 1, made after the promotion
+			// (a second later, so that it is not stale: §14.3): the clone.
+			time.Sleep(1100 * time.Millisecond)
 			before = e.MountStorage(t, mount)
 			checkRefused(t, e.login(t, role, "twin", stolenProof(t, e, stolen)), denied)
 			added, removed, changed := harness.StorageDiff(before, e.MountStorage(t, mount))

@@ -12,6 +12,7 @@ func TestAdversarial(t *testing.T) {
 	t.Run("size", func(t *testing.T) { runAttacks(t, e, append(sizeAttacks(), bodyLimit)) })
 	t.Run("sections", func(t *testing.T) { runAttacks(t, e, sectionAttacks()) })
 	t.Run("clone", func(t *testing.T) { testClone(t, e) })
+	t.Run("withheld proof", func(t *testing.T) { testWithheldProof(t, e) })
 	t.Run("fake server", func(t *testing.T) { testFakeServer(t, e) })
 	t.Run("lockout", func(t *testing.T) { testLockoutLever(t, e) })
 	// Late, so that the server has been up long enough for them.

@@ -141,9 +141,9 @@ func bindingAttacks(accepted string) []attack {
 		{name: "digest zero", class: cDigest, counts: true, want: denied, send: forged(func(f *forgery) { f.badDigest = true })},
 		// Payloads that open but do not parse (§8.1 step 7): not counted.
 		{name: "range count 0", class: cMalformed, want: denied, send: forged(func(f *forgery) { f.ranges, f.count = []protocol.Range{}, u16(0) })},
-		{name: "range count 257", class: cMalformed, want: denied, send: forged(func(f *forgery) {
-			f.ranges = make([]protocol.Range, 257)
-			f.count = u16(257)
+		{name: "range count past MaxRangeCount", class: cMalformed, want: denied, send: forged(func(f *forgery) {
+			f.ranges = make([]protocol.Range, protocol.MaxRangeCount+1)
+			f.count = u16(protocol.MaxRangeCount + 1)
 		})},
 		{name: "count says one range more than present", class: cMalformed, want: denied, send: forged(func(f *forgery) {
 			f.count = u16(uint16(f.st.SampleCount + 1))

@@ -140,3 +140,39 @@ func assertUnchanged(t testing.TB, before, after map[string]string) {
 		t.Errorf("storage changed: added %v removed %v changed %v", added, removed, changed)
 	}
 }
+
+// testWithheldProof: someone on the path holds back one proof of the
+// client's generation, lets the client rotate and prove its next
+// generation, then sends the proof (docs/protocol.md §14.3). It was made
+// before the client moved on: stale, refused, the client not locked and no
+// clone event. A copy of the state used after the promotion still locks.
+func testWithheldProof(t *testing.T, e *env) {
+	const rc = "clone/withheld"
+	role, id, _ := strings.Cut(rc, "/")
+	withheld := freshProof(t, e, rc)
+	stolen := e.copyState(t, rc)
+	e.rotateAndPromote(t, rc)
+
+	logBefore := len(e.Log(t))
+	checkRefused(t, e.login(t, role, id, withheld), denied)
+	if locked, _ := e.record(t, rc)["locked"].(bool); locked {
+		t.Fatal("a withheld proof of the superseded generation locked the client")
+	}
+	logged := e.Log(t)[logBefore:]
+	if strings.Contains(logged, "clone detected") || !strings.Contains(logged, "stale, not a clone") {
+		t.Fatalf("a withheld proof: the log says\n%s", logged)
+	}
+	e.honestLogin(t, rc)
+
+	time.Sleep(1100 * time.Millisecond) // a second after the promotion: not stale
+	checkRefused(t, e.login(t, role, id, stolenProof(t, e, stolen)), denied)
+	if locked, _ := e.record(t, rc)["locked"].(bool); !locked {
+		t.Fatal("a copy of the state used after the promotion did not lock the client")
+	}
+	if !strings.Contains(e.Log(t)[logBefore:], "clone detected") {
+		t.Fatal("no clone event for a copy used after the promotion")
+	}
+	e.unlock(t, rc)
+	e.honestLogin(t, rc)
+	e.alive(t)
+}

@@ -61,7 +61,7 @@ func newEnv(t *testing.T) *env {
 	for name, data := range roles {
 		s.Write(t, "auth/"+mount+"/role/"+name, data)
 	}
-	for _, rc := range []string{"web/alice", "web/bob", "web/erin", "web/frank", "db/carol", "clone/twin", "clonelog/twin", "nolockout/erin"} {
+	for _, rc := range []string{"web/alice", "web/bob", "web/erin", "web/frank", "db/carol", "clone/twin", "clone/withheld", "clonelog/twin", "nolockout/erin"} {
 		role, id, _ := strings.Cut(rc, "/")
 		e.state[rc] = s.Enroll(t, "auth/"+mount, role, id)
 	}

@@ -494,7 +494,9 @@ func (b *entropyBackend) pathLoginRenew(ctx context.Context, req *logical.Reques
 		return nil, fmt.Errorf("client %q of role %q no longer exists", clientID, role)
 	}
 	if !tokenBoundTo(req.Auth.InternalData, r, c) {
-		// Deleted and enrolled again, or its role deleted and created again.
+		// Deleted and enrolled again, or its role deleted and created again:
+		// perhaps a stolen token outliving the theft response.
+		b.Logger().Warn("renewal refused: token of an earlier enrollment or role", "role", role, "client_id", clientID)
 		return nil, fmt.Errorf("client %q of role %q is not the enrollment this token was issued to", clientID, role)
 	}
 	now := b.now()

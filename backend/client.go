@@ -15,6 +15,13 @@ type clientEntry struct {
 	ClientID   string `json:"client_id"`
 	Role       string `json:"role"`
 	Generation uint64 `json:"generation"`
+	// EnrollmentID is made at enrollment, RoleInstanceID is the role's
+	// InstanceID then, and AliasName is the identity alias of every login
+	// (binding.go). All three are "" in records written before they
+	// existed.
+	EnrollmentID   string `json:"enrollment_id"`
+	RoleInstanceID string `json:"role_instance_id"`
+	AliasName      string `json:"alias_name"`
 	// The sampling and size the client was enrolled with: a proof must
 	// follow them, whatever the role says now.
 	EntropySize  int       `json:"entropy_size"`

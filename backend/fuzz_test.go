@@ -111,8 +111,12 @@ func fuzzLoginBackend(tb testing.TB) (*entropyBackend, logical.Storage, []*fuzzV
 	}
 	b.cache.invalidate(keyringStorageKey)
 	v := vs[0]
+	r, err := b.role(ctx, s, v.role)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	c := &clientEntry{
-		ClientID: v.clientID, Role: v.role, Generation: v.generation, EntropySize: len(v.entropy),
+		ClientID: v.clientID, Role: v.role, RoleInstanceID: r.InstanceID, Generation: v.generation, EntropySize: len(v.entropy),
 		SampleCount: v.sampling.Count, SampleLength: v.sampling.Length, CreatedAt: now, GenerationCreatedAt: now,
 	}
 	if err := b.putClient(ctx, s, c, v.entropy); err != nil {

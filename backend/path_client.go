@@ -124,6 +124,12 @@ func (b *entropyBackend) pathClientRead(ctx context.Context, req *logical.Reques
 		"locked_at":    formatTime(c.LockedAt),
 		"locked_until": formatTime(c.LockedUntil),
 		"lock_reason":  c.LockReason,
+
+		"enrollment_id": c.EnrollmentID,
+		"alias_name":    c.aliasName(),
+		// An orphan cannot log in, and tidy deletes it: its role is gone,
+		// or was deleted and created again since it was enrolled.
+		"orphaned": r == nil || !c.boundTo(r),
 	}
 	return &logical.Response{Data: data}, nil
 }

@@ -34,6 +34,13 @@ func pathEnroll(b *entropyBackend) *framework.Path {
 				Type:        framework.TypeString,
 				Description: "Name for the new client: lower-case letters, digits, '.', '_' and '-'. Generated if empty.",
 			},
+			"keep_identity": {
+				Type: framework.TypeBool,
+				Description: "Give the client the identity alias <role>/<client_id>, which every enrollment of this client_id made with keep_identity shares " +
+					"(as do clients enrolled before enrollment IDs existed), so that it keeps their entity. " +
+					"By default the alias is <role>/<client_id>/<enrollment_id>: a client enrolled again after deletion gets a fresh entity.",
+				Default: false,
+			},
 		},
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.UpdateOperation: &framework.PathOperation{
@@ -86,8 +93,20 @@ func (b *entropyBackend) pathEnroll(ctx context.Context, req *logical.Request, d
 	if err != nil {
 		return nil, err
 	}
-	if existing != nil {
+	if existing != nil && existing.boundTo(r) {
 		return logical.ErrorResponse("client %q already exists in role %q; delete it first to enroll it again", id, role), nil
+	}
+	if existing != nil {
+		// Left by an interrupted deletion of an earlier role of this name:
+		// it cannot log in, and tidy would delete it.
+		if err := b.nonLockedDeleteClient(ctx, req.Storage, role, id); err != nil {
+			return nil, err
+		}
+		b.Logger().Info("client deleted", "role", role, "client_id", id, "generation", existing.Generation, "reason", "enrolled under an earlier instance of the role")
+	}
+	enrollment, err := newBindingID()
+	if err != nil {
+		return nil, err
 	}
 
 	entropy := make([]byte, r.EntropySize)
@@ -96,9 +115,14 @@ func (b *entropyBackend) pathEnroll(ctx context.Context, req *logical.Request, d
 	}
 	now := b.now().UTC()
 	c := &clientEntry{
-		ClientID:     id,
-		Role:         role,
-		Generation:   1,
+		ClientID:   id,
+		Role:       role,
+		Generation: 1,
+
+		EnrollmentID:   enrollment,
+		RoleInstanceID: r.InstanceID,
+		AliasName:      enrollmentAliasName(role, id, enrollment),
+
 		EntropySize:  r.EntropySize,
 		SampleCount:  r.SampleCount,
 		SampleLength: r.SampleLength,
@@ -106,13 +130,16 @@ func (b *entropyBackend) pathEnroll(ctx context.Context, req *logical.Request, d
 
 		GenerationCreatedAt: now,
 	}
+	if d.Get("keep_identity").(bool) {
+		c.AliasName = sharedAliasName(role, id)
+	}
 	if r.ClientTTL > 0 {
 		c.ExpiresAt = now.Add(r.ClientTTL)
 	}
 	if err := b.putClient(ctx, req.Storage, c, entropy); err != nil {
 		return nil, err
 	}
-	b.Logger().Info("client enrolled", "role", role, "client_id", id, "generation", c.Generation)
+	b.Logger().Info("client enrolled", "role", role, "client_id", id, "generation", c.Generation, "enrollment_id", c.EnrollmentID, "alias_name", c.AliasName)
 
 	resp = &logical.Response{Data: map[string]interface{}{
 		"bundle_version": bundleVersion,
@@ -140,6 +167,12 @@ Creates a client (with a generated ID, or the given client_id), generates its
 entropy with a cryptographic random generator and stores it. The response is
 the bundle the client needs: mount path, role, client_id, generation, entropy,
 sampling parameters and the server's public keys.
+
+Each enrollment gets a random enrollment_id, and its logins the identity alias
+<role>/<client_id>/<enrollment_id>: a client deleted and enrolled again gets a
+fresh entity, and the deleted client's tokens do not renew. keep_identity=true
+gives the alias <role>/<client_id> instead, shared by every enrollment of this
+client_id made with keep_identity, so that the client keeps their entity.
 
 This is the secure introduction step. The entropy appears in this response and
 nowhere else, so request it response-wrapped and hand only the wrapping token

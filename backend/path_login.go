@@ -126,17 +126,19 @@ func parseLoginRequest(d *framework.FieldData) (*loginRequest, *logical.Response
 	return lr, nil
 }
 
-// aliasName identifies a client uniquely and stably within the mount: a
-// client ID is unique within its role, and neither name contains '/'.
-func aliasName(role, clientID string) string { return role + "/" + clientID }
-
-func (b *entropyBackend) pathLoginAliasLookahead(_ context.Context, _ *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+// pathLoginAliasLookahead answers the alias name a login would get, which
+// depends on the client's enrollment (binding.go).
+func (b *entropyBackend) pathLoginAliasLookahead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	lr, resp := parseLoginRequest(d)
 	if resp != nil {
 		return resp, nil
 	}
+	name, err := b.loginAliasName(ctx, req.Storage, lr.role, lr.clientID)
+	if err != nil {
+		return nil, err
+	}
 	return &logical.Response{Auth: &logical.Auth{
-		Alias: &logical.Alias{Name: aliasName(lr.role, lr.clientID)},
+		Alias: &logical.Alias{Name: name},
 	}}, nil
 }
 
@@ -198,6 +200,9 @@ func (b *entropyBackend) pathLogin(ctx context.Context, req *logical.Request, d 
 		InternalData: map[string]interface{}{
 			metaRole:     lr.role,
 			metaClientID: lr.clientID,
+			// What renewal checks the token is still bound to.
+			metaEnrollmentID:   v.client.EnrollmentID,
+			metaRoleInstanceID: v.role.InstanceID,
 		},
 		Metadata: map[string]string{
 			metaRole:       lr.role,
@@ -207,7 +212,7 @@ func (b *entropyBackend) pathLogin(ctx context.Context, req *logical.Request, d 
 		},
 		DisplayName: lr.role + "-" + lr.clientID,
 		Alias: &logical.Alias{
-			Name: aliasName(lr.role, lr.clientID),
+			Name: v.client.aliasName(),
 			Metadata: map[string]string{
 				metaRole:     lr.role,
 				metaClientID: lr.clientID,
@@ -237,6 +242,7 @@ func refuse(reason error) error { return &loginRefusal{reason: reason} }
 // verifiedLogin is what a successful verification yields.
 type verifiedLogin struct {
 	role    *roleEntry
+	client  *clientEntry
 	claims  *protocol.Claims
 	receipt *protocol.Receipt
 	// entropy is the proven generation's entropy: its size is what a
@@ -326,6 +332,8 @@ func (b *entropyBackend) verifyLogin(ctx context.Context, req *logical.Request, 
 	switch {
 	case c == nil:
 		return nil, refuse(errUnknownClient) // and nothing written
+	case !c.boundTo(r):
+		return nil, refuse(errStaleClient)
 	case c.expired(now):
 		return nil, refuse(errClientExpired)
 	case c.locked(now):
@@ -414,7 +422,7 @@ func (b *entropyBackend) verifyMaterial(ctx context.Context, req *logical.Reques
 		}
 		return nil, refuse(errClone)
 	}
-	return &verifiedLogin{role: r, claims: claims, receipt: claims.NewReceipt(r.ChallengeRequired), entropy: entropy}, nil
+	return &verifiedLogin{role: r, client: c, claims: claims, receipt: claims.NewReceipt(r.ChallengeRequired), entropy: entropy}, nil
 }
 
 // recordAccepted updates the client for an accepted proof: a proven
@@ -484,8 +492,9 @@ func remoteAddr(req *logical.Request) string {
 }
 
 // pathLoginRenew re-checks what login checked that can change: the role and
-// the client still exist, the client has neither expired nor been locked,
-// and the role's policies are the ones the token was issued with.
+// the client still exist and are the instance and enrollment the token was
+// issued for, the client has neither expired nor been locked, and the
+// role's policies are the ones the token was issued with.
 func (b *entropyBackend) pathLoginRenew(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
 	if req.Auth == nil {
 		return nil, errors.New("request auth was nil")
@@ -508,6 +517,12 @@ func (b *entropyBackend) pathLoginRenew(ctx context.Context, req *logical.Reques
 	}
 	if c == nil {
 		return nil, fmt.Errorf("client %q of role %q no longer exists", clientID, role)
+	}
+	if !tokenBoundTo(req.Auth.InternalData, r, c) {
+		// Deleted and enrolled again, or its role deleted and created again:
+		// perhaps a stolen token outliving the theft response.
+		b.Logger().Warn("renewal refused: token of an earlier enrollment or role", "role", role, "client_id", clientID)
+		return nil, fmt.Errorf("client %q of role %q is not the enrollment this token was issued to", clientID, role)
 	}
 	now := b.now()
 	if c.expired(now) {

@@ -75,7 +75,7 @@ func TestLoginJWTShape(t *testing.T) {
 				if got := resp.Auth.Metadata[metaClientID]; got != c.id {
 					t.Fatalf("client_id metadata %q, want %q", got, c.id)
 				}
-				if got := resp.Auth.Alias.Name; got != "web/"+c.id {
+				if got := resp.Auth.Alias.Name; got != readClient(t, b, s, "web", c.id).AliasName {
 					t.Fatalf("alias %q", got)
 				}
 				if _, ok := resp.Data["receipt"].(string); !ok {
@@ -91,7 +91,7 @@ func TestLoginJWTShape(t *testing.T) {
 
 	t.Run("alias lookahead and role resolution", func(t *testing.T) {
 		d := map[string]interface{}{"role": "web", "jwt": c.proof(t) + "\n"}
-		if resp := mustOK(t, b, s, logical.AliasLookaheadOperation, "login", d); resp.Auth.Alias.Name != "web/"+c.id {
+		if resp := mustOK(t, b, s, logical.AliasLookaheadOperation, "login", d); resp.Auth.Alias.Name != readClient(t, b, s, "web", c.id).AliasName {
 			t.Fatalf("alias = %v", resp.Auth.Alias)
 		}
 		if resp := mustOK(t, b, s, logical.ResolveRoleOperation, "login", d); resp.Data["role"] != "web" {

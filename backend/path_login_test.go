@@ -51,7 +51,8 @@ func TestLoginEverySuite(t *testing.T) {
 			if len(a.Metadata["login_id"]) != 32 {
 				t.Fatalf("login_id %q", a.Metadata["login_id"])
 			}
-			if !reflect.DeepEqual(a.Metadata, wantMeta) || a.Alias.Name != "web/agent-1" || a.DisplayName != "web-agent-1" {
+			rec := readClient(t, b, s, "web", "agent-1")
+			if !reflect.DeepEqual(a.Metadata, wantMeta) || a.Alias.Name != "web/agent-1/"+rec.EnrollmentID || a.DisplayName != "web-agent-1" {
 				t.Fatalf("metadata %v alias %v display %q", a.Metadata, a.Alias, a.DisplayName)
 			}
 			if a.InternalData["role"] != "web" || a.InternalData["client_id"] != "agent-1" {
@@ -322,7 +323,7 @@ func TestLoginConcurrent(t *testing.T) {
 func TestLoginAliasLookaheadAndResolveRole(t *testing.T) {
 	b, s, c := setupLogin(t, nil)
 	resp := mustOK(t, b, s, logical.AliasLookaheadOperation, "login", c.loginData(t))
-	if resp.Auth.Alias.Name != "web/agent-1" {
+	if resp.Auth.Alias.Name != "web/agent-1/"+readClient(t, b, s, "web", "agent-1").EnrollmentID {
 		t.Fatalf("alias = %v", resp.Auth.Alias)
 	}
 	resp = mustOK(t, b, s, logical.ResolveRoleOperation, "login", c.loginData(t))

@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -221,7 +222,13 @@ func (b *entropyBackend) pathRoleWrite(ctx context.Context, req *logical.Request
 		if err != nil {
 			return nil, err
 		}
+		instance, err := newBindingID()
+		if err != nil {
+			return nil, err
+		}
 		r = &roleEntry{
+			InstanceID: instance,
+
 			EntropySize:  defaultEntropySize,
 			SampleCount:  c.DefaultSampleCount,
 			SampleLength: c.DefaultSampleLength,
@@ -343,7 +350,10 @@ func (b *entropyBackend) pathRoleDelete(ctx context.Context, req *logical.Reques
 	defer lock.Unlock()
 
 	// Delete the role first, so that no new client can be enrolled while
-	// the existing ones are removed and none of them can log in.
+	// the existing ones are removed and none of them can log in. Clients a
+	// failure leaves behind stay bound to this instance of the role, so
+	// they cannot log in under a role created again with the same name;
+	// deleting the role again, or tidy, removes them.
 	err := req.Storage.Delete(ctx, roleStorageKey(name))
 	b.cache.invalidate(roleStorageKey(name)) // even after a failed delete: it may have landed
 	if err != nil {
@@ -353,10 +363,17 @@ func (b *entropyBackend) pathRoleDelete(ctx context.Context, req *logical.Reques
 	if err != nil {
 		return nil, fmt.Errorf("listing clients: %w", err)
 	}
+	// One client that cannot be deleted does not keep the others.
+	var errs []error
 	for _, id := range ids {
 		if err := b.deleteClient(ctx, req.Storage, name, id); err != nil {
-			return nil, err
+			errs = append(errs, err)
 		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		b.Logger().Warn("role deleted, some of its clients not; tidy deletes them", "role", name,
+			"clients", len(ids), "not_deleted", len(errs))
+		return nil, fmt.Errorf("role deleted, but %d of its %d clients not (delete the role again, or tidy): %w", len(errs), len(ids), err)
 	}
 	if len(ids) > 0 {
 		b.Logger().Info("role deleted with its clients", "role", name, "clients", len(ids))
@@ -387,5 +404,6 @@ for lockout_duration (default 15m). challenge_required makes every login use a
 server-made challenge (the "challenge" endpoint).
 
 Deleting a role deletes every client enrolled in it; their tokens can no longer
-be renewed.
+be renewed. A role created again with the same name is a new role: clients and
+tokens of the deleted one never log in or renew under it.
 `

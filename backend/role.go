@@ -17,6 +17,12 @@ import (
 type roleEntry struct {
 	tokenutil.TokenParams
 
+	// InstanceID is made when the role is created and kept by updates: a
+	// role deleted and created again is another instance, and the clients
+	// and tokens of the first are not its own (binding.go). "" in records
+	// written before it existed.
+	InstanceID string `json:"instance_id"`
+
 	EntropySize     int                           `json:"entropy_size"`
 	SampleCount     int                           `json:"sample_count"`
 	SampleLength    int                           `json:"sample_length"`

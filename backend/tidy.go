@@ -16,7 +16,8 @@ import (
 
 // Tidy removes what nothing can use any more: nonce records past every
 // skew window, entropy generations that no client record names, and
-// expired clients (or clients whose role is gone). It runs beside logins:
+// expired clients (or clients whose role is gone, or was deleted and
+// created again since they were enrolled). It runs beside logins:
 // every change to a client is made under that client's lock, after
 // re-reading its record.
 
@@ -159,8 +160,9 @@ func nonceBucketDead(n int64, now time.Time) bool {
 	return !now.Before(nonceExpiry(end))
 }
 
-// tidyClients deletes expired clients, and clients whose role is gone (a
-// role deletion interrupted before it removed them all).
+// tidyClients deletes expired clients, and clients whose role is gone or is
+// another instance than the one they were enrolled under (a role deletion
+// interrupted before it removed them all, the role created again since).
 func (b *entropyBackend) tidyClients(ctx context.Context, s logical.Storage, res *tidyResult) error {
 	roles, err := s.List(ctx, clientPrefix)
 	if err != nil {
@@ -199,15 +201,16 @@ func (b *entropyBackend) tidyRoleClients(ctx context.Context, s logical.Storage,
 		if strings.HasSuffix(id, "/") {
 			continue
 		}
-		if err := b.tidyClient(ctx, s, r == nil, role, id, res); err != nil {
+		if err := b.tidyClient(ctx, s, r, role, id, res); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// tidyClient deletes one client if it has expired or its role is gone.
-func (b *entropyBackend) tidyClient(ctx context.Context, s logical.Storage, roleGone bool, role, id string, res *tidyResult) error {
+// tidyClient deletes one client if it has expired or it does not belong
+// to r, its role as it is now (nil: gone).
+func (b *entropyBackend) tidyClient(ctx context.Context, s logical.Storage, r *roleEntry, role, id string, res *tidyResult) error {
 	lock := b.clientLock(role, id)
 	lock.Lock()
 	defer lock.Unlock()
@@ -218,8 +221,10 @@ func (b *entropyBackend) tidyClient(ctx context.Context, s logical.Storage, role
 	}
 	reason := "expired"
 	switch {
-	case roleGone:
+	case r == nil:
 		reason = "role deleted"
+	case !c.boundTo(r):
+		reason = "enrolled under an earlier instance of the role"
 	case !c.expired(b.now()):
 		return nil
 	}

@@ -1,0 +1,108 @@
+package backend
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/entropy-auth/vault-plugin-auth-entropy/backend/protocol"
+)
+
+// Binding: names are reused, so a client is bound to the instance of its
+// role it was enrolled under, and a token to the enrollment and the role
+// instance it was issued for. Each role gets a random instance ID when it
+// is created (updates keep it) and each enrollment a random enrollment ID.
+// A client left behind by an interrupted role deletion then cannot log in
+// under a role created again with the same name, and tidy deletes it; a
+// token of a deleted client or role does not renew under a client or role
+// of the same name created afterwards.
+//
+// Records written before these IDs existed hold "" on both sides and stay
+// bound to each other; a role created now never has an empty ID, so such a
+// client cannot come back under it.
+
+// Keys of the auth's internal data that bind a token (InternalData is kept
+// by Vault with the token and never sent to its holder).
+const (
+	metaEnrollmentID   = "enrollment_id"
+	metaRoleInstanceID = "role_instance_id"
+)
+
+// bindingIDBytes is the size of a role instance or enrollment ID: enough
+// that two are never equal by chance.
+const bindingIDBytes = 16
+
+var errStaleClient = errors.New("client was enrolled under an earlier instance of its role (deleted and created again); tidy deletes it")
+
+// newBindingID returns a fresh random role instance or enrollment ID.
+func newBindingID() (string, error) {
+	id := make([]byte, bindingIDBytes)
+	if _, err := rand.Read(id); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(id), nil
+}
+
+// sameBindingID compares two IDs in constant time.
+func sameBindingID(a, b string) bool {
+	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
+
+// boundTo reports whether c was enrolled under this instance of r.
+func (c *clientEntry) boundTo(r *roleEntry) bool {
+	return sameBindingID(c.RoleInstanceID, r.InstanceID)
+}
+
+// aliasName identifies a client's identity within the mount: the alias
+// name stored at enrollment, or role/client_id for records from before it
+// (which is also what keep_identity stores). A client ID is unique within
+// its role, and neither name contains '/'.
+func (c *clientEntry) aliasName() string {
+	if c.AliasName != "" {
+		return c.AliasName
+	}
+	return sharedAliasName(c.Role, c.ClientID)
+}
+
+// sharedAliasName is the alias of every enrollment of a client ID made
+// with keep_identity, and of clients enrolled before enrollment IDs.
+func sharedAliasName(role, clientID string) string { return role + "/" + clientID }
+
+// enrollmentAliasName is the alias of one enrollment: a client enrolled
+// again after deletion gets a fresh entity.
+func enrollmentAliasName(role, clientID, enrollmentID string) string {
+	return role + "/" + clientID + "/" + enrollmentID
+}
+
+// loginAliasName is the alias name a login of role/clientID gets, for the
+// alias lookahead: it reads the client, because the name depends on its
+// enrollment. A name that is not valid or a client that does not exist
+// gets role/client_id (the login itself will be refused), so that the
+// lookahead says nothing about which clients exist.
+func (b *entropyBackend) loginAliasName(ctx context.Context, s logical.Storage, role, clientID string) (string, error) {
+	if protocol.ValidName(role) != nil || protocol.ValidName(clientID) != nil {
+		return sharedAliasName(role, clientID), nil
+	}
+	c, err := b.client(ctx, s, role, clientID)
+	if err != nil {
+		return "", err
+	}
+	if c == nil {
+		return sharedAliasName(role, clientID), nil
+	}
+	return c.aliasName(), nil
+}
+
+// tokenBoundTo reports whether the token whose internal data is internal was
+// issued to this enrollment of c under this instance of r. A token from
+// before the IDs existed carries neither and matches only records from
+// before them.
+func tokenBoundTo(internal map[string]interface{}, r *roleEntry, c *clientEntry) bool {
+	enrollment, _ := internal[metaEnrollmentID].(string)
+	instance, _ := internal[metaRoleInstanceID].(string)
+	return sameBindingID(enrollment, c.EnrollmentID) && sameBindingID(instance, r.InstanceID)
+}

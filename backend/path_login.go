@@ -238,7 +238,7 @@ type verifiedLogin struct {
 
 // verifyLogin makes every check of the protocol's verification, cheap ones
 // first, then records the outcome: a claimed nonce, a rotation, a
-// promotion, a failure toward lockout or a clone. A refusal is a
+// promotion, a failure toward a source's lockout (in memory) or a clone. A refusal is a
 // *loginRefusal; any other error is an internal fault.
 func (b *entropyBackend) verifyLogin(ctx context.Context, req *logical.Request, lr *loginRequest) (*verifiedLogin, error) {
 	env := lr.env
@@ -256,6 +256,11 @@ func (b *entropyBackend) verifyLogin(ctx context.Context, req *logical.Request, 
 	// comparison, so making it early reveals nothing.
 	if err := env.CheckHeader(lr.role, lr.clientID); err != nil {
 		return nil, refuse(err)
+	}
+	// A source locked out of this client after failed proofs is refused
+	// here, from memory, before any decryption (lockout.go).
+	if err := b.checkSource(req, lr.role, lr.clientID); err != nil {
+		return nil, err
 	}
 	now := b.now()
 	conf, err := b.cachedConfig(ctx, req.Storage)
@@ -321,10 +326,8 @@ func (b *entropyBackend) verifyLogin(ctx context.Context, req *logical.Request, 
 	v, err := b.verifyMaterial(ctx, req, r, c, claims, now, conf.AllowedClockSkew)
 	if err != nil {
 		var refusal *loginRefusal
-		if errors.As(err, &refusal) && countsAsFailure(refusal.reason) {
-			if werr := b.recordFailure(ctx, req.Storage, req, c, r, now); werr != nil {
-				return nil, werr
-			}
+		if errors.As(err, &refusal) && testsEntropy(refusal.reason) {
+			b.recordFailure(req, c, r, now)
 		}
 		return nil, err
 	}
@@ -411,8 +414,8 @@ func (b *entropyBackend) recordAccepted(ctx context.Context, s logical.Storage, 
 	}
 	v.receipt.Rotation = rot
 	changed = changed || rotated
-	if c.FailedLogins > 0 || c.Locked {
-		c.unlock() // an expired lock or past failures: a proof has succeeded
+	if c.Locked {
+		c.unlock() // a lock that has run out: a proof has succeeded
 		changed = true
 	}
 	if !changed {
@@ -488,6 +491,8 @@ func (b *entropyBackend) pathLoginRenew(ctx context.Context, req *logical.Reques
 	if c.expired(now) {
 		return nil, fmt.Errorf("client %q of role %q has expired", clientID, role)
 	}
+	// An operator's lock or a clone's, from the record. A source locked out
+	// after failed proofs is not the client: its tokens keep renewing.
 	if c.locked(now) {
 		return nil, fmt.Errorf("client %q of role %q is locked", clientID, role)
 	}

@@ -7,8 +7,10 @@ import (
 
 const (
 	// maxLockoutSources bounds the (role, client, source) counters held at
-	// once, across all clients: about 200 bytes each, so some 15 MiB at
-	// most. A source is only tracked after a failed digest comparison.
+	// once, across all clients. A full table, at worst one source for each
+	// of 65,536 clients, takes 32 MiB of heap, 47 MiB with 128-character
+	// role and client names (measured with Go 1.26). A source is only
+	// tracked after a failed digest comparison of an existing client.
 	maxLockoutSources = 65536
 	// underAttackFactor: more than this many times lockout_threshold failed
 	// proofs for one client within a window, from all sources together,

@@ -238,7 +238,7 @@ type verifiedLogin struct {
 
 // verifyLogin makes every check of the protocol's verification, cheap ones
 // first, then records the outcome: a claimed nonce, a rotation, a
-// promotion, a failure toward a source's lockout (in memory) or a clone. A refusal is a
+// promotion, a failure toward lockout or a clone. A refusal is a
 // *loginRefusal; any other error is an internal fault.
 func (b *entropyBackend) verifyLogin(ctx context.Context, req *logical.Request, lr *loginRequest) (*verifiedLogin, error) {
 	env := lr.env
@@ -396,8 +396,8 @@ func (b *entropyBackend) verifyMaterial(ctx context.Context, req *logical.Reques
 }
 
 // recordAccepted updates the client for an accepted proof: a proven
-// pending generation becomes current, a due rotation is issued, past
-// failures are forgotten. The record is written once, after any new
+// pending generation becomes current, a due rotation is issued, a lock
+// that has run out is lifted. The record is written once, after any new
 // entropy and before the entropy it no longer names is deleted.
 func (b *entropyBackend) recordAccepted(ctx context.Context, s logical.Storage, r *roleEntry, c *clientEntry, v *verifiedLogin, now time.Time) error {
 	changed := false

@@ -49,6 +49,8 @@ type entropyBackend struct {
 	challengeKeyCache atomic.Value
 
 	nonces nonceStore
+	// lockout counts failed proofs per role, client and source (lockout.go).
+	lockout *lockoutTable
 	// cache holds the config, keyring and roles for the login path.
 	cache *readCache
 
@@ -77,6 +79,7 @@ func newBackend() *entropyBackend {
 		roleLocks:   locksutil.CreateLocks(),
 		clientLocks: locksutil.CreateLocks(),
 		nonces:      newMemoryNonceStore(),
+		lockout:     newLockoutTable(maxLockoutSources),
 		cache:       newReadCache(),
 		now:         time.Now,
 	}

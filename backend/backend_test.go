@@ -40,13 +40,19 @@ func newTestBackend(t testing.TB, conf *logical.BackendConfig) *entropyBackend {
 // path's existence check picks create or update.
 func request(t testing.TB, b *entropyBackend, s logical.Storage, op logical.Operation, path string, data map[string]interface{}) (*logical.Response, error) {
 	t.Helper()
+	return requestFrom(t, b, s, "127.0.0.1", op, path, data)
+}
+
+// requestFrom is request from the remote address addr.
+func requestFrom(t testing.TB, b *entropyBackend, s logical.Storage, addr string, op logical.Operation, path string, data map[string]interface{}) (*logical.Response, error) {
+	t.Helper()
 	req := &logical.Request{
 		Operation:  op,
 		Path:       path,
 		Storage:    s,
 		Data:       data,
 		MountPoint: "auth/entropy/",
-		Connection: &logical.Connection{RemoteAddr: "127.0.0.1"},
+		Connection: &logical.Connection{RemoteAddr: addr},
 	}
 	if op == logical.UpdateOperation {
 		found, exists, err := b.HandleExistenceCheck(context.Background(), req)

@@ -60,12 +60,12 @@ type clientEntry struct {
 	RotateRequested   bool      `json:"rotate_requested"`
 	RotateRequestedAt time.Time `json:"rotate_requested_at"`
 
-	// Failed proofs in the current lockout window.
-	FailedLogins   int       `json:"failed_logins"`
-	FirstFailureAt time.Time `json:"first_failure_at"`
-
-	// A locked client cannot log in, and its tokens do not renew. A lock
-	// with a zero LockedUntil lasts until an operator unlocks the client.
+	// A locked client cannot log in, and its tokens do not renew: an
+	// operator's lock or a clone's. A lock with a zero LockedUntil lasts
+	// until an operator unlocks the client. Failed proofs are counted per
+	// source in memory (lockout.go), never here: records written before
+	// that may still hold failed_logins and first_failure_at, now ignored.
+	// (Such a record's failed-proof lock runs out by itself.)
 	Locked      bool      `json:"locked"`
 	LockedAt    time.Time `json:"locked_at"`
 	LockedUntil time.Time `json:"locked_until"`
@@ -86,10 +86,9 @@ func (c *clientEntry) lock(now, until time.Time, reason string) {
 	c.Locked, c.LockedAt, c.LockedUntil, c.LockReason = true, now, until, reason
 }
 
-// unlock lifts any lock and forgets past failures.
+// unlock lifts any lock.
 func (c *clientEntry) unlock() {
 	c.Locked, c.LockedAt, c.LockedUntil, c.LockReason = false, time.Time{}, time.Time{}, ""
-	c.FailedLogins, c.FirstFailureAt = 0, time.Time{}
 }
 
 // generationCreatedAt is GenerationCreatedAt, or the enrollment time for

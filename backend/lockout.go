@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
@@ -11,25 +12,25 @@ import (
 	"github.com/entropy-auth/vault-plugin-auth-entropy/backend/protocol"
 )
 
-// errClientLocked refuses a locked client before its proof is looked at.
+// errClientLocked refuses a client an operator or a clone locked, before
+// its proof is looked at.
 var errClientLocked = errors.New("client is locked")
+
+// errSourceLocked refuses a source that made lockout_threshold failed
+// proofs for the client, before its proof is opened.
+var errSourceLocked = errors.New("source address is locked out of the client after failed proofs")
 
 // errClone refuses a proof made from a superseded generation: the
 // generation after it has been proven, so two parties hold the material.
 var errClone = errors.New("proof is made from a superseded entropy generation: the client's material has been copied")
 
-// countsAsFailure tells which refusals count toward the lockout threshold:
-// those that say the caller does not hold the client's material. Clock,
-// replay and address refusals do not: an honest client with a wrong clock
-// must not lock itself out, and a replay proves nothing new.
-func countsAsFailure(reason error) bool {
-	for _, e := range []error{protocol.ErrGeneration, protocol.ErrChallenge, protocol.ErrRanges, protocol.ErrDigest} {
-		if errors.Is(reason, e) {
-			return true
-		}
-	}
-	return false
-}
+// testsEntropy tells which refusals count toward a source's lockout: only
+// the digest comparison tests a guess of the entropy. A wrong generation,
+// wrong ranges or a forged challenge test nothing the caller could not
+// know, and the client library relies on a refused pending generation not
+// counting (it falls back to its current one); clock, replay and address
+// refusals do not count either.
+func testsEntropy(reason error) bool { return errors.Is(reason, protocol.ErrDigest) }
 
 func (r *roleEntry) lockoutDuration() time.Duration {
 	if r.LockoutDuration <= 0 {
@@ -45,27 +46,62 @@ func (r *roleEntry) lockoutCounterReset() time.Duration {
 	return r.LockoutCounterReset
 }
 
-// recordFailure counts a failed proof for an existing client and locks it
-// when the role's threshold is reached within the counter-reset window.
-// With lockout disabled it writes nothing. The caller holds the client's
-// lock.
-func (b *entropyBackend) recordFailure(ctx context.Context, s logical.Storage, req *logical.Request, c *clientEntry, r *roleEntry, now time.Time) error {
+// lockoutSource is the source a failed proof is counted against: the
+// remote address, IPv4 as a /32 and IPv6 as its /64 (one host usually
+// holds a whole /64, so counting single IPv6 addresses would give it 2^64
+// sources). An address Vault did not give in a form netip reads is one
+// source, "unknown".
+func lockoutSource(remoteAddr string) string {
+	addr, err := netip.ParseAddr(remoteAddr)
+	if err != nil {
+		ap, perr := netip.ParseAddrPort(remoteAddr)
+		if perr != nil {
+			return "unknown"
+		}
+		addr = ap.Addr()
+	}
+	addr = addr.WithZone("").Unmap()
+	if addr.Is4() {
+		return addr.String()
+	}
+	return netip.PrefixFrom(addr, 64).Masked().String()
+}
+
+// checkSource refuses a source locked out of the client. It needs only the
+// request and memory, so the login makes it before any key lookup or
+// decryption.
+func (b *entropyBackend) checkSource(req *logical.Request, role, clientID string) error {
+	if b.lockout.locked(role, clientID, lockoutSource(remoteAddr(req)), b.now()) {
+		return refuse(errSourceLocked)
+	}
+	return nil
+}
+
+// recordFailure counts a proof that failed the digest comparison against
+// its source, in memory only: a failed guess writes nothing to storage.
+// With lockout disabled it counts nothing.
+func (b *entropyBackend) recordFailure(req *logical.Request, c *clientEntry, r *roleEntry, now time.Time) {
 	if r.LockoutThreshold <= 0 {
-		return nil
+		return
 	}
-	if c.Locked && !c.locked(now) {
-		c.unlock() // the lock has run out: a new window starts
+	addr := remoteAddr(req)
+	out := b.lockout.fail(c.Role, c.ClientID, lockoutSource(addr), now, lockoutPolicy{
+		threshold: r.LockoutThreshold, counterReset: r.lockoutCounterReset(), duration: r.lockoutDuration(),
+	})
+	if out.locked {
+		b.Logger().Warn("source locked out of the client after failed proofs", "role", c.Role, "client_id", c.ClientID,
+			"remote_addr", addr, "source", out.source, "failures", out.failures,
+			"locked_until", formatTime(now.Add(r.lockoutDuration())))
 	}
-	if c.FirstFailureAt.IsZero() || !now.Before(c.FirstFailureAt.Add(r.lockoutCounterReset())) {
-		c.FailedLogins, c.FirstFailureAt = 0, now
+	if out.underAttack {
+		b.Logger().Error("client under online attack: failed proofs from many sources; the client is not locked",
+			"role", c.Role, "client_id", c.ClientID, "failures", out.clientFailures, "sources", out.sources,
+			"window", r.lockoutCounterReset().String())
 	}
-	c.FailedLogins++
-	if c.FailedLogins >= r.LockoutThreshold {
-		c.lock(now, now.Add(r.lockoutDuration()), fmt.Sprintf("%d failed proofs within %s", c.FailedLogins, r.lockoutCounterReset()))
-		b.Logger().Warn("client locked after failed proofs", "role", c.Role, "client_id", c.ClientID,
-			"failed_logins", c.FailedLogins, "locked_until", c.LockedUntil.UTC().Format(time.RFC3339), "remote_addr", remoteAddr(req))
+	if out.full {
+		b.Logger().Error("lockout table full: failed proofs from new sources are not counted until entries expire",
+			"entries", b.lockout.max, "role", c.Role, "client_id", c.ClientID, "remote_addr", addr)
 	}
-	return b.putClientRecord(ctx, s, c)
 }
 
 // recordClone reports a verified proof of a superseded generation and

@@ -96,6 +96,7 @@ func (b *entropyBackend) pathClientRead(ctx context.Context, req *logical.Reques
 		return nil, err
 	}
 	now := b.now()
+	failures, lockedSources := b.lockout.counts(role, id, now)
 	data := map[string]interface{}{
 		"client_id":     c.ClientID,
 		"role":          c.Role,
@@ -115,11 +116,16 @@ func (b *entropyBackend) pathClientRead(ctx context.Context, req *logical.Reques
 		"superseded_at":    formatTime(c.SupersededAt),
 		"rotate_requested": c.RotateRequested,
 		// Without its role the client cannot log in, so nothing is due.
-		"rotation_due":  r != nil && c.rotationDue(r, now),
-		"failed_logins": c.FailedLogins,
-		// locked is whether a login now would be refused; locked_at,
-		// locked_until and lock_reason describe the last lock even once it
-		// has run out, until a login or an operator clears it.
+		"rotation_due": r != nil && c.rotationDue(r, now),
+		// Failed proofs in their sources' current windows and the sources
+		// locked out of the client, as this node counts them in memory
+		// (lockout.go): neither locks the client itself.
+		"failed_logins":  failures,
+		"locked_sources": lockedSources,
+		// locked is whether a login now would be refused (an operator's
+		// lock or a clone's); locked_at, locked_until and lock_reason
+		// describe the last lock even once it has run out, until a login
+		// or an operator clears it.
 		"locked":       c.locked(now),
 		"locked_at":    formatTime(c.LockedAt),
 		"locked_until": formatTime(c.LockedUntil),
@@ -142,6 +148,7 @@ func (b *entropyBackend) pathClientDelete(ctx context.Context, req *logical.Requ
 	if err := b.deleteClient(ctx, req.Storage, role, id); err != nil {
 		return nil, err
 	}
+	b.lockout.clear(role, id) // a client enrolled again under the name starts afresh
 	b.Logger().Info("client deleted", "role", role, "client_id", id)
 	return nil, nil
 }
@@ -157,8 +164,12 @@ Reading returns the client's metadata: its generation, entropy size, sampling
 parameters, creation and expiry times; its rotation state (when the current
 generation was made, the pending generation handed out but not yet proven, the
 superseded one kept to detect clones, whether a rotation is requested or due);
-and its lockout state (failed proofs in the current window, whether it is
-locked, since and until when, and why). The entropy itself is never returned.
+its failed proofs (failed_logins: digest failures in the current windows of
+the sources they came from; locked_sources: sources locked out of it after
+lockout_threshold of them; both counted in memory on the node that answers,
+forgotten at a restart, and neither locks the client); and its lock (an
+operator's or a clone's: whether it is locked, since and until when, and
+why). The entropy itself is never returned.
 
 Deleting a client removes it and its entropy: it can no longer log in, and
 renewal of the tokens it already holds is refused. To end those tokens at once,

@@ -64,7 +64,7 @@ func pathClientUnlock(b *entropyBackend) *framework.Path {
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.UpdateOperation: &framework.PathOperation{
 				Callback: b.pathClientUnlock,
-				Summary:  "Unlock the client and forget its failed proofs.",
+				Summary:  "Unlock the client and forget its failed proofs, lifting every source's lockout.",
 			},
 		},
 		HelpSynopsis:    pathClientUnlockHelpSyn,
@@ -109,6 +109,8 @@ func (b *entropyBackend) pathClientUnlock(ctx context.Context, req *logical.Requ
 	if resp != nil {
 		return resp, nil
 	}
+	// Counters first: even a client that no longer exists may have them.
+	b.lockout.clear(role, id)
 	c, err := b.updateClient(ctx, req.Storage, role, id, func(c *clientEntry) {
 		c.unlock()
 	})
@@ -157,7 +159,9 @@ auth/<mount>/login".
 const pathClientUnlockHelpSyn = `Unlock a client.`
 
 const pathClientUnlockHelpDesc = `
-Lifts an operator's lock, a lockout after failed proofs or a lock after a
-detected clone, and forgets past failed proofs. After a clone, find out which
-holder is genuine first; if in doubt, delete the client and enroll it again.
+Lifts an operator's lock or a lock after a detected clone, and forgets the
+failed proofs counted against the client, lifting the lockout of every source
+(on the node that answers, which holds the counts). After a clone, find out
+which holder is genuine first; if in doubt, delete the client and enroll it
+again.
 `

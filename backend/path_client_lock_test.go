@@ -14,7 +14,7 @@ func TestClientLockUnlock(t *testing.T) {
 	c := enroll(t, b, s, "web", map[string]interface{}{"client_id": "a"})
 	d := readClientData(t, b, s, "web", "a")
 	checkFields(t, d, map[string]interface{}{
-		"locked": false, "locked_at": "", "locked_until": "", "lock_reason": "", "failed_logins": 0,
+		"locked": false, "locked_at": "", "locked_until": "", "lock_reason": "", "failed_logins": 0, "locked_sources": 0,
 		"pending_generation": uint64(0), "superseded_generation": uint64(0), "rotate_requested": false, "rotation_due": false,
 	})
 	if d["generation_created_at"] == "" {

@@ -271,6 +271,11 @@ func (b *entropyBackend) verifyLogin(ctx context.Context, req *logical.Request, 
 	if err := env.CheckHeader(lr.role, lr.clientID); err != nil {
 		return nil, refuse(err)
 	}
+	// A source locked out of this client after failed proofs is refused
+	// here, from memory, before any decryption (lockout.go).
+	if err := b.checkSource(req, lr.role, lr.clientID); err != nil {
+		return nil, err
+	}
 	now := b.now()
 	conf, err := b.cachedConfig(ctx, req.Storage)
 	if err != nil {
@@ -345,10 +350,8 @@ func (b *entropyBackend) verifyLogin(ctx context.Context, req *logical.Request, 
 	v, err := b.verifyMaterial(ctx, req, r, c, claims, now, conf.AllowedClockSkew)
 	if err != nil {
 		var refusal *loginRefusal
-		if errors.As(err, &refusal) && countsAsFailure(refusal.reason) {
-			if werr := b.recordFailure(ctx, req.Storage, req, c, r, now); werr != nil {
-				return nil, werr
-			}
+		if errors.As(err, &refusal) && testsEntropy(refusal.reason) {
+			b.recordFailure(req, c, r, now)
 		}
 		return nil, err
 	}
@@ -426,8 +429,8 @@ func (b *entropyBackend) verifyMaterial(ctx context.Context, req *logical.Reques
 }
 
 // recordAccepted updates the client for an accepted proof: a proven
-// pending generation becomes current, a due rotation is issued, past
-// failures are forgotten. The record is written once, after any new
+// pending generation becomes current, a due rotation is issued, a lock
+// that has run out is lifted. The record is written once, after any new
 // entropy and before the entropy it no longer names is deleted.
 func (b *entropyBackend) recordAccepted(ctx context.Context, s logical.Storage, r *roleEntry, c *clientEntry, v *verifiedLogin, now time.Time) error {
 	changed := false
@@ -444,8 +447,8 @@ func (b *entropyBackend) recordAccepted(ctx context.Context, s logical.Storage, 
 	}
 	v.receipt.Rotation = rot
 	changed = changed || rotated
-	if c.FailedLogins > 0 || c.Locked {
-		c.unlock() // an expired lock or past failures: a proof has succeeded
+	if c.Locked {
+		c.unlock() // a lock that has run out: a proof has succeeded
 		changed = true
 	}
 	if !changed {
@@ -528,6 +531,8 @@ func (b *entropyBackend) pathLoginRenew(ctx context.Context, req *logical.Reques
 	if c.expired(now) {
 		return nil, fmt.Errorf("client %q of role %q has expired", clientID, role)
 	}
+	// An operator's lock or a clone's, from the record. A source locked out
+	// after failed proofs is not the client: its tokens keep renewing.
 	if c.locked(now) {
 		return nil, fmt.Errorf("client %q of role %q is locked", clientID, role)
 	}

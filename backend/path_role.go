@@ -80,17 +80,17 @@ func pathRole(b *entropyBackend) *framework.Path {
 			},
 			"lockout_threshold": {
 				Type:        framework.TypeInt,
-				Description: "Failed proofs within lockout_counter_reset that lock a client for lockout_duration. 0 disables lockout.",
+				Description: "Failed proofs (wrong digests) for one client from one source address (IPv4 address, IPv6 /64) within lockout_counter_reset that lock that source out of that client for lockout_duration; other sources, and the client's tokens, are not affected. 0 disables lockout.",
 				Default:     defaultLockoutThreshold,
 			},
 			"lockout_duration": {
 				Type:        framework.TypeDurationSecond,
-				Description: "How long a client stays locked after reaching lockout_threshold.",
+				Description: "How long a source stays locked out of a client after reaching lockout_threshold.",
 				Default:     int(defaultLockoutDuration.Seconds()),
 			},
 			"lockout_counter_reset": {
 				Type:        framework.TypeDurationSecond,
-				Description: "The window in which failed proofs are counted toward lockout_threshold.",
+				Description: "The window, from a source's first failed proof, in which its failed proofs are counted toward lockout_threshold.",
 				Default:     int(defaultLockoutCounterReset.Seconds()),
 			},
 			"challenge_required": {
@@ -398,9 +398,11 @@ parameters (policies, TTLs, period, bound CIDRs, type, number of uses).
 rotation_period (default 1h) is how old a client's entropy generation may grow
 before a login is handed the next one, sealed in its receipt. clone_action
 ("lock", the default, or "log") is what a proof made from a superseded
-generation does to its client. lockout_threshold failed proofs (default 5; 0
-disables lockout) within lockout_counter_reset (default 15m) lock the client
-for lockout_duration (default 15m). challenge_required makes every login use a
+generation does to its client. lockout_threshold failed proofs for one client
+from one source address (default 5; 0 disables lockout) within
+lockout_counter_reset (default 15m) lock that source out of that client for
+lockout_duration (default 15m), counted in memory on the active node; other
+sources and the client's tokens are not affected. challenge_required makes every login use a
 server-made challenge (the "challenge" endpoint).
 
 Deleting a role deletes every client enrolled in it; their tokens can no longer

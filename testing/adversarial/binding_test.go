@@ -94,50 +94,51 @@ func bindingAttacks(accepted string) []attack {
 			return e.login(t, "nosuchrole", "alice", proofAs(t, e, "web/alice", "nosuchrole", "alice", time.Now(), 0))
 		}},
 		// Sealed for carol with alice's material: it opens and names a real
-		// client, so it is a failed proof of carol's, counted (the
-		// documented lockout lever, §11.4).
+		// client, and fails the digest: a guess of carol's entropy, counted
+		// against its source (§15).
 		{name: "alice's material sealed as db/carol", class: cDigest, victim: "db/carol", counts: true, want: denied, send: func(t *testing.T, e *env) response {
 			return e.login(t, "db", "carol", proofAs(t, e, "web/alice", "db", "carol", time.Now(), 0))
 		}},
-		// Generations the client never had (§8.1 step 12): counted.
-		{name: "generation 99 never existed", class: cGeneration, counts: true, want: denied, send: func(t *testing.T, e *env) response {
+		// Generations the client never had (§8.1 step 12): not counted, they
+		// test no entropy.
+		{name: "generation 99 never existed", class: cGeneration, want: denied, send: func(t *testing.T, e *env) response {
 			return e.login(t, "web", "alice", proofAs(t, e, "web/alice", "web", "alice", time.Now(), 99))
 		}},
-		{name: "generation 0 never exists", class: cGeneration, counts: true, want: denied, send: forged(func(f *forgery) { f.generation = 0 })},
-		// Ranges (§8.1 step 14): counted, as the caller does not hold what
-		// the nonce chose.
-		{name: "ranges chosen by the caller, digest right", class: cRanges, counts: true, want: denied, send: forged(func(f *forgery) {
+		{name: "generation 0 never exists", class: cGeneration, want: denied, send: forged(func(f *forgery) { f.generation = 0 })},
+		// Ranges (§8.1 step 14): not counted, they test no entropy (the
+		// server compares them before reading any).
+		{name: "ranges chosen by the caller, digest right", class: cRanges, want: denied, send: forged(func(f *forgery) {
 			f.ranges = make([]protocol.Range, f.st.SampleCount)
 			for i := range f.ranges {
 				f.ranges[i] = protocol.Range{Offset: 0, Length: uint32(f.st.SampleLength)}
 			}
 		})},
-		{name: "ranges derived from another nonce", class: cRanges, counts: true, want: denied, send: forged(func(f *forgery) {
+		{name: "ranges derived from another nonce", class: cRanges, want: denied, send: forged(func(f *forgery) {
 			other := f.nonce
 			other[0] ^= 1
 			f.ranges, _ = protocol.DeriveRanges((*[32]byte)(&other), len(f.st.Entropy),
 				protocol.Sampling{Count: f.st.SampleCount, Length: f.st.SampleLength}, nil)
 		})},
-		{name: "one range off by one", class: cRanges, counts: true, want: denied, send: forged(func(f *forgery) {
+		{name: "one range off by one", class: cRanges, want: denied, send: forged(func(f *forgery) {
 			f.ranges = derived(f)
 			f.ranges[3].Offset ^= 1
 		})},
-		{name: "range past the end of the entropy", class: cRanges, counts: true, want: denied, send: forged(func(f *forgery) {
+		{name: "range past the end of the entropy", class: cRanges, want: denied, send: forged(func(f *forgery) {
 			f.ranges = derived(f)
 			f.ranges[0].Offset = uint32(len(f.st.Entropy))
 		})},
-		{name: "range at offset 2^32-16", class: cRanges, counts: true, want: denied, send: forged(func(f *forgery) {
+		{name: "range at offset 2^32-16", class: cRanges, want: denied, send: forged(func(f *forgery) {
 			f.ranges = derived(f)
 			f.ranges[0].Offset = 1<<32 - 16
 		})},
-		{name: "range twice as long", class: cRanges, counts: true, want: denied, send: forged(func(f *forgery) {
+		{name: "range twice as long", class: cRanges, want: denied, send: forged(func(f *forgery) {
 			f.ranges = derived(f)
 			f.ranges[0].Length *= 2
 		})},
-		{name: "one range more", class: cRanges, counts: true, want: denied, send: forged(func(f *forgery) {
+		{name: "one range more", class: cRanges, want: denied, send: forged(func(f *forgery) {
 			f.ranges = append(derived(f), protocol.Range{Offset: 0, Length: uint32(f.st.SampleLength)})
 		})},
-		{name: "one range fewer", class: cRanges, counts: true, want: denied, send: forged(func(f *forgery) { f.ranges = derived(f)[1:] })},
+		{name: "one range fewer", class: cRanges, want: denied, send: forged(func(f *forgery) { f.ranges = derived(f)[1:] })},
 		{name: "digest zero", class: cDigest, counts: true, want: denied, send: forged(func(f *forgery) { f.badDigest = true })},
 		// Payloads that open but do not parse (§8.1 step 7): not counted.
 		{name: "range count 0", class: cMalformed, want: denied, send: forged(func(f *forgery) { f.ranges, f.count = []protocol.Range{}, u16(0) })},

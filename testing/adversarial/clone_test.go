@@ -124,9 +124,10 @@ func testClone(t *testing.T, e *env) {
 			e.honestLogin(t, c.rc)
 
 			// Two promotions later generation 1's entropy is gone: a proof
-			// of it is an ordinary failed proof, counted (§14.3).
+			// of it is refused at step 12, testing no entropy, so it does
+			// not count (§14.3, §15).
 			e.rotateAndPromote(t, c.rc)
-			a := attack{name: "older than superseded", class: cGeneration, victim: c.rc, counts: true, want: denied,
+			a := attack{name: "older than superseded", class: cGeneration, victim: c.rc, want: denied,
 				send: func(t *testing.T, e *env) response { return e.login(t, role, "twin", stolenProof(t, e, stolen)) }}
 			a.run(t, e)
 		})

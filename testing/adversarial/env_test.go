@@ -49,6 +49,8 @@ var roles = map[string]map[string]interface{}{
 	"clonelog":  {"token_type": "batch", "token_ttl": "5m", "clone_action": "log"},
 	"load":      {"token_type": "batch", "token_ttl": "5m"},
 	"nolockout": {"token_type": "batch", "token_ttl": "5m", "lockout_threshold": 0},
+	// renew: service tokens, which renew (lockout_test.go).
+	"renew": {"token_ttl": "5m", "token_max_ttl": "1h"},
 }
 
 func newEnv(t *testing.T) *env {
@@ -61,7 +63,7 @@ func newEnv(t *testing.T) *env {
 	for name, data := range roles {
 		s.Write(t, "auth/"+mount+"/role/"+name, data)
 	}
-	for _, rc := range []string{"web/alice", "web/bob", "web/erin", "web/frank", "db/carol", "clone/twin", "clone/withheld", "clonelog/twin", "nolockout/erin"} {
+	for _, rc := range []string{"web/alice", "web/bob", "web/erin", "web/frank", "db/carol", "clone/twin", "clone/withheld", "clonelog/twin", "nolockout/erin", "renew/victim"} {
 		role, id, _ := strings.Cut(rc, "/")
 		e.state[rc] = s.Enroll(t, "auth/"+mount, role, id)
 	}

@@ -13,6 +13,7 @@ func TestAdversarial(t *testing.T) {
 	t.Run("sections", func(t *testing.T) { runAttacks(t, e, sectionAttacks()) })
 	t.Run("clone", func(t *testing.T) { testClone(t, e) })
 	t.Run("lockout", func(t *testing.T) { testLockoutLever(t, e) })
+	t.Run("anonymous reads", func(t *testing.T) { testAnonymousReads(t, e) })
 	// Late, so that the server has been up long enough for them.
 	t.Run("controls", func(t *testing.T) { controls(t, e) })
 	t.Run("flood", func(t *testing.T) { testFlood(t, e) })

@@ -113,7 +113,7 @@ func newBackend() *entropyBackend {
 		),
 		AuthRenew:      b.pathLoginRenew,
 		Invalidate:     b.invalidateFunc,
-		InitializeFunc: b.initialize,
+		InitializeFunc: b.initializeMount,
 		PeriodicFunc:   b.periodicFunc,
 		Clean:          b.cleanup,
 		RunningVersion: Version,

@@ -22,7 +22,8 @@ func getTestBackend(t testing.TB) (*entropyBackend, logical.Storage) {
 }
 
 // newTestBackend makes a backend as if it had started serving an hour ago,
-// so that its replay window is open (nonce_test.go tests a start).
+// so that its replay window is open (nonce_test.go tests a start), and
+// initializes it as Vault does when it mounts it.
 func newTestBackend(t testing.TB, conf *logical.BackendConfig) *entropyBackend {
 	t.Helper()
 	raw, err := Factory(context.Background(), conf)
@@ -31,6 +32,9 @@ func newTestBackend(t testing.TB, conf *logical.BackendConfig) *entropyBackend {
 	}
 	b := raw.(*entropyBackend)
 	if err := b.nonces.load(context.Background(), conf.StorageView, time.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Initialize(context.Background(), &logical.InitializationRequest{Storage: conf.StorageView}); err != nil {
 		t.Fatal(err)
 	}
 	return b

@@ -3,6 +3,7 @@ package backend
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"time"
 
@@ -11,10 +12,20 @@ import (
 	"github.com/entropy-auth/vault-plugin-auth-entropy/backend/protocol"
 )
 
-// keysRetained is how many server keys the keyring holds: the current key
-// and the one before it, so that clients holding the previous public key
-// keep working across one rotation.
-const keysRetained = 2
+// maxKeys bounds the keyring. A retired key is kept, and accepted, until
+// its grace period ends, whatever happens meanwhile: that is what the
+// accepted_until published for it promises. So the keyring holds the
+// current key and every key retired within the last key_grace_period, and
+// the bound is kept by refusing what would break it (a config whose grace
+// spans too many rotation periods, a rotation while the keyring is full),
+// never by dropping a key early. 32 keys fit hourly rotation with a day of
+// grace (25 keys); 32 keys of the largest suite (RSA-3072, about 3 KiB as
+// stored) make an entry of about 100 KiB.
+const maxKeys = 32
+
+// errKeyringFull is a rotation refused because every key in the keyring is
+// within its grace period and the keyring holds maxKeys.
+var errKeyringFull = errors.New("keyring full")
 
 // keyring is the server's key pairs, newest (current) first.
 type keyring struct {
@@ -41,28 +52,51 @@ func (k *storedKey) acceptedUntil(grace time.Duration) time.Time {
 	return k.RetiredAt.Add(grace)
 }
 
+// retiredAt is when the i-th key stopped being current; zero for the
+// current key. Keyrings written before RetiredAt existed: the key retired
+// when the one before it in the list was created.
+func (kr *keyring) retiredAt(i int) time.Time {
+	if i == 0 {
+		return time.Time{}
+	}
+	if t := kr.Keys[i].RetiredAt; !t.IsZero() {
+		return t
+	}
+	return kr.Keys[i-1].CreatedAt
+}
+
+// acceptedAt reports whether the i-th key opens proofs at now: the current
+// key always, a retired key until its grace period ends.
+func (kr *keyring) acceptedAt(i int, now time.Time, grace time.Duration) bool {
+	return i == 0 || now.Before(kr.retiredAt(i).Add(grace))
+}
+
 // accepts reports whether the keyring opens proofs sealed to the key with
-// this ID at now: the current key always, the previous one within its
-// grace period.
+// this ID at now.
 func (kr *keyring) accepts(id protocol.KeyID, now time.Time, grace time.Duration) bool {
 	want := id.String()
 	for i := range kr.Keys {
-		k := &kr.Keys[i]
-		if k.ID != want {
-			continue
+		if kr.Keys[i].ID == want {
+			return kr.acceptedAt(i, now, grace)
 		}
-		if i == 0 {
-			return true
-		}
-		// Keyrings written before RetiredAt existed: the key retired when
-		// the one before it in the list was created.
-		until := k.acceptedUntil(grace)
-		if k.RetiredAt.IsZero() {
-			until = kr.Keys[i-1].CreatedAt.Add(grace)
-		}
-		return now.Before(until)
 	}
 	return false
+}
+
+// accepted is a copy of the keyring holding only the keys it accepts at
+// now, current first, each with its RetiredAt filled in: what is
+// published, and what is kept when the keyring is rewritten.
+func (kr *keyring) accepted(now time.Time, grace time.Duration) *keyring {
+	out := &keyring{Keys: make([]storedKey, 0, len(kr.Keys))}
+	for i := range kr.Keys {
+		if !kr.acceptedAt(i, now, grace) {
+			continue
+		}
+		k := kr.Keys[i]
+		k.RetiredAt = kr.retiredAt(i)
+		out.Keys = append(out.Keys, k)
+	}
+	return out
 }
 
 func (k *storedKey) private() (*protocol.PrivateKey, error) {
@@ -148,7 +182,9 @@ func readKeyring(ctx context.Context, s logical.Storage) (*keyring, error) {
 }
 
 // keyring returns the server keys, creating the first key (of the
-// configured suite) if there is none yet.
+// configured suite) if there is none yet. Only authenticated writers and
+// the mount's initialization call it: the unauthenticated endpoints read
+// the keyring (publishedKeyring) and never create it.
 func (b *entropyBackend) keyring(ctx context.Context, s logical.Storage) (*keyring, error) {
 	kr, err := readKeyring(ctx, s)
 	if err != nil || kr != nil {
@@ -164,13 +200,19 @@ func (b *entropyBackend) keyring(ctx context.Context, s logical.Storage) (*keyri
 	if err != nil {
 		return nil, err
 	}
-	return b.nonLockedAddKey(ctx, s, &keyring{}, c.suite())
+	return b.nonLockedAddKey(ctx, s, &keyring{}, c.suite(), c.KeyGracePeriod)
 }
 
-// rotateKeys makes a new current key of the given suite.
+// rotateKeys makes a new current key of the given suite. It returns
+// errKeyringFull, and changes nothing, if the keyring cannot take one more
+// key without dropping one still in its grace period.
 func (b *entropyBackend) rotateKeys(ctx context.Context, s logical.Storage, suite protocol.Suite) (*keyring, error) {
 	b.keyringLock.Lock()
 	defer b.keyringLock.Unlock()
+	c, err := b.config(ctx, s)
+	if err != nil {
+		return nil, err
+	}
 	kr, err := readKeyring(ctx, s)
 	if err != nil {
 		return nil, err
@@ -178,12 +220,26 @@ func (b *entropyBackend) rotateKeys(ctx context.Context, s logical.Storage, suit
 	if kr == nil {
 		kr = &keyring{}
 	}
-	return b.nonLockedAddKey(ctx, s, kr, suite)
+	return b.nonLockedAddKey(ctx, s, kr, suite, c.KeyGracePeriod)
 }
 
-// nonLockedAddKey prepends a new key to kr, drops keys beyond keysRetained
-// and stores the result. The caller holds keyringLock.
-func (b *entropyBackend) nonLockedAddKey(ctx context.Context, s logical.Storage, kr *keyring, suite protocol.Suite) (*keyring, error) {
+// keyringFullError explains a refused rotation to the operator.
+func keyringFullError(kr *keyring, grace time.Duration) error {
+	oldest := kr.Keys[len(kr.Keys)-1]
+	return fmt.Errorf("%w: the keyring holds %d keys, the most it keeps, and each is still within key_grace_period; "+
+		"the oldest (%s) is accepted until %s, rotate after that", errKeyringFull, len(kr.Keys), oldest.ID,
+		formatTime(oldest.RetiredAt.Add(grace)))
+}
+
+// nonLockedAddKey prepends a new key to the keys kr still accepts, and
+// stores the result. Keys past their grace period are dropped; no other
+// key is. The caller holds keyringLock.
+func (b *entropyBackend) nonLockedAddKey(ctx context.Context, s logical.Storage, kr *keyring, suite protocol.Suite, grace time.Duration) (*keyring, error) {
+	now := b.now().UTC()
+	kept := kr.accepted(now, grace)
+	if len(kept.Keys) >= maxKeys {
+		return nil, keyringFullError(kept, grace)
+	}
 	sk, err := protocol.GenerateKey(suite)
 	if err != nil {
 		return nil, fmt.Errorf("generating server key: %w", err)
@@ -193,24 +249,44 @@ func (b *entropyBackend) nonLockedAddKey(ctx context.Context, s logical.Storage,
 		Suite:      suite.String(),
 		PrivateKey: sk.Bytes(),
 		PublicKey:  sk.Public().Bytes(),
-		CreatedAt:  b.now().UTC(),
+		CreatedAt:  now,
 	}
-	next := &keyring{Keys: append([]storedKey{k}, kr.Keys...)}
-	if len(next.Keys) > 1 && next.Keys[1].RetiredAt.IsZero() {
-		next.Keys[1].RetiredAt = k.CreatedAt
+	next := &keyring{Keys: append([]storedKey{k}, kept.Keys...)}
+	if len(next.Keys) > 1 {
+		next.Keys[1].RetiredAt = now
 	}
-	if len(next.Keys) > keysRetained {
-		next.Keys = next.Keys[:keysRetained]
-	}
-	entry, err := logical.StorageEntryJSON(keyringStorageKey, next)
-	if err != nil {
+	// With no grace period the key just retired is not accepted any more.
+	next = next.accepted(now, grace)
+	if err := b.nonLockedPutKeyring(ctx, s, next); err != nil {
 		return nil, err
+	}
+	b.Logger().Info("server key created", "key_id", k.ID, "suite", k.Suite)
+	return next, nil
+}
+
+// nonLockedPruneKeys drops the keys past their grace period, if any. The
+// caller holds keyringLock.
+func (b *entropyBackend) nonLockedPruneKeys(ctx context.Context, s logical.Storage, kr *keyring, grace time.Duration) error {
+	kept := kr.accepted(b.now(), grace)
+	if len(kept.Keys) == len(kr.Keys) {
+		return nil
+	}
+	if err := b.nonLockedPutKeyring(ctx, s, kept); err != nil {
+		return err
+	}
+	b.Logger().Info("server keys past their grace period dropped", "dropped", len(kr.Keys)-len(kept.Keys))
+	return nil
+}
+
+func (b *entropyBackend) nonLockedPutKeyring(ctx context.Context, s logical.Storage, kr *keyring) error {
+	entry, err := logical.StorageEntryJSON(keyringStorageKey, kr)
+	if err != nil {
+		return err
 	}
 	err = s.Put(ctx, entry)
 	b.cache.invalidate(keyringStorageKey) // even after a failed write: it may have landed
 	if err != nil {
-		return nil, fmt.Errorf("writing keyring: %w", err)
+		return fmt.Errorf("writing keyring: %w", err)
 	}
-	b.Logger().Info("server key created", "key_id", k.ID, "suite", k.Suite)
-	return next, nil
+	return nil
 }

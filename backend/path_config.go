@@ -90,7 +90,7 @@ func pathConfig(b *entropyBackend) *framework.Path {
 			},
 			"key_grace_period": {
 				Type:        framework.TypeDurationSecond,
-				Description: "How long the previous server key still opens proofs after a newer key became current. 0: not at all.",
+				Description: "How long a retired server key still opens proofs after a newer key became current. 0: not at all. At most 31 key_rotation_periods.",
 				Default:     int(defaultKeyGrace.Seconds()),
 			},
 			"allowed_clock_skew": {
@@ -186,9 +186,26 @@ func (b *entropyBackend) pathConfigWrite(ctx context.Context, req *logical.Reque
 	if v, ok := d.GetOk("default_sample_length"); ok {
 		c.DefaultSampleLength = v.(int)
 	}
+	if n := keysInGrace(c.KeyRotationPeriod, c.KeyGracePeriod); n > maxKeys {
+		return logical.ErrorResponse("key_grace_period (%s) spans too many key_rotation_periods (%s): every key stays accepted "+
+			"until its grace period ends, so the keyring would hold %d keys and it keeps at most %d; "+
+			"lengthen key_rotation_period or shorten key_grace_period",
+			c.KeyGracePeriod, c.KeyRotationPeriod, n, maxKeys), nil
+	}
 	sampling := protocol.Sampling{Count: c.DefaultSampleCount, Length: c.DefaultSampleLength}
 	if err := sampling.Validate(defaultEntropySize); err != nil {
 		return logical.ErrorResponse("default sampling: %s", err), nil
+	}
+
+	if suiteChanged {
+		// A full keyring refuses the change before anything is written.
+		if kr, err := readKeyring(ctx, req.Storage); err != nil {
+			return nil, err
+		} else if kr != nil {
+			if kept := kr.accepted(b.now(), c.KeyGracePeriod); len(kept.Keys) >= maxKeys {
+				return logical.ErrorResponse("key_suite not changed: %s", keyringFullError(kept, c.KeyGracePeriod)), nil
+			}
+		}
 	}
 
 	entry, err := logical.StorageEntryJSON(configStorageKey, c)
@@ -207,6 +224,23 @@ func (b *entropyBackend) pathConfigWrite(ctx context.Context, req *logical.Reque
 		b.Logger().Info("server key suite changed; new current key created", "suite", c.KeySuite)
 	}
 	return nil, nil
+}
+
+// keysInGrace is how many keys the keyring holds at most when the key is
+// rotated every period and each retired key is kept for grace: the current
+// key and those retired within the last grace. Rotations are never closer
+// than period (the periodic function runs after the period has passed), so
+// this bounds the automatic rotations; manual ones on top are refused when
+// the keyring is full.
+func keysInGrace(period, grace time.Duration) int {
+	if period <= 0 {
+		return 1
+	}
+	n := grace / period
+	if grace%period != 0 {
+		n++
+	}
+	return 1 + int(n)
 }
 
 func stringsToAny(ss []string) []interface{} {
@@ -228,9 +262,12 @@ key_grace_period.
 
 key_rotation_period (default 24h; 0 disables) is how often the backend makes a
 new current server key by itself, on the active node. key_grace_period (default
-24h) is how long after that the previous key still opens proofs; a login sealed
+24h) is how long after that each retired key still opens proofs; a login sealed
 to it succeeds and its receipt carries the new public keys. A client offline
-for longer is told to fetch the keys (the "keys" endpoint).
+for longer is told to fetch the keys (the "keys" endpoint). Every key is kept
+until its grace ends, and the keyring holds at most 32 keys: a
+key_grace_period longer than 31 key_rotation_periods is refused. Shortening
+key_grace_period shortens the grace of keys already retired.
 
 allowed_clock_skew bounds how far a proof's issued_at may be from the server's
 clock. default_sample_count and default_sample_length are the sampling

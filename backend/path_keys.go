@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
@@ -47,16 +48,19 @@ func pathKeysRotate(b *entropyBackend) *framework.Path {
 	}
 }
 
+// pathKeysRead is unauthenticated: it reads the config and the keyring
+// through the cache and writes nothing (the keys are made when the mount is
+// initialized).
 func (b *entropyBackend) pathKeysRead(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
-	c, err := b.config(ctx, req.Storage)
+	c, err := b.cachedConfig(ctx, req.Storage)
 	if err != nil {
 		return nil, err
 	}
-	kr, err := b.keyring(ctx, req.Storage)
+	kr, err := b.publishedKeyring(ctx, req.Storage)
 	if err != nil {
 		return nil, err
 	}
-	return keysResponse(kr, c.KeyGracePeriod), nil
+	return keysResponse(kr, b.now(), c.KeyGracePeriod), nil
 }
 
 func (b *entropyBackend) pathKeysRotate(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
@@ -65,16 +69,22 @@ func (b *entropyBackend) pathKeysRotate(ctx context.Context, req *logical.Reques
 		return nil, err
 	}
 	kr, err := b.rotateKeys(ctx, req.Storage, c.suite())
+	if errors.Is(err, errKeyringFull) {
+		return logical.ErrorResponse(err.Error()), nil
+	}
 	if err != nil {
 		return nil, err
 	}
 	b.Logger().Info("server key rotated by an operator", "key_id", kr.Keys[0].ID)
-	return keysResponse(kr, c.KeyGracePeriod), nil
+	return keysResponse(kr, b.now(), c.KeyGracePeriod), nil
 }
 
-// keysResponse publishes the keyring with each key's retirement: a client
-// can tell how long a key it holds will still be accepted.
-func keysResponse(kr *keyring, grace time.Duration) *logical.Response {
+// keysResponse publishes the keys accepted at now, current first, with
+// each key's retirement: a client can tell how long a key it holds will
+// still be accepted. A key past its grace period that the periodic
+// function has not dropped yet is not listed.
+func keysResponse(kr *keyring, now time.Time, grace time.Duration) *logical.Response {
+	kr = kr.accepted(now, grace)
 	keys := kr.publicKeys()
 	for i := range keys {
 		keys[i]["retired_at"] = formatTime(kr.Keys[i].RetiredAt)
@@ -91,18 +101,22 @@ const pathKeysHelpSyn = `The server's public keys, current first.`
 
 const pathKeysHelpDesc = `
 Unauthenticated, like a JWKS: clients seal their proofs to the current key.
-Each key has a key_id (derived from its suite and public key bytes), a suite,
-the public key (base64), its creation time, whether it is current, and for the
-previous key when it was retired (retired_at) and until when proofs sealed to
-it are still accepted (accepted_until; "" for the current key). grace_period is
-the config's key_grace_period in seconds.
+The list holds exactly one current key, first, and then every retired key
+still accepted, newest first. Each key has a key_id (derived from its suite and
+public key bytes), a suite, the public key (base64), its creation time, whether
+it is current, and for a retired key when it was retired (retired_at) and until
+when proofs sealed to it are accepted (accepted_until; "" for the current key).
+A listed key stays accepted until its accepted_until. grace_period is the
+config's key_grace_period in seconds. Reading the keys writes nothing: they are
+created when the mount is initialized.
 `
 
 const pathKeysRotateHelpSyn = `Create a new current server key.`
 
 const pathKeysRotateHelpDesc = `
-Creates a key of the configured suite and makes it current. The previous key
-stays valid for the config's key_grace_period, so clients that have not fetched
-the new key keep working (their receipts carry the new keys); keys older than
-that are dropped.
+Creates a key of the configured suite and makes it current. Every retired key
+stays valid until its key_grace_period ends, so clients that have not fetched
+the new key keep working (their receipts carry the new keys); keys past their
+grace period are dropped. The keyring holds at most 32 keys: a rotation that
+would need a 33rd is refused, and says when the oldest key's grace ends.
 `

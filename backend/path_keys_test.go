@@ -9,10 +9,10 @@ import (
 	"github.com/entropy-auth/vault-plugin-auth-entropy/backend/protocol"
 )
 
-func TestKeysCreatedOnFirstUseAndStable(t *testing.T) {
+func TestKeysCreatedAtInitializationAndStable(t *testing.T) {
 	b, s := getTestBackend(t)
-	if kr, _ := readKeyring(t.Context(), s); kr != nil {
-		t.Fatal("keyring exists before first use")
+	if kr, _ := readKeyring(t.Context(), s); kr == nil {
+		t.Fatal("no keyring after initialization")
 	}
 	a := mustOK(t, b, s, logical.ReadOperation, "keys", nil).Data
 	c := mustOK(t, b, s, logical.ReadOperation, "keys", nil).Data
@@ -35,7 +35,7 @@ func TestKeysCreatedOnFirstUseAndStable(t *testing.T) {
 	}
 }
 
-func TestKeysRotateKeepsOnePreviousKey(t *testing.T) {
+func TestKeysRotateKeepsPreviousKeys(t *testing.T) {
 	b, s := getTestBackend(t)
 	k1 := mustOK(t, b, s, logical.ReadOperation, "keys", nil).Data["current_key_id"]
 	k2 := mustOK(t, b, s, logical.UpdateOperation, "keys/rotate", nil).Data["current_key_id"]
@@ -44,8 +44,11 @@ func TestKeysRotateKeepsOnePreviousKey(t *testing.T) {
 		t.Fatal("rotate did not create a new key")
 	}
 	list := mustOK(t, b, s, logical.ReadOperation, "keys", nil).Data["keys"].([]map[string]interface{})
-	if len(list) != keysRetained || list[0]["key_id"] != k3 || list[1]["key_id"] != k2 {
+	if len(list) != 3 || list[0]["key_id"] != k3 || list[1]["key_id"] != k2 {
 		t.Fatalf("keyring after two rotations = %v", list)
+	}
+	if list[2]["key_id"] != k1 {
+		t.Fatalf("the first key, in its grace period, dropped: %v", list)
 	}
 }
 
@@ -61,7 +64,7 @@ func TestParsedKeyCacheForgetsDroppedKeys(t *testing.T) {
 	mustOK(t, b, s, logical.UpdateOperation, "login", c.loginData(t))
 	n := 0
 	b.parsedKeys.Range(func(any, any) bool { n++; return true })
-	if n > keysRetained {
-		t.Fatalf("%d parsed keys cached, at most %d are in the keyring", n, keysRetained)
+	if n > maxKeys {
+		t.Fatalf("%d parsed keys cached, at most %d are in the keyring", n, maxKeys)
 	}
 }

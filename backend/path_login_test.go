@@ -416,12 +416,16 @@ func TestLoginRefusalLogsReasonButNoSecret(t *testing.T) {
 
 func TestLoginAcrossKeyRotation(t *testing.T) {
 	b, s, c := setupLogin(t, nil)
+	clock := useClock(b)
 	mustOK(t, b, s, logical.UpdateOperation, "keys/rotate", nil)
-	// The client still holds the previous key: its proofs are accepted.
-	mustOK(t, b, s, logical.UpdateOperation, "login", c.loginData(t))
+	// The client still holds the previous key: its proofs are accepted,
+	// after a second rotation too (path_keys_grace_test.go).
+	mustOK(t, b, s, logical.UpdateOperation, "login", loginAt(t, b, s, c, clock.now()))
 	mustOK(t, b, s, logical.UpdateOperation, "keys/rotate", nil)
-	// Two rotations later that key is gone, and the server says so.
-	resp, err := request(t, b, s, logical.UpdateOperation, "login", c.loginData(t))
+	mustOK(t, b, s, logical.UpdateOperation, "login", loginAt(t, b, s, c, clock.now()))
+	// Once its grace period is over that key is gone, and the server says so.
+	clock.advance(defaultKeyGrace)
+	resp, err := request(t, b, s, logical.UpdateOperation, "login", loginAt(t, b, s, c, clock.now()))
 	if err != nil || resp == nil || !resp.IsError() || resp.Error().Error() != protocol.ErrKeyNotAccepted.Error() {
 		t.Fatalf("proof sealed to a dropped key: %v %v", resp, err)
 	}

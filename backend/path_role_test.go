@@ -101,7 +101,7 @@ func TestRoleDeleteRemovesClients(t *testing.T) {
 	enroll(t, b, s, "web", nil)
 	mustOK(t, b, s, logical.DeleteOperation, "role/web", nil)
 	for k := range storageSnapshot(t, s) {
-		if k != configStorageKey && k != keyringStorageKey {
+		if k != configStorageKey && k != keyringStorageKey && k != challengeKeyStorageKey {
 			t.Errorf("left behind after role delete: %s", k)
 		}
 	}

@@ -24,7 +24,8 @@ type periodicState struct {
 }
 
 // periodicFunc is called by Vault about once a minute on every node. It
-// rotates the server key when it is due and tidies, only where this
+// creates the server keys if the mount's initialization could not, rotates
+// the server key when it is due and tidies, only where this
 // mount's storage can be written: not on performance standbys, nor on
 // performance secondaries unless the mount is local. Failures are logged
 // here; Vault retries a minute later anyway.
@@ -38,6 +39,11 @@ func (b *entropyBackend) periodicFunc(ctx context.Context, req *logical.Request)
 	defer b.periodicState.running.Store(false)
 
 	logger := b.Logger().Named("periodic")
+	// Normally done when the mount was initialized; this retries a
+	// failure there.
+	if err := b.initializeKeys(ctx, req.Storage); err != nil {
+		logger.Error("creating the server keys failed", "error", err)
+	}
 	if err := b.rotateKeysIfDue(ctx, req.Storage); err != nil {
 		logger.Error("server key rotation failed", "error", err)
 	}
@@ -48,16 +54,15 @@ func (b *entropyBackend) periodicFunc(ctx context.Context, req *logical.Request)
 }
 
 // rotateKeysIfDue makes a new current server key when the current one is
-// older than key_rotation_period. The age is checked under the keyring lock,
-// so that a rotation made meanwhile (keys/rotate) is not followed by a
-// second one that would drop a key still in its grace period.
+// older than key_rotation_period, and otherwise drops keys past their grace
+// period. The age is checked under the keyring lock, so that a rotation
+// made meanwhile (keys/rotate) is not followed at once by a second one. A
+// full keyring (manual rotations on top of the automatic ones) delays the
+// rotation until its oldest key's grace ends: a key is never dropped early.
 func (b *entropyBackend) rotateKeysIfDue(ctx context.Context, s logical.Storage) error {
 	c, err := b.config(ctx, s)
 	if err != nil {
 		return err
-	}
-	if c.KeyRotationPeriod <= 0 {
-		return nil
 	}
 	b.keyringLock.Lock()
 	defer b.keyringLock.Unlock()
@@ -65,20 +70,27 @@ func (b *entropyBackend) rotateKeysIfDue(ctx context.Context, s logical.Storage)
 	if err != nil {
 		return err
 	}
-	// No keyring yet: the first key is made on first use, not here.
+	// No keyring yet: initializeKeys makes the first one.
 	if kr == nil || len(kr.Keys) == 0 {
 		return nil
 	}
 	previous := kr.Keys[0]
-	if b.now().Before(previous.CreatedAt.Add(c.KeyRotationPeriod)) {
-		return nil
+	if c.KeyRotationPeriod <= 0 || b.now().Before(previous.CreatedAt.Add(c.KeyRotationPeriod)) {
+		return b.nonLockedPruneKeys(ctx, s, kr, c.KeyGracePeriod)
 	}
-	next, err := b.nonLockedAddKey(ctx, s, kr, c.suite())
+	next, err := b.nonLockedAddKey(ctx, s, kr, c.suite(), c.KeyGracePeriod)
+	if errors.Is(err, errKeyringFull) {
+		b.Logger().Warn("server key rotation delayed", "reason", err)
+		return b.nonLockedPruneKeys(ctx, s, kr, c.KeyGracePeriod)
+	}
 	if err != nil {
 		return fmt.Errorf("rotating server key: %w", err)
 	}
-	b.Logger().Info("server key rotated (key_rotation_period)", "key_id", next.Keys[0].ID,
-		"previous_key_id", previous.ID, "previous_accepted_until", formatTime(next.Keys[1].acceptedUntil(c.KeyGracePeriod)))
+	attrs := []interface{}{"key_id", next.Keys[0].ID, "previous_key_id", previous.ID}
+	if len(next.Keys) > 1 {
+		attrs = append(attrs, "previous_accepted_until", formatTime(next.Keys[1].acceptedUntil(c.KeyGracePeriod)))
+	}
+	b.Logger().Info("server key rotated (key_rotation_period)", attrs...)
 	return nil
 }
 

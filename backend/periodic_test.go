@@ -29,12 +29,6 @@ func TestPeriodicRotatesServerKey(t *testing.T) {
 	b, s := getTestBackend(t)
 	clock := useClock(b)
 
-	// No keyring yet: the periodic function does not make one.
-	periodic(t, b, s)
-	if currentKey(t, s) != nil {
-		t.Fatal("periodic created a keyring")
-	}
-
 	mustOK(t, b, s, logical.UpdateOperation, "config", map[string]interface{}{"key_rotation_period": "1h"})
 	first := mustOK(t, b, s, logical.ReadOperation, "keys", nil).Data["current_key_id"]
 	clock.advance(time.Hour - time.Second)

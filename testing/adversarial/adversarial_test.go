@@ -15,6 +15,7 @@ func TestAdversarial(t *testing.T) {
 	t.Run("withheld proof", func(t *testing.T) { testWithheldProof(t, e) })
 	t.Run("fake server", func(t *testing.T) { testFakeServer(t, e) })
 	t.Run("lockout", func(t *testing.T) { testLockout(t, e) }) // the one long test: a minute
+	t.Run("anonymous reads", func(t *testing.T) { testAnonymousReads(t, e) })
 	// Late, so that the server has been up long enough for them.
 	t.Run("controls", func(t *testing.T) { controls(t, e) })
 	t.Run("flood", func(t *testing.T) { testFlood(t, e) })

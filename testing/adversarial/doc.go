@@ -2,7 +2,8 @@
 // method: malformed, truncated, oversized and non-canonical proofs, proofs
 // with a wrong suite, key or header, replays, proofs moved to another
 // client or role, superseded and invented generations, ranges the nonce did
-// not derive, clock skew both ways, and a flood of garbage. Every case
+// not derive, clock skew both ways, a flood of garbage, and anonymous reads of
+// the keys and challenges on a fresh mount. Every case
 // asserts the refusal the caller sees (Vault's generic 403, or a named 400
 // where docs/protocol.md §8.2 names one, or a 400 for a malformed request
 // field), that no token is issued, that the mount's storage does not change

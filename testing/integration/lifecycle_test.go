@@ -324,9 +324,10 @@ func TestCloneDetected(t *testing.T) {
 
 // TestOfflineThroughKeyRotations: a client whose state holds the key
 // before one rotation logs in (the key is in its grace period) and its state
-// then holds the new keys; a client offline through two rotations is told
-// its key is no longer accepted (400, named), and the CLI fetches the keys
-// and retries by itself.
+// then holds the new keys; a key stays accepted through two rotations, for
+// as long as its grace period; a client offline past that is told its key
+// is no longer accepted (400, named), and the CLI fetches the keys and
+// retries by itself.
 func TestOfflineThroughKeyRotations(t *testing.T) {
 	e := newEnv(t, "entropy")
 	s := e.write(t, entropyMount+"/config", map[string]interface{}{"key_grace_period": "24h"})
@@ -374,8 +375,33 @@ func TestOfflineThroughKeyRotations(t *testing.T) {
 		if stateCurrentKey(t, sleeper) != k1 {
 			t.Fatal("the sleeper's state changed while it was offline")
 		}
-		// The named refusal an honest client acts on.
+		// Two rotations later the first key is still in its grace period,
+		// listed and accepted (a raw login: the sleeper's state stays).
+		listed := false
+		for _, k := range e.keys(t) {
+			listed = listed || k["key_id"] == k1
+		}
+		if !listed {
+			t.Fatalf("key %s, in its grace period, not listed after two rotations", k1)
+		}
 		path, data := freshLoginData(t, sleeper)
+		if _, err := e.Client.Logical().WriteWithContext(t.Context(), path, data); err != nil {
+			t.Fatalf("proof sealed to a key in its grace period, two rotations later: %v", err)
+		}
+		// The roamer is one rotation behind again: the CLI takes the
+		// grace path.
+		if _, err := e.runCLI(t, "", "login", "-state="+roamer); err != nil {
+			t.Fatalf("CLI login one rotation behind: %v", err)
+		}
+		if got := stateCurrentKey(t, roamer); got != k3 {
+			t.Fatalf("roamer's current key: %s, want %s", got, k3)
+		}
+
+		// Past its grace period (shortened to a second) the key is refused
+		// with the named refusal an honest client acts on.
+		e.write(t, entropyMount+"/config", map[string]interface{}{"key_grace_period": "1s"})
+		time.Sleep(2 * time.Second)
+		path, data = freshLoginData(t, sleeper)
 		re := e.rawLoginError(t, path, data)
 		if re.StatusCode != http.StatusBadRequest || !strings.Contains(strings.Join(re.Errors, " "), protocol.ErrKeyNotAccepted.Error()) {
 			t.Fatalf("proof sealed to a dropped key: %d %v", re.StatusCode, re.Errors)
@@ -389,14 +415,6 @@ func TestOfflineThroughKeyRotations(t *testing.T) {
 		}
 		if got := stateCurrentKey(t, sleeper); got != k3 {
 			t.Fatalf("sleeper's current key after the CLI login: %s, want %s", got, k3)
-		}
-		// The roamer is one rotation behind again: the CLI takes the
-		// grace path too.
-		if _, err := e.runCLI(t, "", "login", "-state="+roamer); err != nil {
-			t.Fatalf("CLI login one rotation behind: %v", err)
-		}
-		if got := stateCurrentKey(t, roamer); got != k3 {
-			t.Fatalf("roamer's current key: %s, want %s", got, k3)
 		}
 	})
 	for _, id := range []string{"roamer", "sleeper"} {

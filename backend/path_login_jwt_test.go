@@ -29,6 +29,17 @@ func TestLoginJWTShape(t *testing.T) {
 		{name: "surrounded by spaces and tabs", data: func() map[string]interface{} {
 			return map[string]interface{}{"role": "web", "jwt": " \t" + c.proof(t) + "\r\n"}
 		}},
+		{name: "surrounded by vertical tab and form feed (ASCII white space)", data: func() map[string]interface{} {
+			return map[string]interface{}{"role": "web", "jwt": "\v\f" + c.proof(t) + "\f\v"}
+		}},
+		// Only ASCII white space is trimmed (docs/protocol.md §8.1):
+		// strings.TrimSpace would also take these.
+		{name: "surrounded by no-break spaces", wantError: "not an entropy proof", data: func() map[string]interface{} {
+			return map[string]interface{}{"role": "web", "jwt": "\u00a0" + c.proof(t) + "\u00a0"}
+		}},
+		{name: "ending with an em space", wantError: "not an entropy proof", data: func() map[string]interface{} {
+			return map[string]interface{}{"role": "web", "jwt": c.proof(t) + "\u2003"}
+		}},
 		{name: "with the matching client_id", data: func() map[string]interface{} {
 			return map[string]interface{}{"role": "web", "client_id": c.id, "jwt": c.proof(t)}
 		}},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
 )
@@ -106,5 +107,35 @@ func TestLoginReadsOnlyTheClientAndItsEntropy(t *testing.T) {
 	mustOK(t, b, cs, logical.UpdateOperation, "login", c.loginData(t))
 	if cs.gets != 2 {
 		t.Fatalf("a login read storage %d times, want 2 (client, entropy)", cs.gets)
+	}
+}
+
+// A replayed proof is refused from the in-memory nonce set: no storage
+// read (no client record, no entropy) and so no wait for the client's lock.
+func TestReplayRefusedBeforeAnyStorageRead(t *testing.T) {
+	b, s, c := setupLogin(t, nil)
+	data := c.loginData(t)
+	mustOK(t, b, s, logical.UpdateOperation, "login", data)
+	cs := &countingStorage{Storage: s}
+	// Held by another login of the same client: a replay must not queue
+	// behind it.
+	lock := b.clientLock(c.role, c.id)
+	lock.Lock()
+	defer lock.Unlock()
+	done := make(chan error, 1)
+	go func() {
+		_, err := request(t, b, cs, logical.UpdateOperation, "login", data)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != logical.ErrPermissionDenied {
+			t.Fatalf("replay: %v, want permission denied", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a replay waited for the client's lock")
+	}
+	if cs.gets != 0 {
+		t.Fatalf("a replay read storage %d times", cs.gets)
 	}
 }

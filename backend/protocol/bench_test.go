@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"strconv"
 	"testing"
 	"time"
 )
@@ -38,4 +39,26 @@ func BenchmarkVerify(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkDeriveRanges is the range derivation of one proof on each side,
+// at the default sampling (320 ranges of 8 bytes) and the largest (512),
+// and what a receipt's entropy key costs (one SHA-256 over 64 KiB).
+func BenchmarkDeriveRanges(b *testing.B) {
+	var nonce [NonceSize]byte
+	for _, n := range []int{32, 320, MaxRangeCount} {
+		b.Run("count="+strconv.Itoa(n), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := DeriveRanges(&nonce, 64<<10, Sampling{Count: n, Length: 8}, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("entropy-key", func(b *testing.B) {
+		entropy := testEntropy(b, 64<<10)
+		for b.Loop() {
+			entropyKey(entropy)
+		}
+	})
 }

@@ -8,40 +8,24 @@ import (
 	"github.com/hashicorp/vault/api"
 )
 
-// RefreshKeys fetches the server's public keys from the mount's keys
-// endpoint and stores them in the state, under the state's lock, and
-// returns them. Login does this by itself when Vault no longer accepts the
-// key a proof was sealed to; this is for an operator who knows the keys
-// have changed.
-//
-// The keys endpoint is unauthenticated: the keys are as trustworthy as the
-// connection to Vault (VAULT_ADDR over TLS). Login, by contrast, stores
-// fetched keys only once a receipt has confirmed them.
-func (a *EntropyAuth) RefreshKeys(ctx context.Context, c *api.Client) ([]ServerKey, error) {
+// FetchKeys fetches the server's public keys from the mount's keys endpoint
+// and returns them, without storing them. The endpoint is unauthenticated:
+// whoever answers the client's HTTP can serve any key. Keys enter the state
+// only through a receipt, which only a server holding both a key's private
+// half and this client's entropy can make (docs/protocol.md §9.1): Login
+// fetches the keys by itself when Vault no longer accepts the state's key,
+// seals one retry to the fetched current key, and stores the keys only if
+// that retry's receipt opens.
+func (a *EntropyAuth) FetchKeys(ctx context.Context, c *api.Client) ([]ServerKey, error) {
 	lc, err := unauthenticated(c)
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := lockExisting(ctx, a.statePath)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
 	s, err := LoadState(a.statePath)
 	if err != nil {
 		return nil, err
 	}
-	keys, err := fetchKeys(ctx, lc, a.mount(s))
-	if err != nil {
-		return nil, err
-	}
-	if !sameKeys(keys, s.ServerKeys) {
-		s.ServerKeys = keys
-		if err := s.saveLocked(a.statePath); err != nil {
-			return nil, fmt.Errorf("saving the state: %w", err)
-		}
-	}
-	return keys, nil
+	return fetchKeys(ctx, lc, a.mount(s))
 }
 
 // fetchKeys reads the mount's keys endpoint: data.keys is a list of

@@ -11,10 +11,11 @@ func runKeys(ctx context.Context, e *cmdEnv, args []string) error {
 	e.mountFlag()
 	e.flags.Usage = func() {
 		fmt.Fprint(e.stderr, "Usage: vault-entropy keys [-state=PATH] [-mount=auth/entropy] [-format=table|json]\n\n"+
-			"Fetches the server's public keys from <mount>/keys (unauthenticated) and stores\n"+
-			"them in the state file. \"vault-entropy login\" does this by itself, once, when\n"+
-			"Vault no longer accepts the key in the state file; run it yourself after a key\n"+
-			"rotation, or to see which keys the state holds.\n\n")
+			"Fetches the server's public keys from <mount>/keys (unauthenticated) and prints\n"+
+			"them. It stores nothing: anyone who answers for Vault can serve a key, so keys\n"+
+			"enter the state file only through a login's receipt, which only the server that\n"+
+			"enrolled this client can make. \"vault-entropy login\" fetches them by itself,\n"+
+			"once, when Vault no longer accepts the key in the state file.\n\n")
 		e.flags.PrintDefaults()
 	}
 	if err := e.parse(args); err != nil {
@@ -31,7 +32,7 @@ func runKeys(ctx context.Context, e *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	keys, err := auth.RefreshKeys(ctx, c)
+	keys, err := auth.FetchKeys(ctx, c)
 	if err != nil {
 		return err
 	}

@@ -287,7 +287,10 @@ func TestCloneDetected(t *testing.T) {
 		t.Fatalf("A at generation %d, superseded %d: want 2 and 1", stA.Generation, rec.Superseded)
 	}
 
-	// B proves generation 1, which verifies: a clone.
+	// B proves generation 1, which verifies, issued a second or more
+	// after A's promotion (earlier it would be stale, docs/protocol.md
+	// §14.3): a clone.
+	time.Sleep(1100 * time.Millisecond)
 	path, data := freshLoginData(t, b)
 	e.mustRefuse(t, path, data)
 	rec = e.clientRecord(t, "web", "twin")

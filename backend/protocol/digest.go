@@ -21,14 +21,22 @@ func computeDigest(header []byte, p *payload, entropy []byte) [DigestSize]byte {
 	h := sha256.New()
 	h.Write(lp8(labelDigest))
 	h.Write(header)
-	var buf []byte
+	sampled := 0
+	for _, r := range p.ranges {
+		sampled += int(r.Length)
+	}
+	buf := make([]byte, 0, 8+8+NonceSize+2+len(p.challenge)+2+8*len(p.ranges)+sampled)
 	buf = binary.BigEndian.AppendUint64(buf, p.issuedAt)
 	buf = binary.BigEndian.AppendUint64(buf, p.generation)
 	buf = append(buf, p.nonce[:]...)
 	buf = appendLP16(buf, p.challenge)
 	buf = appendRanges(buf, p.ranges)
+	// The sampled bytes go into the same buffer, after the ranges: one
+	// allocation and one Write for the whole transcript after the header.
+	for _, r := range p.ranges {
+		buf = append(buf, entropy[r.Offset:r.Offset+r.Length]...)
+	}
 	h.Write(buf)
-	h.Write(sample(entropy, p.ranges))
 	var d [DigestSize]byte
 	h.Sum(d[:0])
 	return d

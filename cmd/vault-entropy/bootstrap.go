@@ -57,7 +57,8 @@ func runBootstrap(ctx context.Context, e *cmdEnv, args []string) error {
 	if err := state.Save(*e.statePath); err != nil {
 		return fmt.Errorf("writing state: %w", err)
 	}
-	fmt.Fprintf(e.stdout, "Client %s of role %s (mount %s) enrolled; state written to %s\n", state.ClientID, state.Role, state.MountPath, *e.statePath)
+	fmt.Fprintf(e.stdout, "Client %s of role %s (mount %s) enrolled; state written to %s\n",
+		client.SanitizeText(state.ClientID), client.SanitizeText(state.Role), client.SanitizeText(state.MountPath), *e.statePath)
 	return nil
 }
 

@@ -127,13 +127,19 @@ func (e *cmdEnv) parse(args []string) error {
 	return nil
 }
 
-// vaultClient is an api client configured from the VAULT_* variables.
+// vaultClient is an api client configured from the VAULT_* variables,
+// hardened as the library's own copies are (client.Harden): every command
+// sends a proof, a wrapping token or a token, and reads what Vault answers.
 func vaultClient() (*api.Client, error) {
 	conf := api.DefaultConfig()
 	if conf.Error != nil {
 		return nil, conf.Error
 	}
-	return api.NewClient(conf)
+	c, err := api.NewClient(conf)
+	if err != nil {
+		return nil, err
+	}
+	return client.Harden(c)
 }
 
 // explain turns an error into a message that says what to do about it.
@@ -145,6 +151,8 @@ func explain(err error, e *cmdEnv) string {
 		return fmt.Sprintf("%s. Run \"vault-entropy bootstrap\" first, or point -state or %s at the state file.", err, client.StateEnv)
 	case errors.Is(err, client.ErrStateReadable):
 		return fmt.Sprintf("%s. The file holds this client's secret entropy: run \"chmod 600 %s\".", err, *e.statePath)
+	case errors.Is(err, client.ErrWrappingToken):
+		return fmt.Sprintf("%s. Nothing was written. Ask the operator for a new token from \"vault write -wrap-ttl=5m -field=wrapping_token -f auth/<mount>/role/<role>/enroll\", and tell them: a token that is not theirs means someone else handed it over.", err)
 	case errors.Is(err, client.ErrCorruptState):
 		return fmt.Sprintf("%s. Restore it from a backup or enroll the client again.", err)
 	case errors.Is(err, client.ErrLoginRefused):

@@ -151,6 +151,10 @@ func explain(err error, e *cmdEnv) string {
 		return fmt.Sprintf("%s. Run \"vault-entropy bootstrap\" first, or point -state or %s at the state file.", err, client.StateEnv)
 	case errors.Is(err, client.ErrStateReadable):
 		return fmt.Sprintf("%s. The file holds this client's secret entropy: run \"chmod 600 %s\".", err, *e.statePath)
+	case errors.Is(err, client.ErrStateOwner):
+		return fmt.Sprintf("%s. Run the command as the user who owns the state, or, if that user is you and the file is not from someone else, chown it (and its .lock file) to yourself.", err)
+	case errors.Is(err, client.ErrStateDirectory):
+		return fmt.Sprintf("%s. Keep the state in a directory only you can write (\"chmod 700\"), such as ~/.vault-entropy.", err)
 	case errors.Is(err, client.ErrWrappingToken):
 		return fmt.Sprintf("%s. Nothing was written. Ask the operator for a new token from \"vault write -wrap-ttl=5m -field=wrapping_token -f auth/<mount>/role/<role>/enroll\", and tell them: a token that is not theirs means someone else handed it over.", err)
 	case errors.Is(err, client.ErrCorruptState):

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -218,6 +219,8 @@ func TestTokenRefresh(t *testing.T) {
 		want  bool
 	}{
 		{time.Hour, 3600, false}, {time.Hour, 3599, true}, {time.Hour, 0, true}, {5 * time.Second, 5, false}, {5 * time.Second, 4, true},
+		// A huge lease is not capped, rather than overflowing into the past.
+		{time.Hour, 1 << 62, false}, {time.Hour, math.MaxInt64, false},
 	} {
 		if got := capped(tc.ttl, tc.lease); got != tc.want {
 			t.Errorf("capped(%s, %d) = %v, want %v", tc.ttl, tc.lease, got, tc.want)

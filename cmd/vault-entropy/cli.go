@@ -94,7 +94,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		case errors.Is(err, errUsage):
 			return exitUsage
 		}
-		fmt.Fprintf(stderr, "Error: %s\n", explain(err, env))
+		fmt.Fprintf(stderr, "Error: %s\n", safeLines(explain(err, env)))
 		return exitError
 	}
 	fmt.Fprintf(stderr, "Error: unknown command %q\n\n%s", args[0], usage)
@@ -171,7 +171,26 @@ func explain(err error, e *cmdEnv) string {
 	case errors.As(err, &netErr) || (errors.As(err, &urlErr) && !isHTTPStatus(err)):
 		return fmt.Sprintf("cannot reach Vault at %s: %s. Check VAULT_ADDR and that Vault is running.", vaultAddr(), rootCause(err))
 	}
-	return err.Error()
+	msg := err.Error()
+	var re *api.ResponseError
+	if errors.As(err, &re) {
+		// vault/api's own layout spans lines around Vault's words; on
+		// one line, those words cannot pose as lines of their own.
+		msg = strings.Replace(msg, re.Error(), fmt.Sprintf("Vault answered %d to %s %s: %s", re.StatusCode, re.HTTPMethod, re.URL,
+			strings.Join(strings.Fields(strings.Join(re.Errors, "; ")), " ")), 1)
+	}
+	return msg
+}
+
+// safeLines is a message for the terminal: each of its lines sanitized
+// (client.SanitizeText), so that text from Vault inside it carries no
+// escape sequence or carriage return; the message's own line breaks stay.
+func safeLines(msg string) string {
+	lines := strings.Split(msg, "\n")
+	for i, l := range lines {
+		lines[i] = client.SanitizeText(l)
+	}
+	return strings.Join(lines, "\n")
 }
 
 // clientPath is the Vault path of the client the state file holds, for

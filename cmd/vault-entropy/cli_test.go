@@ -179,3 +179,35 @@ func TestErrorsSayWhatToDo(t *testing.T) {
 		})
 	}
 }
+
+// bootstrap -wrap-token=- reads the token from stdin (one line, trimmed),
+// so that it is not in the process list, and unwraps it after checking it
+// was made by the enroll endpoint.
+func TestBootstrapReadsTheWrappingTokenFromStdin(t *testing.T) {
+	bundle, err := os.ReadFile(writeBundle(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var unwrapToken string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/v1/sys/wrapping/lookup":
+			w.Write([]byte(`{"data":{"creation_path":"auth/entropy/role/web/enroll"}}`))
+		case "/v1/sys/wrapping/unwrap":
+			unwrapToken = r.Header.Get("X-Vault-Token")
+			w.Write([]byte(`{"data":` + string(bundle) + `}`))
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	defer srv.Close()
+	t.Setenv("VAULT_ADDR", srv.URL)
+	state := filepath.Join(t.TempDir(), "state.json")
+	r := runCLI(t, "s.wrapping-token\n", "bootstrap", "-wrap-token=-", "-state", state)
+	if r.code != 0 || unwrapToken != "s.wrapping-token" {
+		t.Fatalf("bootstrap: %+v, unwrapped with %q", r, unwrapToken)
+	}
+	if _, err := os.Stat(state); err != nil {
+		t.Fatal(err)
+	}
+}

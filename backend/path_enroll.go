@@ -176,8 +176,13 @@ client_id made with keep_identity, so that the client keeps their entity.
 
 This is the secure introduction step. The entropy appears in this response and
 nowhere else, so request it response-wrapped and hand only the wrapping token
-to the workload, which unwraps it once:
+to the workload, which unwraps it once, reading the token on stdin (a token on
+the command line would show in the process list):
 
-    vault write -wrap-ttl=5m -f auth/entropy/role/web/enroll
-    vault-entropy bootstrap -wrap-token=<token>
+    vault write -wrap-ttl=5m -field=wrapping_token -f auth/entropy/role/web/enroll
+    echo "$WRAPPING_TOKEN" | vault-entropy bootstrap -wrap-token=-
+
+Before unwrapping, vault-entropy checks that the token was made by this
+endpoint (its creation_path), so a token swapped for one made with
+sys/wrapping/wrap is refused.
 `

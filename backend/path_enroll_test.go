@@ -85,3 +85,12 @@ func TestEnrollRejectsBadInput(t *testing.T) {
 		})
 	}
 }
+
+// The help shows the wrapping token on stdin: a token on the command line
+// shows in the process list.
+func TestEnrollHelpReadsTheTokenFromStdin(t *testing.T) {
+	if !strings.Contains(pathEnrollHelpDesc, "vault-entropy bootstrap -wrap-token=-") ||
+		strings.Contains(pathEnrollHelpDesc, "-wrap-token=<") {
+		t.Errorf("the enroll help does not show the stdin form:\n%s", pathEnrollHelpDesc)
+	}
+}

@@ -103,11 +103,9 @@ func (a *EntropyAuth) mount(s *State) string {
 // unauthenticated is a copy of c, with its headers (VAULT_NAMESPACE and any
 // others) but without its token: login, challenge and keys are
 // unauthenticated paths, and a token sent there would be sent for nothing.
+// It is hardened (see Harden): bounded responses, no redirect elsewhere.
 func unauthenticated(c *api.Client) (*api.Client, error) {
-	if c == nil {
-		return nil, errors.New("no Vault client")
-	}
-	lc, err := c.CloneWithHeaders()
+	lc, err := Harden(c)
 	if err != nil {
 		return nil, err
 	}
@@ -300,7 +298,8 @@ func refusal(err error, lr *LoginRequest) error {
 	if !errors.As(err, &re) || (re.StatusCode != http.StatusForbidden && re.StatusCode != http.StatusBadRequest) {
 		return err
 	}
-	text := strings.Join(re.Errors, "; ")
+	// Vault's own words, made safe for a terminal or a log line.
+	text := strings.Join(sanitizeAll(re.Errors), "; ")
 	e := &refusedError{msg: fmt.Sprintf("%s of client %s of role %s (%d at %s): %s", ErrLoginRefused, lr.ClientID, lr.Role, re.StatusCode, lr.Path, text)}
 	if re.StatusCode == http.StatusBadRequest {
 		for _, named := range []error{protocol.ErrKeyNotAccepted, protocol.ErrChallengeRequired, protocol.ErrProofPredatesWindow} {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
+	"strings"
 
 	"github.com/hashicorp/vault/api"
 )
@@ -50,18 +52,51 @@ func StateFromBundle(raw []byte) (*State, error) {
 	return &s, nil
 }
 
+// ErrWrappingToken: the wrapping token was not made by an enrollment
+// endpoint. Someone may have swapped it for one of their own, made with
+// sys/wrapping/wrap around a bundle they chose (a copy of another client's
+// state, or their own server keys); nothing is written.
+var ErrWrappingToken = errors.New("the wrapping token was not made by an enrollment endpoint (auth/<mount>/role/<role>/enroll): it may have been swapped")
+
 // Unwrap redeems a response-wrapping token holding an enrollment bundle and
 // returns the client state it holds. The token is single-use: once
 // unwrapped, nobody else can read the bundle, and an unwrap that fails
 // because someone else already did is a sign of interception.
+//
+// Before unwrapping it looks the token up (sys/wrapping/lookup): its
+// creation_path must be an enroll endpoint, auth/<mount>/role/<role>/enroll,
+// and the bundle it holds must be for that mount and role. Anyone who can
+// call sys/wrapping/wrap can wrap any data; only Vault's enroll endpoint
+// makes a token with that creation path.
 func Unwrap(ctx context.Context, c *api.Client, wrappingToken string) (*State, error) {
 	if wrappingToken == "" {
 		return nil, errors.New("empty wrapping token")
 	}
-	// A client of its own, whose only token is the wrapping token.
-	uc, err := c.CloneWithHeaders()
+	// A client of its own, hardened, whose only token is the wrapping
+	// token.
+	uc, err := Harden(c)
 	if err != nil {
 		return nil, err
+	}
+	uc.ClearToken()
+	info, err := uc.Logical().WriteWithContext(ctx, "sys/wrapping/lookup", map[string]interface{}{"token": wrappingToken})
+	if err != nil {
+		return nil, fmt.Errorf("looking up the wrapping token: %w", err)
+	}
+	var creationPath string
+	if info != nil {
+		creationPath, _ = info.Data["creation_path"].(string)
+	}
+	// Within a namespace the path may start with it: only the namespace
+	// this client talks to is taken off. (Anything else before "auth/"
+	// would be a secrets engine's path, such as a KV read of a bundle
+	// stored under secret/auth/.../enroll.)
+	path := creationPath
+	if ns := strings.Trim(c.Headers().Get(api.NamespaceHeaderName), "/"); ns != "" {
+		path = strings.TrimPrefix(path, ns+"/")
+	}
+	if !enrollPath.MatchString(path) {
+		return nil, fmt.Errorf("%w (its creation_path is %q)", ErrWrappingToken, SanitizeText(creationPath))
 	}
 	uc.SetToken(wrappingToken)
 	secret, err := uc.Logical().UnwrapWithContext(ctx, "")
@@ -75,5 +110,16 @@ func Unwrap(ctx context.Context, c *api.Client, wrappingToken string) (*State, e
 	if err != nil {
 		return nil, err
 	}
-	return StateFromBundle(raw)
+	s, err := StateFromBundle(raw)
+	if err != nil {
+		return nil, err
+	}
+	if want := s.MountPath + "/role/" + s.Role + "/enroll"; path != want {
+		return nil, fmt.Errorf("%w (it was made at %q, and holds a bundle for %s)", ErrWrappingToken, SanitizeText(creationPath), want)
+	}
+	return s, nil
 }
+
+// enrollPath is the creation_path of a token made by an enroll endpoint:
+// auth/<mount>/role/<role>/enroll. Only auth methods mount under auth/.
+var enrollPath = regexp.MustCompile(`^auth/.+/role/[^/]+/enroll$`)

@@ -147,3 +147,23 @@ func TestSaveWaitsForTheLock(t *testing.T) {
 		t.Fatal("save lost")
 	}
 }
+
+// A proof is built under the state's lock: the agent's proof mode writes
+// proofs beside logins that may be promoting the generation it reads.
+func TestNewLoginRequestWaitsForTheLock(t *testing.T) {
+	f := newFakeVault(t)
+	path := f.stateFile(t)
+	unlock, err := lockState(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, _, err := newAuth(t, path).NewLoginRequest(ctx, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("NewLoginRequest under another holder's lock: %v", err)
+	}
+	unlock()
+	if _, _, err := newAuth(t, path).NewLoginRequest(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -19,11 +19,24 @@ import (
 // cancellation is honoured.
 func lockState(ctx context.Context, statePath string) (unlock func(), err error) {
 	path := statePath + lockSuffix
+	if err := checkStateDir(statePath); err != nil {
+		return nil, err
+	}
 	// O_NOFOLLOW: the lock file is ours to create; a symlink planted in its
 	// place must not make us create or open a file elsewhere.
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening the state's lock file: %w", err)
+	}
+	// A lock file another user created (the directory was theirs to write
+	// once, or they own it now) is one they can hold for ever, or open and
+	// hold while we wait: refused at once rather than waited on.
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("the state's lock file %s is not a regular file", path)
+	} else if err := checkOwned(path, fi); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%w; another user may hold the lock: remove the file", err)
 	}
 	fd := int(f.Fd())
 	delay := time.Millisecond

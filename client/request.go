@@ -26,10 +26,17 @@ func (r *LoginRequest) Data() map[string]interface{} {
 // NewLoginRequest loads the state and builds a fresh proof for one login,
 // of the pending generation when the state has one. In challenge mode it
 // first fetches a challenge from Vault through c (without c's token); c
-// may be nil otherwise. It takes no lock and changes nothing: whoever sends
-// the request must check the receipt with the session and keep what it
-// brings, as Login does.
+// may be nil otherwise. It holds the state's lock while it reads the state
+// and builds the proof, so that it never proves a generation a concurrent
+// login is superseding (the agent's proof mode runs beside such logins),
+// and changes nothing: whoever sends the request must check the receipt
+// with the session and keep what it brings, as Login does.
 func (a *EntropyAuth) NewLoginRequest(ctx context.Context, c *api.Client) (*LoginRequest, *protocol.ClientSession, error) {
+	unlock, err := lockExisting(ctx, a.statePath)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer unlock()
 	s, err := LoadState(a.statePath)
 	if err != nil {
 		return nil, nil, err

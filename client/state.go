@@ -73,6 +73,13 @@ var (
 	ErrNoState       = errors.New("no client state")
 	ErrCorruptState  = errors.New("client state is corrupt")
 	ErrStateReadable = errors.New("client state is readable by other users")
+	// ErrStateOwner: the state file or its lock file belongs to another
+	// user, who could read, rewrite or hold it.
+	ErrStateOwner = errors.New("client state belongs to another user")
+	// ErrStateDirectory: the state file's directory is writable by other
+	// users, or belongs to one: they could replace the state or plant its
+	// lock file.
+	ErrStateDirectory = errors.New("client state's directory is not private")
 )
 
 // Validate checks that the state is complete and consistent.
@@ -157,7 +164,8 @@ func currentKey(keys []ServerKey) (*protocol.PublicKey, error) {
 }
 
 // LoadState reads and checks the state file at path. It refuses a file that
-// group or others can read, as ssh does with private keys. It takes no
+// group or others can read, as ssh does with private keys, a file another
+// user owns, and one in a directory other users can write. It takes no
 // lock: Save replaces the file by a rename, so a reader sees either the old
 // state or the new one.
 func LoadState(path string) (*State, error) {
@@ -178,6 +186,12 @@ func LoadState(path string) (*State, error) {
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 		return nil, fmt.Errorf("%w: %s has mode %04o", ErrStateReadable, path, perm)
+	}
+	if err := checkOwned(path, fi); err != nil {
+		return nil, err
+	}
+	if err := checkStateDir(path); err != nil {
+		return nil, err
 	}
 	s := &State{}
 	dec := json.NewDecoder(f)

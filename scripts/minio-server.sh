@@ -4,7 +4,10 @@
 #
 # Runs one throwaway MinIO server (S3 and STS AssumeRole) on loopback, for
 # the end-to-end tests of AWS credentials and for trying Vault's AWS secrets
-# engine by hand. Everything lives in DIR:
+# engine by hand. Everything lives in DIR, which start creates with mode
+# 0700; a DIR that another user owns or that group or others can write is
+# refused, and so is a root.env this user did not write (another owner, a
+# group- or world-writable mode, a symbolic link), before it is sourced:
 #   DIR/data       the objects (one drive)
 #   DIR/minio.log  the server's output
 #   DIR/minio.pid  its pid
@@ -38,8 +41,8 @@ dir=$2
 if [ "$cmd" = stop ] && [ ! -d "$dir" ]; then
   exit 0
 fi
-[ "$cmd" != start ] || mkdir -p "$dir"
-[ -d "$dir" ] || { say "no directory $dir"; exit 1; }
+# Private: files in DIR are read back (see private_dir).
+if [ "$cmd" = start ]; then private_dir "$dir" create; else private_dir "$dir"; fi
 # Absolute and canonical: matched against the server's command line.
 dir=$(cd "$dir" && pwd -P)
 pidfile="$dir/minio.pid"
@@ -80,6 +83,8 @@ start() {
     exit 1
   fi
   if [ -s "$envfile" ]; then
+    # Sourced: only a file this user wrote, that nobody else can change.
+    trusted_file "$envfile"
     # shellcheck disable=SC1090
     . "$envfile"
     port=${MINIO_ADDR##*:}

@@ -45,8 +45,8 @@ usage() {
 [ $# -ge 2 ] || usage
 cmd=$1
 dir=$2
-[ "$cmd" != start ] || mkdir -p "$dir"
-[ -d "$dir" ] || { say "no directory $dir"; exit 1; }
+# Private: files in DIR are read back (see private_dir).
+if [ "$cmd" = start ]; then private_dir "$dir" create; else private_dir "$dir"; fi
 dir=$(cd "$dir" && pwd -P)
 nodes=(1 2 3)
 
@@ -172,6 +172,7 @@ launch() {
 
 # keys: reads the unseal key and root token from DIR/init.json.
 keys() {
+  trusted_file "$dir/init.json"
   key=$(json_field unseal_keys_b64 <"$dir/init.json")
   token=$(json_field root_token <"$dir/init.json")
   if [ -z "$key" ] || [ -z "$token" ]; then

@@ -25,8 +25,8 @@ usage() {
 [ $# -ge 2 ] || usage
 cmd=$1
 dir=$2
-[ "$cmd" != start ] || mkdir -p "$dir"
-[ -d "$dir" ] || { say "no directory $dir"; exit 1; }
+# Private: files in DIR are read back (see private_dir).
+if [ "$cmd" = start ]; then private_dir "$dir" create; else private_dir "$dir"; fi
 dir=$(cd "$dir" && pwd -P)
 pidfile="$dir/agent.pid"
 log="$dir/agent.log"

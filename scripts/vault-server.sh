@@ -31,8 +31,8 @@ usage() {
 [ $# -ge 2 ] || usage
 cmd=$1
 dir=$2
-[ "$cmd" != start ] || mkdir -p "$dir"
-[ -d "$dir" ] || { say "no directory $dir"; exit 1; }
+# Private: files in DIR are read back (see private_dir).
+if [ "$cmd" = start ]; then private_dir "$dir" create; else private_dir "$dir"; fi
 # An absolute, canonical DIR: it is written into config.hcl and matched
 # against the server's command line.
 dir=$(cd "$dir" && pwd -P)
@@ -146,6 +146,7 @@ start() {
     (umask 077 && "$bin" operator init -key-shares=1 -key-threshold=1 -format=json >"$dir/init.json.tmp")
     mv -f "$dir/init.json.tmp" "$dir/init.json"
   fi
+  trusted_file "$dir/init.json"
   key=$(json_field unseal_keys_b64 <"$dir/init.json")
   token=$(json_field root_token <"$dir/init.json")
   if [ -z "$key" ] || [ -z "$token" ]; then

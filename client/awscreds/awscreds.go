@@ -24,8 +24,10 @@
 // working at once. (For STS credentials revocation does nothing: STS
 // credentials cannot be revoked.) The token expires with its TTL instead,
 // and for the same reason the credentials' expiry is never later than the
-// token's. So give the entropy role's tokens a TTL (token_ttl) at least as
-// long as the credentials should live, and no token_num_uses: a token whose
+// token's; a secret without a lease expires with the token, and with
+// neither a lease nor a token TTL Retrieve fails (ErrNoExpiry). So give
+// the entropy role's tokens a TTL (token_ttl) at least as long as the
+// credentials should live, and no token_num_uses: a token whose
 // uses run out is revoked too.
 package awscreds
 
@@ -57,6 +59,10 @@ var (
 	// ErrBadResponse: the secret lacks a field the provider needs, or a
 	// field has the wrong type. The message names the field, never a value.
 	ErrBadResponse = errors.New("the secret is not a set of AWS credentials")
+	// ErrNoExpiry: neither the secret nor the login's token has a
+	// lifetime, so nothing says when the credentials stop working; an SDK
+	// would use them for ever. Give the entropy role's tokens a TTL.
+	ErrNoExpiry = errors.New("the credentials have no expiry: the secret has no lease and the token no TTL")
 )
 
 // Provider is an aws.CredentialsProvider backed by Vault. It is safe for
@@ -140,8 +146,11 @@ func (p *Provider) Retrieve(ctx context.Context) (aws.Credentials, error) {
 		return aws.Credentials{}, errors.New("awscreds: no Vault path to read credentials from")
 	}
 	// A copy for this call: its token is this login's, and the caller's
-	// client keeps its own. Concurrent calls do not share a token.
-	vc, err := p.vault.CloneWithHeaders()
+	// client keeps its own. Concurrent calls do not share a token. It is
+	// hardened as the library's own copies are: the read carries the
+	// token, so it never follows a redirect elsewhere, and its response
+	// is bounded.
+	vc, err := client.Harden(p.vault)
 	if err != nil {
 		return aws.Credentials{}, fmt.Errorf("awscreds: copying the Vault client: %w", err)
 	}
@@ -189,7 +198,7 @@ func (p *Provider) credentials(secret, login *api.Secret, start time.Time) (aws.
 	}
 	expires, ok := expiry(secret, login, start)
 	if !ok {
-		return creds, nil
+		return aws.Credentials{}, fmt.Errorf("awscreds: reading %s: %w", p.path, ErrNoExpiry)
 	}
 	expires = expires.Add(-p.margin)
 	if !expires.After(p.now()) {
@@ -202,19 +211,25 @@ func (p *Provider) credentials(secret, login *api.Secret, start time.Time) (aws.
 
 // expiry is when the secret stops working: the end of its lease, or the
 // end of the token that holds the lease if that comes first (Vault revokes
-// a token's leases when it expires). A secret without a lease does not
-// expire with anything Vault knows of.
+// a token's leases when it expires). A secret without a lease expires with
+// the token too: it was read with that token, and credentials handed out
+// must have an end, or an SDK would cache them for ever. With neither a
+// lease nor a token TTL there is no expiry (false). Huge values are capped
+// (client.Seconds), never overflowed.
 func expiry(secret, login *api.Secret, start time.Time) (time.Time, bool) {
-	if secret.LeaseDuration <= 0 {
+	var lease, token time.Duration
+	lease = client.Seconds(secret.LeaseDuration)
+	if login != nil && login.Auth != nil {
+		token = client.Seconds(login.Auth.LeaseDuration)
+	}
+	d := lease
+	if d == 0 || (token > 0 && token < d) {
+		d = token
+	}
+	if d == 0 {
 		return time.Time{}, false
 	}
-	end := start.Add(time.Duration(secret.LeaseDuration) * time.Second)
-	if login != nil && login.Auth != nil && login.Auth.LeaseDuration > 0 {
-		if tokenEnd := start.Add(time.Duration(login.Auth.LeaseDuration) * time.Second); tokenEnd.Before(end) {
-			end = tokenEnd
-		}
-	}
-	return end, true
+	return start.Add(d), true
 }
 
 // field reads the first of names present in data as a string. A present
@@ -288,7 +303,8 @@ func vaultErrors(errs []string) string {
 			lines = lines[1:]
 		}
 		for _, l := range lines {
-			if l = strings.TrimPrefix(strings.TrimSpace(l), "* "); l != "" {
+			// Vault's words, made safe for a terminal or a log line.
+			if l = client.SanitizeText(strings.TrimPrefix(strings.TrimSpace(l), "* ")); l != "" {
 				items = append(items, l)
 			}
 		}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -170,7 +172,13 @@ func TestRetrieveParsesTheSecret(t *testing.T) {
 		// longer than the token, whatever the lease says.
 		{"iam_user: capped by the token", 2764800, 3600, iamUser, "", 3600 * time.Second},
 		{"iam_user: token without expiry", 2764800, 0, iamUser, "", 2764800 * time.Second},
-		{"no lease: cannot expire", 0, 3600, iamUser, "", 0},
+		{"no lease: expires with the token", 0, 3600, iamUser, "", 3600 * time.Second},
+		// Huge values are capped at time.Duration's range, never
+		// overflowed into the past.
+		{"huge lease, token shorter", math.MaxInt64, 600, stsData(), testSessionToken, 600 * time.Second},
+		{"huge token TTL, lease shorter", 900, 1 << 62, stsData(), testSessionToken, 900 * time.Second},
+		{"huge lease and token TTL", 1 << 62, math.MaxInt64, stsData(), testSessionToken, client.Seconds(math.MaxInt64)},
+		{"huge lease, no token TTL", math.MaxInt64, 0, stsData(), testSessionToken, client.Seconds(math.MaxInt64)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -197,6 +205,17 @@ func TestRetrieveParsesTheSecret(t *testing.T) {
 				t.Errorf("expiry: CanExpire %v, Expires %s; want %s", creds.CanExpire, creds.Expires, testStart.Add(c.wantExpires))
 			}
 		})
+	}
+}
+
+// Credentials nothing gives an end to are refused: an SDK would use them
+// for ever.
+func TestRetrieveRefusesCredentialsWithoutExpiry(t *testing.T) {
+	f := newFakeSecrets(t, http.StatusOK, secretJSON(t, 0, stsData()))
+	p, _ := newTestProvider(t, f, &fakeLogin{ttl: 0})
+	creds, err := p.Retrieve(context.Background())
+	if !errors.Is(err, ErrNoExpiry) || creds.AccessKeyID != "" || creds.SecretAccessKey != "" {
+		t.Fatalf("Retrieve = %v (access key set %v), want ErrNoExpiry", err, creds.AccessKeyID != "")
 	}
 }
 
@@ -382,5 +401,56 @@ func TestCredentialsCacheCallsRetrieveOnce(t *testing.T) {
 	}
 	if login.logins != 1 || len(f.requests()) != 1 {
 		t.Errorf("%d logins and %d reads for 3 cached Retrieves", login.logins, len(f.requests()))
+	}
+}
+
+// The read carries the login's token: a redirect to another host is not
+// followed (the other host sees nothing), and Vault's error text is made
+// safe for a terminal.
+func TestRetrieveIsHardened(t *testing.T) {
+	var otherHits atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		otherHits.Add(1)
+	}))
+	defer other.Close()
+	for _, tc := range []struct {
+		name    string
+		handler http.HandlerFunc
+		check   func(t *testing.T, err error)
+	}{
+		{"redirect elsewhere", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, other.URL+r.URL.Path, http.StatusTemporaryRedirect)
+		}, func(t *testing.T, err error) {
+			if !errors.Is(err, client.ErrRedirectRefused) {
+				t.Fatalf("Retrieve: %v, want ErrRedirectRefused", err)
+			}
+		}},
+		{"escape sequences in Vault's error", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusForbidden)
+			w.Write([]byte(`{"errors":["1 error occurred:\n\t* permission\u001b[2J denied\rOK\n\n"]}`))
+		}, func(t *testing.T, err error) {
+			if err == nil || strings.ContainsAny(err.Error(), "\x1b\r\n") || !strings.Contains(err.Error(), "permission[2J denied OK") {
+				t.Fatalf("Retrieve: %q", err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(tc.handler)
+			defer srv.Close()
+			conf := api.DefaultConfig()
+			conf.Address = srv.URL
+			conf.MaxRetries = 0
+			vc, err := api.NewClient(conf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := New(vc, nil, "aws/sts/web")
+			p.auth = &fakeLogin{ttl: 600}
+			_, err = p.Retrieve(context.Background())
+			tc.check(t, err)
+			if n := otherHits.Load(); n != 0 {
+				t.Fatalf("the other host got %d requests", n)
+			}
+		})
 	}
 }

@@ -113,10 +113,54 @@ func (c *agentConfig) validate(set func(name string) bool) error {
 	case c.maxBackoff < minBackoff:
 		return fmt.Errorf("-max-backoff must be at least %s, not %s", minBackoff, c.maxBackoff)
 	}
-	if samePath(c.output(), c.statePath) {
-		return fmt.Errorf("%s is the state file: the agent's output needs a file of its own", c.output())
+	return outputCollides(c.output(), c.statePath)
+}
+
+// outputCollides refuses an output file that is the state file, its lock
+// file (<state>.lock) or one of the state's temporary files
+// (.<state>.tmp-*), or whose own temporary files would be the state's or
+// its lock's: each write of the output replaces the file by a rename and
+// removes stale temporary files of its name (client.WriteSecretFile), which
+// would overwrite the state or break its lock.
+func outputCollides(output, statePath string) error {
+	out, state := canonical(output), canonical(statePath)
+	lock := state + ".lock"
+	switch {
+	case out == state:
+		return fmt.Errorf("%s is the state file: the agent's output needs a file of its own", output)
+	case out == lock:
+		return fmt.Errorf("%s is the state's lock file: the agent's output needs a file of its own", output)
+	}
+	if filepath.Dir(out) != filepath.Dir(state) {
+		return nil
+	}
+	if isTempOf(out, state) {
+		return fmt.Errorf("%s is named as a temporary file of the state %s: the agent's output needs a file of its own", output, statePath)
+	}
+	if isTempOf(state, out) || isTempOf(lock, out) {
+		return fmt.Errorf("the state %s is named as a temporary file of %s: give the agent's output another name", statePath, output)
 	}
 	return nil
+}
+
+// isTempOf reports whether path is named as a temporary file of other in
+// the same directory (see client.WriteSecretFile).
+func isTempOf(path, other string) bool {
+	ok, _ := filepath.Match("."+filepath.Base(other)+".tmp-*", filepath.Base(path))
+	return ok
+}
+
+// canonical is path made absolute, with the symbolic links in its directory
+// resolved, so that two names of one file compare equal.
+func canonical(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return filepath.Clean(path)
+	}
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+		return filepath.Join(dir, filepath.Base(abs))
+	}
+	return abs
 }
 
 // output is the file the agent keeps fresh.
@@ -125,12 +169,6 @@ func (c *agentConfig) output() string {
 		return c.sink
 	}
 	return c.proofFile
-}
-
-func samePath(a, b string) bool {
-	aa, err1 := filepath.Abs(a)
-	bb, err2 := filepath.Abs(b)
-	return err1 == nil && err2 == nil && aa == bb
 }
 
 func runAgent(ctx context.Context, e *cmdEnv, args []string) error {
@@ -205,7 +243,9 @@ func (a *agent) run(ctx context.Context) error {
 func (a *agent) logf(format string, args ...interface{}) {
 	a.logMu.Lock()
 	defer a.logMu.Unlock()
-	fmt.Fprintf(a.log, "%s %s\n", time.Now().UTC().Format(time.RFC3339), fmt.Sprintf(format, args...))
+	// Arguments may come from Vault (accessors, metadata, its error text):
+	// the line is made safe for a terminal and stays one line.
+	fmt.Fprintf(a.log, "%s %s\n", time.Now().UTC().Format(time.RFC3339), client.SanitizeText(fmt.Sprintf(format, args...)))
 }
 
 // login logs in through the library, which checks the receipt and stores

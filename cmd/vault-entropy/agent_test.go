@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -42,6 +43,10 @@ func TestAgentFlags(t *testing.T) {
 		{"rotation-check in proof mode", []string{"-proof-file", proof, "-rotation-check", "1m"}, "-rotation-check applies only with -sink"},
 		{"sink is the state", []string{"-sink", state}, "is the state file"},
 		{"proof file is the state", []string{"-proof-file", state}, "is the state file"},
+		{"sink is the state by another name", []string{"-sink", filepath.Join(filepath.Dir(state), ".", "x", "..", filepath.Base(state))}, "is the state file"},
+		{"sink is the state's lock", []string{"-sink", state + ".lock"}, "is the state's lock file"},
+		{"proof file is the state's lock", []string{"-proof-file", state + ".lock"}, "is the state's lock file"},
+		{"sink is a temporary file of the state", []string{"-sink", filepath.Join(filepath.Dir(state), "."+filepath.Base(state)+".tmp-123")}, "temporary file of the state"},
 		{"extra argument", []string{"-sink", sink, "now"}, "unexpected arguments: [now]"},
 		{"unknown flag", []string{"-sink", sink, "-every", "1m"}, "flag provided but not defined: -every"},
 	} {
@@ -55,6 +60,35 @@ func TestAgentFlags(t *testing.T) {
 	// Nothing was started: no output file appeared.
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Fatalf("a refused command wrote %v", entries)
+	}
+}
+
+func TestOutputCollides(t *testing.T) {
+	dir := t.TempDir()
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(dir, link); err != nil {
+		t.Fatal(err)
+	}
+	in := func(name string) string { return filepath.Join(dir, name) }
+	for _, tc := range []struct {
+		name, output, state string
+		want                string // "" when allowed
+	}{
+		{"own file", in("token"), in("state.json"), ""},
+		{"another directory", filepath.Join(t.TempDir(), ".state.json.tmp-1"), in("state.json"), ""},
+		{"the state", in("state.json"), in("state.json"), "is the state file"},
+		{"the state through a symlink", filepath.Join(link, "state.json"), in("state.json"), "is the state file"},
+		{"the lock", in("state.json.lock"), in("state.json"), "lock file"},
+		{"a temporary file of the state", in(".state.json.tmp-42"), in("state.json"), "temporary file of the state"},
+		{"the state is a temporary file of the output", in("token"), in(".token.tmp-1"), "give the agent's output another name"},
+		{"the lock is a temporary file of the output", in("s"), in(".s.tmp-x"), "give the agent's output another name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := outputCollides(tc.output, tc.state)
+			if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("outputCollides(%s, %s) = %v, want %q", tc.output, tc.state, err, tc.want)
+			}
+		})
 	}
 }
 
@@ -185,6 +219,8 @@ func TestTokenRefresh(t *testing.T) {
 		want  bool
 	}{
 		{time.Hour, 3600, false}, {time.Hour, 3599, true}, {time.Hour, 0, true}, {5 * time.Second, 5, false}, {5 * time.Second, 4, true},
+		// A huge lease is not capped, rather than overflowing into the past.
+		{time.Hour, 1 << 62, false}, {time.Hour, math.MaxInt64, false},
 	} {
 		if got := capped(tc.ttl, tc.lease); got != tc.want {
 			t.Errorf("capped(%s, %d) = %v, want %v", tc.ttl, tc.lease, got, tc.want)

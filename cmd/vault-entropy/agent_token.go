@@ -67,7 +67,7 @@ func (a *agent) loginToSink(ctx context.Context) (*api.Secret, error) {
 		renewable = "not renewable"
 	}
 	a.logf("logged in (accessor %s, generation %s, ttl %s, %s, %s); token written to %s", secret.Auth.Accessor,
-		secret.Auth.Metadata["generation"], time.Duration(secret.Auth.LeaseDuration)*time.Second, renewable,
+		secret.Auth.Metadata["generation"], client.Seconds(secret.Auth.LeaseDuration), renewable,
 		a.stateGenerations(), a.cfg.sink)
 	return secret, nil
 }
@@ -78,7 +78,7 @@ func (a *agent) loginToSink(ctx context.Context) (*api.Secret, error) {
 func (a *agent) keepToken(ctx context.Context, secret *api.Secret, rotationC <-chan time.Time, renewBackoff *backoff) error {
 	accessor := secret.Auth.Accessor
 	issued := time.Now()
-	ttl := time.Duration(secret.Auth.LeaseDuration) * time.Second
+	ttl := client.Seconds(secret.Auth.LeaseDuration)
 	renewable := secret.Auth.Renewable && ttl > 0
 
 	var done <-chan error
@@ -134,7 +134,7 @@ func (a *agent) keepToken(ctx context.Context, secret *api.Secret, rotationC <-c
 			if r.Secret != nil && r.Secret.Auth != nil {
 				lease = r.Secret.Auth.LeaseDuration
 			}
-			a.logf("renewed token %s: ttl %s", accessor, time.Duration(lease)*time.Second)
+			a.logf("renewed token %s: ttl %s", accessor, client.Seconds(lease))
 			if capped(ttl, lease) {
 				schedule(false)
 			}
@@ -152,7 +152,7 @@ func (a *agent) keepToken(ctx context.Context, secret *api.Secret, rotationC <-c
 // capped reports whether a renewal that returned lease seconds no longer
 // extends a token issued with ttl: the token's max TTL is near.
 func capped(ttl time.Duration, lease int) bool {
-	return time.Duration(lease)*time.Second < ttl
+	return client.Seconds(lease) < ttl
 }
 
 // tokenRefreshAt is when to replace a token issued at issued with lease

@@ -16,13 +16,14 @@ import (
 
 // credentialProcess is what an AWS SDK reads from a credential_process
 // command's stdout: Version 1, the keys, and the expiry in RFC 3339 (the
-// SDKs treat credentials without Expiration as never expiring).
+// SDKs treat credentials without Expiration as never expiring, so it is
+// always there).
 type credentialProcess struct {
 	Version         int    `json:"Version"`
 	AccessKeyID     string `json:"AccessKeyId"`
 	SecretAccessKey string `json:"SecretAccessKey"`
 	SessionToken    string `json:"SessionToken,omitempty"`
-	Expiration      string `json:"Expiration,omitempty"`
+	Expiration      string `json:"Expiration"`
 }
 
 func runAWSCredentialProcess(ctx context.Context, e *cmdEnv, args []string) error {
@@ -53,8 +54,8 @@ func runAWSCredentialProcess(ctx context.Context, e *cmdEnv, args []string) erro
 	}
 	if *ttl != "" {
 		// Checked here so that a typo is a usage error, not Vault's 400.
-		if _, err := parseutil.ParseDurationSecond(*ttl); err != nil {
-			fmt.Fprintf(e.stderr, "-ttl %q is not a duration (for example 900, 15m or 1h)\n", *ttl)
+		if d, err := parseutil.ParseDurationSecond(*ttl); err != nil || d <= 0 {
+			fmt.Fprintf(e.stderr, "-ttl %q is not a positive duration (for example 900, 15m or 1h)\n", *ttl)
 			return errUsage
 		}
 	}
@@ -93,19 +94,21 @@ func runAWSCredentialProcess(ctx context.Context, e *cmdEnv, args []string) erro
 }
 
 // credentialProcessJSON is the credential_process output for creds, one
-// JSON object and a newline.
+// JSON object and a newline. Credentials without an expiry are refused
+// (the library refuses them too): the SDKs would use them for ever.
 func credentialProcessJSON(creds aws.Credentials) ([]byte, error) {
+	if !creds.CanExpire {
+		return nil, fmt.Errorf("refusing to print credentials without an expiry: %w", awscreds.ErrNoExpiry)
+	}
 	out := credentialProcess{
 		Version:         1,
 		AccessKeyID:     creds.AccessKeyID,
 		SecretAccessKey: creds.SecretAccessKey,
 		SessionToken:    creds.SessionToken,
 	}
-	if creds.CanExpire {
-		// RFC 3339 drops the fraction of a second: the expiry printed is
-		// never later than the real one.
-		out.Expiration = creds.Expires.UTC().Format(time.RFC3339)
-	}
+	// RFC 3339 drops the fraction of a second: the expiry printed is
+	// never later than the real one.
+	out.Expiration = creds.Expires.UTC().Format(time.RFC3339)
 	b, err := json.Marshal(out)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -130,15 +131,50 @@ func TestAWSCredentialProcessPrintsTheJSON(t *testing.T) {
 
 func TestAWSCredentialProcessIAMUserKeys(t *testing.T) {
 	a, state := newAWSVault(t)
-	// An iam_user secret with no lease: no session token, no expiry.
-	a.answer(t, http.StatusOK, 0, map[string]interface{}{"access_key": "AKIATEST", "secret_key": awsTestSecretKey, "session_token": nil})
+	// An iam_user secret: no session token, an expiry.
+	a.answer(t, http.StatusOK, 3600, map[string]interface{}{"access_key": "AKIATEST", "secret_key": awsTestSecretKey, "session_token": nil})
 	r := runCLI(t, "", "aws-credential-process", "-path", "aws/creds/web", "-state", state)
 	if r.code != 0 {
 		t.Fatalf("aws-credential-process: %d %q", r.code, r.stderr)
 	}
-	want := `{"Version":1,"AccessKeyId":"AKIATEST","SecretAccessKey":"` + awsTestSecretKey + `"}` + "\n"
-	if r.stdout != want {
-		t.Fatalf("stdout differs from %s (got %d bytes)", strings.Replace(want, awsTestSecretKey, "…", 1), len(r.stdout))
+	var out map[string]interface{}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || out["SessionToken"] != nil || out["Expiration"] == nil {
+		t.Fatalf("stdout is not iam_user credentials with an expiry (%d bytes): %v", len(r.stdout), err)
+	}
+}
+
+// Credentials without any expiry (no lease, a token without TTL, as the
+// test Vault's tokens are) are never printed: the SDKs would use them for
+// ever. Huge leases print an expiry, not an overflow into the past.
+func TestAWSCredentialProcessExpiry(t *testing.T) {
+	data := map[string]interface{}{"access_key": "AKIATEST", "secret_key": awsTestSecretKey, "session_token": nil}
+	for _, tc := range []struct {
+		name  string
+		lease int
+		ok    bool
+	}{
+		{"no lease, token without TTL", 0, false},
+		{"lease 1<<62", 1 << 62, true},
+		{"lease MaxInt64", math.MaxInt64, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, state := newAWSVault(t)
+			a.answer(t, http.StatusOK, tc.lease, data)
+			r := runCLI(t, "", "aws-credential-process", "-path", "aws/creds/web", "-state", state)
+			if !tc.ok {
+				if r.code != 1 || r.stdout != "" || !strings.Contains(r.stderr, "no expiry") {
+					t.Fatalf("want exit 1, nothing on stdout and an error naming the expiry: %d %q (%d bytes out)", r.code, r.stderr, len(r.stdout))
+				}
+				return
+			}
+			if r.code != 0 {
+				t.Fatalf("aws-credential-process: %d %q", r.code, r.stderr)
+			}
+			var out struct{ Expiration time.Time }
+			if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || !out.Expiration.After(time.Now().AddDate(200, 0, 0)) {
+				t.Fatalf("Expiration %s, %v: want the longest expiry, not an overflow", out.Expiration, err)
+			}
+		})
 	}
 }
 
@@ -236,7 +272,9 @@ func TestAWSCredentialProcessFlags(t *testing.T) {
 	}{
 		{"no -path", []string{"-state", state}, 2, "-path is required"},
 		{"empty -path", []string{"-state", state, "-path", ""}, 2, "-path is required"},
-		{"bad -ttl", []string{"-state", state, "-path", "aws/sts/web", "-ttl", "fortnight"}, 2, `-ttl "fortnight" is not a duration`},
+		{"bad -ttl", []string{"-state", state, "-path", "aws/sts/web", "-ttl", "fortnight"}, 2, `-ttl "fortnight" is not a positive duration`},
+		{"negative -ttl", []string{"-state", state, "-path", "aws/sts/web", "-ttl", "-5m"}, 2, `-ttl "-5m" is not a positive duration`},
+		{"-ttl overflowing", []string{"-state", state, "-path", "aws/sts/web", "-ttl", "9223372036854775807"}, 2, `is not a positive duration`},
 		{"unknown flag", []string{"-path", "aws/sts/web", "-region", "us-east-1"}, 2, "flag provided but not defined: -region"},
 		{"stray argument", []string{"-path", "aws/sts/web", "aws/sts/other"}, 2, "unexpected arguments"},
 		{"help", []string{"-h"}, 0, "credential_process = /usr/local/bin/vault-entropy aws-credential-process -path aws/sts/web"},
@@ -267,8 +305,12 @@ func TestCredentialProcessJSONShape(t *testing.T) {
 	if want := `{"Version":1,"AccessKeyId":"AK","SecretAccessKey":"SK","SessionToken":"ST","Expiration":"2026-03-01T11:15:00Z"}` + "\n"; buf.String() != want {
 		t.Errorf("got %s want %s", buf.String(), want)
 	}
-	b, _ = credentialProcessJSON(aws.Credentials{AccessKeyID: "AK", SecretAccessKey: "SK", Expires: exp})
-	if want := `{"Version":1,"AccessKeyId":"AK","SecretAccessKey":"SK"}` + "\n"; string(b) != want {
-		t.Errorf("got %s want %s", b, want)
+	b, err = credentialProcessJSON(aws.Credentials{AccessKeyID: "AK", SecretAccessKey: "SK", CanExpire: true, Expires: exp})
+	if want := `{"Version":1,"AccessKeyId":"AK","SecretAccessKey":"SK","Expiration":"2026-03-01T11:15:00Z"}` + "\n"; err != nil || string(b) != want {
+		t.Errorf("got %s, %v want %s", b, err, want)
+	}
+	// Never without an expiry.
+	if b, err := credentialProcessJSON(aws.Credentials{AccessKeyID: "AK", SecretAccessKey: "SK"}); err == nil || b != nil {
+		t.Errorf("credentials without expiry printed: %s", b)
 	}
 }

@@ -11,14 +11,16 @@ import (
 )
 
 func runBootstrap(ctx context.Context, e *cmdEnv, args []string) error {
-	wrapToken := e.flags.String("wrap-token", "", `response-wrapping token holding the enrollment bundle ("-" reads it from stdin)`)
+	wrapToken := e.flags.String("wrap-token", "", `response-wrapping token holding the enrollment bundle: "-" reads it from stdin (a token given here shows in the process list)`)
 	bundleFile := e.flags.String("bundle", "", `file holding the enrollment bundle as JSON ("-" reads stdin)`)
 	force := e.flags.Bool("force", false, "overwrite an existing state file")
 	e.flags.Usage = func() {
-		fmt.Fprint(e.stderr, "Usage: vault-entropy bootstrap (-wrap-token=TOKEN | -bundle=FILE) [-state=PATH] [-force]\n\n"+
+		fmt.Fprint(e.stderr, "Usage: vault-entropy bootstrap (-wrap-token=- | -bundle=FILE) [-state=PATH] [-force]\n\n"+
 			"Writes the client state (mode 0600, atomically) from an enrollment bundle:\n"+
 			"  vault write -wrap-ttl=5m -field=wrapping_token -f auth/entropy/role/web/enroll\n"+
-			"  vault-entropy bootstrap -wrap-token=-   # token on stdin, not in the process list\n\n")
+			"  vault-entropy bootstrap -wrap-token=-   # token on stdin, not in the process list\n\n"+
+			"A wrapping token not made by an enroll endpoint (sys/wrapping/lookup's\n"+
+			"creation_path) is refused, and nothing is written.\n\n")
 		e.flags.PrintDefaults()
 	}
 	if err := e.parse(args); err != nil {
@@ -57,7 +59,8 @@ func runBootstrap(ctx context.Context, e *cmdEnv, args []string) error {
 	if err := state.Save(*e.statePath); err != nil {
 		return fmt.Errorf("writing state: %w", err)
 	}
-	fmt.Fprintf(e.stdout, "Client %s of role %s (mount %s) enrolled; state written to %s\n", state.ClientID, state.Role, state.MountPath, *e.statePath)
+	fmt.Fprintf(e.stdout, "Client %s of role %s (mount %s) enrolled; state written to %s\n",
+		client.SanitizeText(state.ClientID), client.SanitizeText(state.Role), client.SanitizeText(state.MountPath), *e.statePath)
 	return nil
 }
 

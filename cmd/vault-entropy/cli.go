@@ -94,7 +94,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		case errors.Is(err, errUsage):
 			return exitUsage
 		}
-		fmt.Fprintf(stderr, "Error: %s\n", explain(err, env))
+		fmt.Fprintf(stderr, "Error: %s\n", safeLines(explain(err, env)))
 		return exitError
 	}
 	fmt.Fprintf(stderr, "Error: unknown command %q\n\n%s", args[0], usage)
@@ -127,13 +127,19 @@ func (e *cmdEnv) parse(args []string) error {
 	return nil
 }
 
-// vaultClient is an api client configured from the VAULT_* variables.
+// vaultClient is an api client configured from the VAULT_* variables,
+// hardened as the library's own copies are (client.Harden): every command
+// sends a proof, a wrapping token or a token, and reads what Vault answers.
 func vaultClient() (*api.Client, error) {
 	conf := api.DefaultConfig()
 	if conf.Error != nil {
 		return nil, conf.Error
 	}
-	return api.NewClient(conf)
+	c, err := api.NewClient(conf)
+	if err != nil {
+		return nil, err
+	}
+	return client.Harden(c)
 }
 
 // explain turns an error into a message that says what to do about it.
@@ -145,6 +151,12 @@ func explain(err error, e *cmdEnv) string {
 		return fmt.Sprintf("%s. Run \"vault-entropy bootstrap\" first, or point -state or %s at the state file.", err, client.StateEnv)
 	case errors.Is(err, client.ErrStateReadable):
 		return fmt.Sprintf("%s. The file holds this client's secret entropy: run \"chmod 600 %s\".", err, *e.statePath)
+	case errors.Is(err, client.ErrStateOwner):
+		return fmt.Sprintf("%s. Run the command as the user who owns the state, or, if that user is you and the file is not from someone else, chown it (and its .lock file) to yourself.", err)
+	case errors.Is(err, client.ErrStateDirectory):
+		return fmt.Sprintf("%s. Keep the state in a directory only you can write (\"chmod 700\"), such as ~/.vault-entropy.", err)
+	case errors.Is(err, client.ErrWrappingToken):
+		return fmt.Sprintf("%s. Nothing was written. Ask the operator for a new token from \"vault write -wrap-ttl=5m -field=wrapping_token -f auth/<mount>/role/<role>/enroll\", and tell them: a token that is not theirs means someone else handed it over.", err)
 	case errors.Is(err, client.ErrCorruptState):
 		return fmt.Sprintf("%s. Restore it from a backup or enroll the client again.", err)
 	case errors.Is(err, client.ErrLoginRefused):
@@ -159,7 +171,26 @@ func explain(err error, e *cmdEnv) string {
 	case errors.As(err, &netErr) || (errors.As(err, &urlErr) && !isHTTPStatus(err)):
 		return fmt.Sprintf("cannot reach Vault at %s: %s. Check VAULT_ADDR and that Vault is running.", vaultAddr(), rootCause(err))
 	}
-	return err.Error()
+	msg := err.Error()
+	var re *api.ResponseError
+	if errors.As(err, &re) {
+		// vault/api's own layout spans lines around Vault's words; on
+		// one line, those words cannot pose as lines of their own.
+		msg = strings.Replace(msg, re.Error(), fmt.Sprintf("Vault answered %d to %s %s: %s", re.StatusCode, re.HTTPMethod, re.URL,
+			strings.Join(strings.Fields(strings.Join(re.Errors, "; ")), " ")), 1)
+	}
+	return msg
+}
+
+// safeLines is a message for the terminal: each of its lines sanitized
+// (client.SanitizeText), so that text from Vault inside it carries no
+// escape sequence or carriage return; the message's own line breaks stay.
+func safeLines(msg string) string {
+	lines := strings.Split(msg, "\n")
+	for i, l := range lines {
+		lines[i] = client.SanitizeText(l)
+	}
+	return strings.Join(lines, "\n")
 }
 
 // clientPath is the Vault path of the client the state file holds, for

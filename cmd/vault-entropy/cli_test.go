@@ -121,6 +121,13 @@ func TestErrorsSayWhatToDo(t *testing.T) {
 		w.Write([]byte(`{"errors":["permission denied"]}`))
 	}))
 	defer refusing.Close()
+	// A server whose error text tries to clear the screen and write a
+	// line of its own.
+	hostile := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+		w.Write([]byte(`{"errors":["\u001b[2J\u001b[Hbad\r\nSuccess! Token: s.fake\u009b0m"]}`))
+	}))
+	defer hostile.Close()
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closedAddr := closed.URL
 	closed.Close()
@@ -145,6 +152,8 @@ func TestErrorsSayWhatToDo(t *testing.T) {
 		{"readable state", nil, []string{"proof", "-state", readable}, 1, "chmod 600"},
 		{"corrupt state", nil, []string{"login", "-state", corrupt}, 1, "enroll the client again"},
 		{"vault unreachable", map[string]string{"VAULT_ADDR": closedAddr, "VAULT_MAX_RETRIES": "0"}, []string{"login", "-state", good}, 1, "cannot reach Vault"},
+		{"Vault's error text sanitized (keys)", map[string]string{"VAULT_ADDR": hostile.URL, "VAULT_MAX_RETRIES": "0"}, []string{"keys", "-state", good}, 1, "bad Success! Token: s.fake0m"},
+		{"Vault's error text sanitized (login)", map[string]string{"VAULT_ADDR": hostile.URL, "VAULT_MAX_RETRIES": "0"}, []string{"login", "-state", good}, 1, "bad  Success! Token: s.fake0m"},
 		{"login refused", map[string]string{"VAULT_ADDR": refusing.URL, "VAULT_MAX_RETRIES": "0"}, []string{"login", "-state", good}, 1, "refused the login"},
 		{"login refused names the client to check", map[string]string{"VAULT_ADDR": refusing.URL, "VAULT_MAX_RETRIES": "0"}, []string{"login", "-state", good}, 1, `"vault read auth/entropy/role/web/client/agent-1"`},
 		{"login refused, other mount", map[string]string{"VAULT_ADDR": refusing.URL, "VAULT_MAX_RETRIES": "0"}, []string{"login", "-state", good, "-mount", "auth/eu/"}, 1, `"vault read auth/eu/role/web/client/agent-1"`},
@@ -164,6 +173,41 @@ func TestErrorsSayWhatToDo(t *testing.T) {
 			if r.code != 0 && r.stdout != "" {
 				t.Fatalf("failure printed to stdout: %q", r.stdout)
 			}
+			if strings.ContainsAny(r.stderr, "\x1b\r\u009b") || strings.Contains(r.stderr, "\nSuccess") {
+				t.Fatalf("stderr carries Vault's control characters: %q", r.stderr)
+			}
 		})
+	}
+}
+
+// bootstrap -wrap-token=- reads the token from stdin (one line, trimmed),
+// so that it is not in the process list, and unwraps it after checking it
+// was made by the enroll endpoint.
+func TestBootstrapReadsTheWrappingTokenFromStdin(t *testing.T) {
+	bundle, err := os.ReadFile(writeBundle(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var unwrapToken string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/v1/sys/wrapping/lookup":
+			w.Write([]byte(`{"data":{"creation_path":"auth/entropy/role/web/enroll"}}`))
+		case "/v1/sys/wrapping/unwrap":
+			unwrapToken = r.Header.Get("X-Vault-Token")
+			w.Write([]byte(`{"data":` + string(bundle) + `}`))
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	defer srv.Close()
+	t.Setenv("VAULT_ADDR", srv.URL)
+	state := filepath.Join(t.TempDir(), "state.json")
+	r := runCLI(t, "s.wrapping-token\n", "bootstrap", "-wrap-token=-", "-state", state)
+	if r.code != 0 || unwrapToken != "s.wrapping-token" {
+		t.Fatalf("bootstrap: %+v, unwrapped with %q", r, unwrapToken)
+	}
+	if _, err := os.Stat(state); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+
+	"github.com/entropy-auth/vault-plugin-auth-entropy/client"
 )
 
 func runKeys(ctx context.Context, e *cmdEnv, args []string) error {
@@ -46,7 +48,9 @@ func runKeys(ctx context.Context, e *cmdEnv, args []string) error {
 		if k.Current {
 			current = "  current"
 		}
-		if _, err := fmt.Fprintf(e.stdout, "%s  %s%s\n", k.KeyID, k.Suite, current); err != nil {
+		// Only the current key is parsed (and its key_id checked): the
+		// others' fields are the server's words, made safe to print.
+		if _, err := fmt.Fprintf(e.stdout, "%s  %s%s\n", client.SanitizeText(k.KeyID), client.SanitizeText(k.Suite), current); err != nil {
 			return err
 		}
 	}

@@ -242,3 +242,32 @@ func TestProofInChallengeMode(t *testing.T) {
 		t.Fatalf("requests %v, %d challenged", v.paths, v.challenged)
 	}
 }
+
+// Keys the server lists beside the current one are printed sanitized: only
+// the current key is parsed, the others' fields are the server's words.
+func TestKeysPrintsServerTextSanitized(t *testing.T) {
+	v, state := newTestVault(t, false)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "/keys") {
+			v.serve(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		v.serve(rec, r)
+		var resp map[string]map[string][]map[string]interface{}
+		if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
+			t.Error(err)
+			return
+		}
+		resp["data"]["keys"] = append(resp["data"]["keys"], map[string]interface{}{
+			"key_id": "\x1b[2J\rfake\nkey", "suite": "x\u009b", "public_key": "AA==", "current": false,
+		})
+		json.NewEncoder(w).Encode(resp)
+	}))
+	defer front.Close()
+	t.Setenv("VAULT_ADDR", front.URL)
+	r := runCLI(t, "", "keys", "-state", state)
+	if r.code != 0 || strings.ContainsAny(r.stdout, "\x1b\r\u009b") || !strings.Contains(r.stdout, "[2J fake key  x\n") {
+		t.Fatalf("keys: %+v", r)
+	}
+}

@@ -123,3 +123,44 @@ show_log() {
   say "$1; last lines of $log:"
   tail -n "$2" "$log" >&2
 }
+
+# Files in DIR are read back (a sourced root.env, init.json's root token,
+# pid files), so DIR and what is read from it must be this user's alone:
+# another local user who could plant a file there would have it sourced or
+# trusted. The owner is `stat -c %u` (GNU), else `stat -f %u` (BSD, macOS).
+file_uid() { stat -c %u "$1" 2>/dev/null || stat -f %u "$1"; }
+file_mode() { stat -c %a "$1" 2>/dev/null || stat -f %Lp "$1"; }
+
+# not_shared PATH: PATH belongs to this user and neither group nor others
+# can write it; otherwise says why and returns 1.
+not_shared() {
+  local uid mode
+  uid=$(file_uid "$1") && mode=$(file_mode "$1") || { say "cannot stat $1"; return 1; }
+  if [ "$uid" != "$(id -u)" ]; then
+    say "refusing $1: it belongs to uid $uid, not to this user (uid $(id -u))"
+    return 1
+  fi
+  if (((8#$mode) & 8#022)); then
+    say "refusing $1: mode $mode, writable by group or others"
+    return 1
+  fi
+}
+
+# private_dir DIR [create]: with `create`, makes DIR (and missing parents)
+# with mode 0700; then exits 1, saying why, unless DIR is a directory that
+# not_shared accepts.
+private_dir() {
+  if [ "${2:-}" = create ]; then (umask 077 && mkdir -p "$1"); fi
+  [ -d "$1" ] || { say "no directory $1"; exit 1; }
+  not_shared "$1" || exit 1
+}
+
+# trusted_file FILE: exits 1, saying why, unless FILE is a regular file (not
+# a symbolic link) that not_shared accepts: a file this script wrote.
+trusted_file() {
+  if [ -L "$1" ] || [ ! -f "$1" ]; then
+    say "refusing $1: not a regular file"
+    exit 1
+  fi
+  not_shared "$1" || exit 1
+}

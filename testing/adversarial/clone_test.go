@@ -155,15 +155,7 @@ func testWithheldProof(t *testing.T, e *env) {
 	e.rotateAndPromote(t, rc)
 
 	logBefore := len(e.Log(t))
-	checkRefused(t, e.login(t, role, id, withheld), denied)
-	if locked, _ := e.record(t, rc)["locked"].(bool); locked {
-		t.Fatal("a withheld proof of the superseded generation locked the client")
-	}
-	logged := e.Log(t)[logBefore:]
-	if strings.Contains(logged, "clone detected") || !strings.Contains(logged, "stale, not a clone") {
-		t.Fatalf("a withheld proof: the log says\n%s", logged)
-	}
-	e.honestLogin(t, rc)
+	e.refusedAsStale(t, rc, withheld, "a withheld proof")
 
 	time.Sleep(1100 * time.Millisecond) // a second after the promotion: not stale
 	checkRefused(t, e.login(t, role, id, stolenProof(t, e, stolen)), denied)
@@ -176,4 +168,22 @@ func testWithheldProof(t *testing.T, e *env) {
 	e.unlock(t, rc)
 	e.honestLogin(t, rc)
 	e.alive(t)
+}
+
+// refusedAsStale sends a proof of rc's superseded generation made before
+// its promotion: it must be refused as stale (docs/protocol.md §14.3), the
+// client not locked, no clone event, and the honest client logs in after.
+func (e *env) refusedAsStale(t *testing.T, rc, proof, what string) {
+	t.Helper()
+	role, id, _ := strings.Cut(rc, "/")
+	logBefore := len(e.Log(t))
+	checkRefused(t, e.login(t, role, id, proof), denied)
+	if locked, _ := e.record(t, rc)["locked"].(bool); locked {
+		t.Fatalf("%s locked the client", what)
+	}
+	logged := e.Log(t)[logBefore:]
+	if strings.Contains(logged, "clone detected") || !strings.Contains(logged, "stale, not a clone") {
+		t.Fatalf("%s: the log says\n%s", what, logged)
+	}
+	e.honestLogin(t, rc)
 }

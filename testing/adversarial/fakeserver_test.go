@@ -226,16 +226,6 @@ func testFakeServer(t *testing.T, e *env) {
 	if len(harvested) == 0 {
 		t.Fatal("nothing harvested")
 	}
-	role, id, _ := strings.Cut(rc, "/")
-	logBefore := len(e.Log(t))
-	checkRefused(t, e.login(t, role, id, harvested[len(harvested)-1]), denied)
-	if locked, _ := e.record(t, rc)["locked"].(bool); locked {
-		t.Fatal("a harvested proof sent after a rotation locked the client")
-	}
-	logged := e.Log(t)[logBefore:]
-	if strings.Contains(logged, "clone detected") || !strings.Contains(logged, "stale, not a clone") {
-		t.Fatalf("a harvested proof after a rotation: the log says\n%s", logged)
-	}
-	e.honestLogin(t, rc)
+	e.refusedAsStale(t, rc, harvested[len(harvested)-1], "a harvested proof sent after a rotation")
 	e.alive(t)
 }

@@ -94,6 +94,8 @@ func TestOpenReceiptRefuses(t *testing.T) {
 		// own key, or a thief of the server's key.
 		"keyed by other entropy":       keyedBy(testEntropy(t, MinEntropySize)),
 		"keyed by part of the entropy": keyedBy(entropy[:len(entropy)-1]),
+		// A thief holding 90% of the entropy, the rest guessed wrong.
+		"keyed by 90% of the entropy": keyedBy(append(append([]byte(nil), entropy[:len(entropy)*9/10]...), make([]byte, len(entropy)-len(entropy)*9/10)...)),
 		"current key not first": seal(func(r *Receipt) {
 			pk := serverKey(t, SuiteP256).Public()
 			other := serverKey(t, SuiteXWing).Public()

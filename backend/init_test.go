@@ -156,7 +156,7 @@ func TestLoginOnFreshlyInitializedMount(t *testing.T) {
 	initialize(t, b, s)
 	n, _ := protocol.NewNonce()
 	raw := mustOK(t, b, s, logical.UpdateOperation, "challenge", challengeData("web", "a", n)).Data["challenge"].(string)
-	challenge, err := challengeEncoding.DecodeString(raw)
+	challenge, err := protocol.ParseChallenge(raw)
 	if err != nil {
 		t.Fatal(err)
 	}

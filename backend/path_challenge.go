@@ -24,20 +24,12 @@ func pathChallenge(b *entropyBackend) *framework.Path {
 			OperationVerb:   "request",
 			OperationSuffix: "challenge",
 		},
-		Fields: map[string]*framework.FieldSchema{
-			"role": {
-				Type:        framework.TypeString,
-				Description: "Name of the role the client is enrolled in.",
-			},
-			"client_id": {
-				Type:        framework.TypeString,
-				Description: "ID of the client.",
-			},
+		Fields: clientRequestFields(map[string]*framework.FieldSchema{
 			"nonce_commitment": {
 				Type:        framework.TypeString,
 				Description: "The commitment to the nonce of the coming proof: 32 bytes, unpadded base64url.",
 			},
-		},
+		}),
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.UpdateOperation: &framework.PathOperation{
 				Callback: b.pathChallenge,

@@ -29,15 +29,7 @@ func pathLogin(b *entropyBackend) *framework.Path {
 			OperationPrefix: operationPrefix,
 			OperationVerb:   "login",
 		},
-		Fields: map[string]*framework.FieldSchema{
-			"role": {
-				Type:        framework.TypeString,
-				Description: "Name of the role the client is enrolled in.",
-			},
-			"client_id": {
-				Type:        framework.TypeString,
-				Description: "ID of the client.",
-			},
+		Fields: clientRequestFields(map[string]*framework.FieldSchema{
 			"proof": {
 				Type:        framework.TypeString,
 				Description: "The entropy proof for this login, as printed by `vault-entropy proof`.",
@@ -47,7 +39,7 @@ func pathLogin(b *entropyBackend) *framework.Path {
 				Description: "The entropy proof, in place of proof and client_id (the client ID is read from the proof), " +
 					"surrounding whitespace ignored: the shape Vault Agent's jwt auto-auth method sends. Not a JWT.",
 			},
-		},
+		}),
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.UpdateOperation: &framework.PathOperation{
 				Callback: b.pathLogin,

@@ -21,7 +21,7 @@ import (
 // the protocol package and a private key of its own: it answers login,
 // challenge and keys for one client as the contract of issue 4 describes
 // (rotation in the receipt, promotion of a proven pending generation,
-// clone refusal, the two named refusals). It is not the backend; the
+// clone refusal, the named refusals). It is not the backend; the
 // backend's own tests and the integration tests cover that.
 type fakeVault struct {
 	t   *testing.T

@@ -110,6 +110,14 @@ func (f *fakeVault) published() []protocol.PublishedKey {
 }
 
 // stateFile writes the client's enrolled state and returns its path.
+// newRotatingFake is a fake Vault that hands out a new generation at every
+// login that proves the current one, and the state file of its client.
+func newRotatingFake(t *testing.T) (*fakeVault, string) {
+	f := newFakeVault(t)
+	f.with(func() { f.rotate = true })
+	return f, f.stateFile(t)
+}
+
 func (f *fakeVault) stateFile(t *testing.T) string {
 	t.Helper()
 	f.mu.Lock()

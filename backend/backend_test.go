@@ -178,8 +178,14 @@ func enroll(t testing.TB, b *entropyBackend, s logical.Storage, role string, dat
 	}
 }
 
-// proof builds a proof from the client's view, issued at the given time.
+// proofAt builds a proof from the client's view, issued at the given time.
 func (c *testClient) proofAt(t testing.TB, at time.Time) string {
+	return c.challengedProofAt(t, at, nil, nil)
+}
+
+// challengedProofAt builds a proof in challenge mode: nonce n, committed to
+// before challenge was fetched (no challenge: an ordinary proof).
+func (c *testClient) challengedProofAt(t testing.TB, at time.Time, challenge []byte, n *protocol.Nonce) string {
 	t.Helper()
 	p, _, err := protocol.NewProof(protocol.ProofInput{
 		ServerKey:  c.key,
@@ -189,6 +195,8 @@ func (c *testClient) proofAt(t testing.TB, at time.Time) string {
 		Entropy:    c.entropy,
 		Sampling:   c.sampling,
 		IssuedAt:   at,
+		Challenge:  challenge,
+		Nonce:      n,
 	})
 	if err != nil {
 		t.Fatal(err)

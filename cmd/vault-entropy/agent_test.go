@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"math"
 	"net/http"
@@ -345,12 +344,10 @@ func (tv *tokenVault) serve(w http.ResponseWriter, r *http.Request) {
 func startAgent(t *testing.T, args ...string) (log *syncBuffer, stop func() int) {
 	t.Helper()
 	log = &syncBuffer{}
-	e := &cmdEnv{stdin: strings.NewReader(""), stdout: log, stderr: log, flags: flag.NewFlagSet("agent", flag.ContinueOnError)}
-	e.flags.SetOutput(log)
-	e.statePath = e.flags.String("state", client.DefaultStatePath(), "")
+	cmd := commands["agent"](&baseCommand{name: "agent", stdin: strings.NewReader(""), stdout: log, stderr: log})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- runAgent(ctx, e, args) }()
+	go func() { done <- runCommand(ctx, cmd, args) }()
 	stopped := false
 	stop = func() int {
 		t.Helper()

@@ -2,16 +2,16 @@ package main
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/binary"
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/api"
+	"github.com/hashicorp/vault/sdk/helper/backoff"
 
 	"github.com/entropy-auth/vault-plugin-auth-entropy/client"
 )
@@ -91,7 +91,7 @@ func (c *agentCommand) run(ctx context.Context) error {
 	}
 	// The agent's own tokens are the only ones it uses.
 	vc.ClearToken()
-	a := &agent{cfg: c.cfg, auth: auth, vault: vc, log: c.stderr}
+	a := &agent{cfg: c.cfg, auth: auth, vault: vc, log: newAgentLogger(c.stderr)}
 	return a.run(ctx)
 }
 
@@ -100,34 +100,50 @@ type agent struct {
 	cfg   agentConfig
 	auth  *client.EntropyAuth
 	vault *api.Client // without a token; each use clones it
+	// log gets one line per event; callers never pass a token or a proof.
+	log hclog.Logger
+}
 
-	logMu sync.Mutex
-	log   io.Writer
+// newAgentLogger is the agent's log on w (its stderr): one hclog line per
+// event, with a UTC timestamp and a level (INFO, WARN for a failure).
+// Messages carry text from Vault (accessors, metadata, its error text),
+// so each line is written through logLine.
+func newAgentLogger(w io.Writer) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{
+		Name:   "agent",
+		Level:  hclog.Info,
+		Output: logLine{w},
+		TimeFn: func() time.Time { return time.Now().UTC() },
+	})
+}
+
+// logLine writes each log entry as one line made safe for a terminal
+// (client.SanitizeText): no escape sequence, and no line break that would
+// let Vault's words pose as a line of their own. hclog hands over each
+// entry in one Write, ending in its newline.
+type logLine struct{ w io.Writer }
+
+func (l logLine) Write(p []byte) (int, error) {
+	entry := strings.TrimSuffix(string(p), "\n")
+	if _, err := io.WriteString(l.w, client.SanitizeText(entry)+"\n"); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // run runs the agent's mode until ctx is done; it returns nil then.
 func (a *agent) run(ctx context.Context) error {
 	if a.cfg.sink != "" {
-		a.logf("token mode: state %s, sink %s, rotation check every %s", a.cfg.statePath, a.cfg.sink, a.cfg.rotationCheck)
+		a.log.Info(fmt.Sprintf("token mode: state %s, sink %s, rotation check every %s", a.cfg.statePath, a.cfg.sink, a.cfg.rotationCheck))
 		a.runToken(ctx)
-		a.logf("stopping; %s is left as it is", a.cfg.sink)
+		a.log.Info(fmt.Sprintf("stopping; %s is left as it is", a.cfg.sink))
 		return nil
 	}
-	a.logf("proof mode: state %s, proof file %s, a proof every %s, an unread one replaced after %s",
-		a.cfg.statePath, a.cfg.proofFile, a.cfg.proofEvery, a.cfg.proofMaxAge)
+	a.log.Info(fmt.Sprintf("proof mode: state %s, proof file %s, a proof every %s, an unread one replaced after %s",
+		a.cfg.statePath, a.cfg.proofFile, a.cfg.proofEvery, a.cfg.proofMaxAge))
 	a.runProof(ctx)
-	a.logf("stopping; %s is left as it is", a.cfg.proofFile)
+	a.log.Info(fmt.Sprintf("stopping; %s is left as it is", a.cfg.proofFile))
 	return nil
-}
-
-// logf writes one log line: a UTC timestamp and the event. Callers never
-// pass a token or a proof.
-func (a *agent) logf(format string, args ...interface{}) {
-	a.logMu.Lock()
-	defer a.logMu.Unlock()
-	// Arguments may come from Vault (accessors, metadata, its error text):
-	// the line is made safe for a terminal and stays one line.
-	fmt.Fprintf(a.log, "%s %s\n", time.Now().UTC().Format(time.RFC3339), client.SanitizeText(fmt.Sprintf(format, args...)))
 }
 
 // login logs in through the library, which checks the receipt and stores
@@ -157,12 +173,12 @@ func (a *agent) rotationLogin(ctx context.Context, what string) error {
 	if err != nil {
 		return err
 	}
-	outcome := "token revoked"
+	level, outcome := hclog.Info, "token revoked"
 	if err := a.revoke(ctx, secret.Auth.ClientToken); err != nil {
-		outcome = fmt.Sprintf("revoking its token failed, it expires with its TTL: %s", describe(err))
+		level, outcome = hclog.Warn, fmt.Sprintf("revoking its token failed, it expires with its TTL: %s", describe(err))
 	}
-	a.logf("%s: logged in (accessor %s, generation %s, %s); %s", what, secret.Auth.Accessor,
-		secret.Auth.Metadata["generation"], a.stateGenerations(), outcome)
+	a.log.Log(level, fmt.Sprintf("%s: logged in (accessor %s, generation %s, %s); %s", what, secret.Auth.Accessor,
+		secret.Auth.Metadata["generation"], a.stateGenerations(), outcome))
 	return nil
 }
 
@@ -189,48 +205,28 @@ func describe(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
-// backoff is exponential backoff with jitter: the n-th delay after a
-// success is minBackoff·2^(n-1), jittered by a factor in [0.8, 1.2) and
-// clamped to [minBackoff, max]. The jitter keeps many agents restarted
-// together from retrying together; since the factor's range is narrower
-// than the doubling, successive delays grow until they reach max.
-type backoff struct {
-	max  time.Duration
-	base time.Duration // the next delay before jitter; 0 after a reset
-	// jitter returns a number in [0, 1).
-	jitter func() float64
+// retryBackoff gives the delays between retries: the SDK's capped
+// exponential backoff with jitter, without a limit on retries (the agent
+// retries for as long as it runs). The SDK doubles each delay and takes up
+// to a quarter off it, the first one included, so its base is a third above
+// minBackoff: the first retry comes after 1 to 1.33 s, jittered, and agents
+// restarted together do not retry together. The delays stay within
+// [minBackoff, -max-backoff], as the agent's help says.
+type retryBackoff struct {
+	*backoff.Backoff
+	max time.Duration
 }
 
-func newBackoff(max time.Duration) *backoff { return &backoff{max: max, jitter: jitter} }
-
-func (b *backoff) next() time.Duration {
-	if b.base == 0 {
-		b.base = minBackoff
-	}
-	d := time.Duration(float64(b.base) * (0.8 + 0.4*b.jitter()))
-	if b.base < b.max {
-		b.base *= 2
-	}
-	return min(max(d, minBackoff), b.max)
+func newRetryBackoff(maxDelay time.Duration) *retryBackoff {
+	return &retryBackoff{Backoff: backoff.NewBackoff(math.MaxInt, minBackoff*4/3, maxDelay), max: maxDelay}
 }
 
-func (b *backoff) reset() { b.base = 0 }
-
-// jitter is a uniform number in [0, 1) from crypto/rand.
-func jitter() float64 {
-	var b [8]byte
-	crand.Read(b[:])
-	return float64(binary.BigEndian.Uint64(b[:])>>11) / (1 << 53)
+// next is the delay before the next retry. With no limit on retries the
+// SDK's Next never returns ErrMaxRetry.
+func (r *retryBackoff) next() time.Duration {
+	d, _ := r.Next()
+	return min(max(d, minBackoff), r.max)
 }
 
-// sleep waits d, or until ctx is done; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
+// round shortens a delay for the log.
+func round(d time.Duration) time.Duration { return d.Round(10 * time.Millisecond) }

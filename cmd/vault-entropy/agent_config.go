@@ -8,8 +8,8 @@ import (
 )
 
 const (
-	// minBackoff is the first delay after a failure; delays double up to
-	// -max-backoff.
+	// minBackoff is the shortest delay after a failure; delays grow from
+	// it up to -max-backoff (see retryBackoff).
 	minBackoff           = time.Second
 	defaultMaxBackoff    = 5 * time.Minute
 	defaultRotationCheck = 15 * time.Minute

@@ -12,9 +12,10 @@ import (
 // clientEntry is an enrolled client's metadata. The entropy lives apart, in
 // entropyEntry, so that reading or changing metadata never touches it.
 type clientEntry struct {
-	ClientID   string `json:"client_id"`
-	Role       string `json:"role"`
-	Generation uint64 `json:"generation"`
+	SchemaVersion int    `json:"schema_version"`
+	ClientID      string `json:"client_id"`
+	Role          string `json:"role"`
+	Generation    uint64 `json:"generation"`
 	// EnrollmentID is made at enrollment, RoleInstanceID is the role's
 	// InstanceID then, and AliasName is the identity alias of every login
 	// (binding.go). All three are "" in records written before they
@@ -122,11 +123,7 @@ func (b *entropyBackend) client(ctx context.Context, s logical.Storage, role, id
 	if entry == nil {
 		return nil, nil
 	}
-	c := &clientEntry{}
-	if err := entry.DecodeJSON(c); err != nil {
-		return nil, fmt.Errorf("decoding client: %w", err)
-	}
-	return c, nil
+	return decodeClient(entry)
 }
 
 // entropy returns one generation of the client's entropy, or nil. The
@@ -149,11 +146,7 @@ func (b *entropyBackend) putClient(ctx context.Context, s logical.Storage, c *cl
 	if err := s.Put(ctx, secret); err != nil {
 		return fmt.Errorf("writing entropy: %w", err)
 	}
-	entry, err := logical.StorageEntryJSON(clientStorageKey(c.Role, c.ClientID), c)
-	if err != nil {
-		return err
-	}
-	if err := s.Put(ctx, entry); err != nil {
+	if err := putRecord(ctx, s, clientStorageKey(c.Role, c.ClientID), c); err != nil {
 		return fmt.Errorf("writing client: %w", err)
 	}
 	return nil

@@ -10,11 +10,7 @@ import (
 // putClientRecord writes a client's metadata only; its entropy is
 // untouched. The caller holds the client's lock.
 func (b *entropyBackend) putClientRecord(ctx context.Context, s logical.Storage, c *clientEntry) error {
-	entry, err := logical.StorageEntryJSON(clientStorageKey(c.Role, c.ClientID), c)
-	if err != nil {
-		return err
-	}
-	if err := s.Put(ctx, entry); err != nil {
+	if err := putRecord(ctx, s, clientStorageKey(c.Role, c.ClientID), c); err != nil {
 		return fmt.Errorf("writing client: %w", err)
 	}
 	return nil

@@ -102,14 +102,9 @@ func fuzzLoginBackend(tb testing.TB) (*entropyBackend, logical.Storage, []*fuzzV
 		}
 		kr.Keys = append(kr.Keys, k)
 	}
-	entry, err := logical.StorageEntryJSON(keyringStorageKey, kr)
-	if err != nil {
+	if err := b.storeCached(ctx, s, keyringStorageKey, kr); err != nil {
 		tb.Fatal(err)
 	}
-	if err := s.Put(ctx, entry); err != nil {
-		tb.Fatal(err)
-	}
-	b.cache.invalidate(keyringStorageKey)
 	v := vs[0]
 	r, err := b.role(ctx, s, v.role)
 	if err != nil {

@@ -29,7 +29,8 @@ var errKeyringFull = errors.New("keyring full")
 
 // keyring is the server's key pairs, newest (current) first.
 type keyring struct {
-	Keys []storedKey `json:"keys"`
+	SchemaVersion int         `json:"schema_version"`
+	Keys          []storedKey `json:"keys"`
 }
 
 type storedKey struct {
@@ -174,11 +175,7 @@ func readKeyring(ctx context.Context, s logical.Storage) (*keyring, error) {
 	if entry == nil {
 		return nil, nil
 	}
-	kr := &keyring{}
-	if err := entry.DecodeJSON(kr); err != nil {
-		return nil, fmt.Errorf("decoding keyring: %w", err)
-	}
-	return kr, nil
+	return decodeKeyring(entry)
 }
 
 // keyring returns the server keys, creating the first key (of the
@@ -279,13 +276,7 @@ func (b *entropyBackend) nonLockedPruneKeys(ctx context.Context, s logical.Stora
 }
 
 func (b *entropyBackend) nonLockedPutKeyring(ctx context.Context, s logical.Storage, kr *keyring) error {
-	entry, err := logical.StorageEntryJSON(keyringStorageKey, kr)
-	if err != nil {
-		return err
-	}
-	err = s.Put(ctx, entry)
-	b.cache.invalidate(keyringStorageKey) // even after a failed write: it may have landed
-	if err != nil {
+	if err := b.storeCached(ctx, s, keyringStorageKey, kr); err != nil {
 		return fmt.Errorf("writing keyring: %w", err)
 	}
 	return nil

@@ -120,6 +120,7 @@ func newMemoryNonceStore() *memoryNonceStore {
 }
 
 type watermarkEntry struct {
+	SchemaVersion int `json:"schema_version"`
 	// IssuedAt is in Unix seconds.
 	IssuedAt int64 `json:"issued_at"`
 }
@@ -181,14 +182,14 @@ func (n *memoryNonceStore) load(ctx context.Context, s logical.Storage) error {
 	if n.loaded {
 		return nil
 	}
-	var w watermarkEntry
+	w := &watermarkEntry{}
 	entry, err := s.Get(ctx, watermarkStorageKey)
 	if err != nil {
 		return fmt.Errorf("reading the replay watermark: %w", err)
 	}
 	if entry != nil {
-		if err := entry.DecodeJSON(&w); err != nil {
-			return fmt.Errorf("decoding the replay watermark: %w", err)
+		if w, err = decodeWatermark(entry); err != nil {
+			return err
 		}
 	}
 	n.mu.Lock()
@@ -215,11 +216,7 @@ func (n *memoryNonceStore) raiseWatermark(ctx context.Context, s logical.Storage
 		return nil
 	}
 	next := max(t, now.Unix()) + int64(watermarkStep/time.Second)
-	entry, err := logical.StorageEntryJSON(watermarkStorageKey, &watermarkEntry{IssuedAt: next})
-	if err != nil {
-		return err
-	}
-	if err := s.Put(ctx, entry); err != nil {
+	if err := putRecord(ctx, s, watermarkStorageKey, &watermarkEntry{IssuedAt: next}); err != nil {
 		return fmt.Errorf("raising the replay watermark: %w", err)
 	}
 	n.mu.Lock()

@@ -9,7 +9,6 @@ import (
 	"github.com/hashicorp/go-secure-stdlib/parseutil"
 	sockaddr "github.com/hashicorp/go-sockaddr"
 	"github.com/hashicorp/vault/sdk/framework"
-	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/helper/tokenutil"
 	"github.com/hashicorp/vault/sdk/logical"
 
@@ -204,7 +203,7 @@ func (b *entropyBackend) pathRoleWrite(ctx context.Context, req *logical.Request
 	if resp != nil {
 		return resp, nil
 	}
-	lock := locksutil.LockForKey(b.roleLocks, name)
+	lock := b.roleLock(name)
 	lock.Lock()
 	defer lock.Unlock()
 
@@ -345,7 +344,7 @@ func (b *entropyBackend) pathRoleDelete(ctx context.Context, req *logical.Reques
 	if resp != nil {
 		return resp, nil
 	}
-	lock := locksutil.LockForKey(b.roleLocks, name)
+	lock := b.roleLock(name)
 	lock.Lock()
 	defer lock.Unlock()
 
@@ -354,9 +353,7 @@ func (b *entropyBackend) pathRoleDelete(ctx context.Context, req *logical.Reques
 	// failure leaves behind stay bound to this instance of the role, so
 	// they cannot log in under a role created again with the same name;
 	// deleting the role again, or tidy, removes them.
-	err := req.Storage.Delete(ctx, roleStorageKey(name))
-	b.cache.invalidate(roleStorageKey(name)) // even after a failed delete: it may have landed
-	if err != nil {
+	if err := b.storeCached(ctx, req.Storage, roleStorageKey(name), nil); err != nil {
 		return nil, fmt.Errorf("deleting role: %w", err)
 	}
 	ids, err := req.Storage.List(ctx, clientPrefix+name+"/")

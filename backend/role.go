@@ -6,6 +6,7 @@ import (
 	"time"
 
 	sockaddr "github.com/hashicorp/go-sockaddr"
+	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/helper/tokenutil"
 	"github.com/hashicorp/vault/sdk/logical"
 
@@ -15,6 +16,7 @@ import (
 // roleEntry is a role: what its clients' entropy looks like, how much of it
 // a proof samples, where logins may come from, and the tokens they get.
 type roleEntry struct {
+	SchemaVersion int `json:"schema_version"`
 	tokenutil.TokenParams
 
 	// InstanceID is made when the role is created and kept by updates: a
@@ -73,6 +75,12 @@ func (r *roleEntry) sampling() protocol.Sampling {
 
 func roleStorageKey(name string) string { return rolePrefix + name }
 
+// roleLock is the named role's lock: held for writing while the role or
+// its client list changes, for reading to keep both as they are.
+func (b *entropyBackend) roleLock(name string) *locksutil.LockEntry {
+	return locksutil.LockForKey(b.roleLocks, name)
+}
+
 // role returns the named role, or nil if there is none.
 func (b *entropyBackend) role(ctx context.Context, s logical.Storage, name string) (*roleEntry, error) {
 	entry, err := s.Get(ctx, roleStorageKey(name))
@@ -82,21 +90,11 @@ func (b *entropyBackend) role(ctx context.Context, s logical.Storage, name strin
 	if entry == nil {
 		return nil, nil
 	}
-	r := &roleEntry{}
-	if err := entry.DecodeJSON(r); err != nil {
-		return nil, fmt.Errorf("decoding role: %w", err)
-	}
-	return r, nil
+	return decodeRole(entry)
 }
 
 func (b *entropyBackend) putRole(ctx context.Context, s logical.Storage, name string, r *roleEntry) error {
-	entry, err := logical.StorageEntryJSON(roleStorageKey(name), r)
-	if err != nil {
-		return err
-	}
-	err = s.Put(ctx, entry)
-	b.cache.invalidate(roleStorageKey(name)) // even after a failed write: it may have landed
-	if err != nil {
+	if err := b.storeCached(ctx, s, roleStorageKey(name), r); err != nil {
 		return fmt.Errorf("writing role: %w", err)
 	}
 	return nil

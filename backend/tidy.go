@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/logical"
 )
 
@@ -135,7 +134,7 @@ func (b *entropyBackend) tidyClients(ctx context.Context, s logical.Storage, res
 func (b *entropyBackend) tidyRoleClients(ctx context.Context, s logical.Storage, role string, res *tidyResult) error {
 	// The role's read lock keeps the role from being created, and so
 	// clients from being enrolled in it, while its orphans are removed.
-	roleLock := locksutil.LockForKey(b.roleLocks, role)
+	roleLock := b.roleLock(role)
 	roleLock.RLock()
 	defer roleLock.RUnlock()
 

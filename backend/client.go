@@ -18,8 +18,7 @@ type clientEntry struct {
 	Generation    uint64 `json:"generation"`
 	// EnrollmentID is made at enrollment, RoleInstanceID is the role's
 	// InstanceID then, and AliasName is the identity alias of every login
-	// (binding.go). All three are "" in records written before they
-	// existed.
+	// (binding.go).
 	EnrollmentID   string `json:"enrollment_id"`
 	RoleInstanceID string `json:"role_instance_id"`
 	AliasName      string `json:"alias_name"`
@@ -64,9 +63,7 @@ type clientEntry struct {
 	// A locked client cannot log in, and its tokens do not renew: an
 	// operator's lock or a clone's. A lock with a zero LockedUntil lasts
 	// until an operator unlocks the client. Failed proofs are counted per
-	// source in memory (lockout.go), never here: records written before
-	// that may still hold failed_logins and first_failure_at, now ignored.
-	// (Such a record's failed-proof lock runs out by itself.)
+	// source in memory (lockout.go), never here.
 	Locked      bool      `json:"locked"`
 	LockedAt    time.Time `json:"locked_at"`
 	LockedUntil time.Time `json:"locked_until"`
@@ -92,20 +89,11 @@ func (c *clientEntry) unlock() {
 	c.Locked, c.LockedAt, c.LockedUntil, c.LockReason = false, time.Time{}, time.Time{}, ""
 }
 
-// generationCreatedAt is GenerationCreatedAt, or the enrollment time for
-// records written before it existed.
-func (c *clientEntry) generationCreatedAt() time.Time {
-	if c.GenerationCreatedAt.IsZero() {
-		return c.CreatedAt
-	}
-	return c.GenerationCreatedAt
-}
-
 // rotationDue reports whether a login at now that proves the current
 // generation should be handed the next one.
 func (c *clientEntry) rotationDue(r *roleEntry, now time.Time) bool {
-	made := c.generationCreatedAt()
-	return c.RotateRequested || !now.Before(made.Add(r.rotationPeriod())) || made.Before(r.RotateBefore)
+	made := c.GenerationCreatedAt
+	return c.RotateRequested || !now.Before(made.Add(r.RotationPeriod)) || made.Before(r.RotateBefore)
 }
 
 func clientStorageKey(role, id string) string { return clientPrefix + role + "/" + id }

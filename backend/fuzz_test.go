@@ -111,7 +111,8 @@ func fuzzLoginBackend(tb testing.TB) (*entropyBackend, logical.Storage, []*fuzzV
 		tb.Fatal(err)
 	}
 	c := &clientEntry{
-		ClientID: v.clientID, Role: v.role, RoleInstanceID: r.InstanceID, Generation: v.generation, EntropySize: len(v.entropy),
+		ClientID: v.clientID, Role: v.role, RoleInstanceID: r.InstanceID, EnrollmentID: "fuzz", AliasName: sharedAliasName(v.role, v.clientID),
+		Generation: v.generation, EntropySize: len(v.entropy),
 		SampleCount: v.sampling.Count, SampleLength: v.sampling.Length, CreatedAt: now, GenerationCreatedAt: now,
 	}
 	if err := b.putClient(ctx, s, c, v.entropy); err != nil {

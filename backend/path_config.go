@@ -47,14 +47,6 @@ func defaultConfig() *configEntry {
 	}
 }
 
-func (c *configEntry) suite() protocol.Suite {
-	s, err := protocol.ParseSuite(c.KeySuite)
-	if err != nil {
-		return protocol.DefaultSuite
-	}
-	return s
-}
-
 // config returns the stored config, or the defaults if none is stored.
 func (b *entropyBackend) config(ctx context.Context, s logical.Storage) (*configEntry, error) {
 	entry, err := s.Get(ctx, configStorageKey)
@@ -209,7 +201,7 @@ func (b *entropyBackend) pathConfigWrite(ctx context.Context, req *logical.Reque
 		return nil, fmt.Errorf("writing config: %w", err)
 	}
 	if suiteChanged {
-		if _, err := b.rotateKeys(ctx, req.Storage, c.suite()); err != nil {
+		if _, err := b.rotateKeys(ctx, req.Storage); err != nil {
 			return nil, err
 		}
 		b.Logger().Info("server key suite changed; new current key created", "suite", c.KeySuite)

@@ -76,7 +76,7 @@ func (b *entropyBackend) rotateKeysIfDue(ctx context.Context, s logical.Storage)
 	if c.KeyRotationPeriod <= 0 || b.now().Before(previous.CreatedAt.Add(c.KeyRotationPeriod)) {
 		return b.nonLockedPruneKeys(ctx, s, kr, c.KeyGracePeriod)
 	}
-	next, err := b.nonLockedAddKey(ctx, s, kr, c.suite(), c.KeyGracePeriod)
+	next, err := b.nonLockedAddKey(ctx, s, kr, c)
 	if errors.Is(err, errKeyringFull) {
 		b.Logger().Warn("server key rotation delayed", "reason", err)
 		return b.nonLockedPruneKeys(ctx, s, kr, c.KeyGracePeriod)

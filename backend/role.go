@@ -21,8 +21,7 @@ type roleEntry struct {
 
 	// InstanceID is made when the role is created and kept by updates: a
 	// role deleted and created again is another instance, and the clients
-	// and tokens of the first are not its own (binding.go). "" in records
-	// written before it existed.
+	// and tokens of the first are not its own (binding.go).
 	InstanceID string `json:"instance_id"`
 
 	EntropySize     int                           `json:"entropy_size"`
@@ -32,17 +31,18 @@ type roleEntry struct {
 	ClientTTL       time.Duration                 `json:"client_ttl"`
 
 	// RotationPeriod is how old a client's generation may grow before a
-	// login is handed the next one; zero in records written before it
-	// existed, read as defaultRotationPeriod.
+	// login is handed the next one; at least minRotationPeriod.
 	RotationPeriod time.Duration `json:"rotation_period"`
 	// RotateBefore makes every client whose generation was made before it
 	// rotate at its next login (role/<name>/rotate).
 	RotateBefore time.Time `json:"rotate_before"`
 	// CloneAction is what a proven clone does to the client: cloneActionLock
-	// (also when empty) or cloneActionLog.
+	// or cloneActionLog.
 	CloneAction string `json:"clone_action"`
 	// LockoutThreshold failed proofs within LockoutCounterReset lock the
-	// client for LockoutDuration; 0 disables lockout.
+	// source out of the client for LockoutDuration; 0 disables lockout.
+	// Every role holds all three, set when it was created: the duration
+	// and the window are positive whatever the threshold.
 	LockoutThreshold    int           `json:"lockout_threshold"`
 	LockoutDuration     time.Duration `json:"lockout_duration"`
 	LockoutCounterReset time.Duration `json:"lockout_counter_reset"`
@@ -60,13 +60,8 @@ const (
 	defaultLockoutCounterReset = 15 * time.Minute
 )
 
-func (r *roleEntry) rotationPeriod() time.Duration {
-	if r.RotationPeriod <= 0 {
-		return defaultRotationPeriod
-	}
-	return r.RotationPeriod
-}
-
+// locksClones reports whether a proven clone locks the client: anything
+// but "log" does, so that a damaged record fails closed.
 func (r *roleEntry) locksClones() bool { return r.CloneAction != cloneActionLog }
 
 func (r *roleEntry) sampling() protocol.Sampling {

@@ -3,11 +3,22 @@ package backend
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/entropy-auth/vault-plugin-auth-entropy/backend/protocol"
 )
+
+// A client's storage, all of it in this file: its record (clientEntry, at
+// client/<role>/<client_id>) and one entry per generation of its entropy
+// (entropy/<role>/<client_id>/<generation>, the raw bytes, seal-wrapped).
+// The record names the generations it uses; entropy is written before the
+// record that names it and deleted after the record that stops naming it,
+// so that a record never names entropy that is not there. Writers hold the
+// client's lock (clientLock).
 
 // clientEntry is an enrolled client's metadata. The entropy lives apart, in
 // entropyEntry, so that reading or changing metadata never touches it.
@@ -102,7 +113,7 @@ func entropyStorageKey(role, id string, generation uint64) string {
 	return entropyPrefix + role + "/" + id + "/" + strconv.FormatUint(generation, 10)
 }
 
-// client returns the client's metadata, or nil if there is none.
+// client returns the client's record, or nil if there is none.
 func (b *entropyBackend) client(ctx context.Context, s logical.Storage, role, id string) (*clientEntry, error) {
 	entry, err := s.Get(ctx, clientStorageKey(role, id))
 	if err != nil {
@@ -112,6 +123,81 @@ func (b *entropyBackend) client(ctx context.Context, s logical.Storage, role, id
 		return nil, nil
 	}
 	return decodeClient(entry)
+}
+
+// putClientRecord writes a client's record only; its entropy is
+// untouched.
+func (b *entropyBackend) putClientRecord(ctx context.Context, s logical.Storage, c *clientEntry) error {
+	if err := putRecord(ctx, s, clientStorageKey(c.Role, c.ClientID), c); err != nil {
+		return fmt.Errorf("writing client: %w", err)
+	}
+	return nil
+}
+
+// putClient stores a new client: entropy first, so that a client record
+// never exists without its entropy.
+func (b *entropyBackend) putClient(ctx context.Context, s logical.Storage, c *clientEntry, entropy []byte) error {
+	if err := b.putEntropy(ctx, s, c.Role, c.ClientID, c.Generation, entropy); err != nil {
+		return err
+	}
+	return b.putClientRecord(ctx, s, c)
+}
+
+// updateClient applies change to a client's record under the client's
+// lock, re-reading the record after taking it, and writes the record only.
+// A missing client is a 404 error and writes nothing.
+func (b *entropyBackend) updateClient(ctx context.Context, s logical.Storage, role, id string, change func(c *clientEntry)) (*clientEntry, error) {
+	lock := b.clientLock(role, id)
+	lock.Lock()
+	defer lock.Unlock()
+
+	c, err := b.client(ctx, s, role, id)
+	if err != nil {
+		return nil, err
+	}
+	if c == nil {
+		return nil, errClientNotFound(role, id)
+	}
+	change(c)
+	if err := b.putClientRecord(ctx, s, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// errClientNotFound is what operator endpoints answer for a client that
+// does not exist. Operators may know which clients exist; callers of the
+// unauthenticated endpoints never see this.
+func errClientNotFound(role, id string) error {
+	return logical.CodedError(http.StatusNotFound, fmt.Sprintf("client %q does not exist in role %q", id, role))
+}
+
+// deleteClient removes a client: the record first, so that it can no
+// longer log in or renew, then every generation of its entropy.
+func (b *entropyBackend) deleteClient(ctx context.Context, s logical.Storage, role, id string) error {
+	lock := b.clientLock(role, id)
+	lock.Lock()
+	defer lock.Unlock()
+	return b.nonLockedDeleteClient(ctx, s, role, id)
+}
+
+// nonLockedDeleteClient is deleteClient for a caller that holds the
+// client's lock.
+func (b *entropyBackend) nonLockedDeleteClient(ctx context.Context, s logical.Storage, role, id string) error {
+	if err := s.Delete(ctx, clientStorageKey(role, id)); err != nil {
+		return fmt.Errorf("deleting client: %w", err)
+	}
+	prefix := entropyPrefix + role + "/" + id + "/"
+	gens, err := s.List(ctx, prefix)
+	if err != nil {
+		return fmt.Errorf("listing entropy: %w", err)
+	}
+	for _, g := range gens {
+		if err := s.Delete(ctx, prefix+g); err != nil {
+			return fmt.Errorf("deleting entropy: %w", err)
+		}
+	}
+	return nil
 }
 
 // entropy returns one generation of the client's entropy, or nil. The
@@ -127,24 +213,75 @@ func (b *entropyBackend) entropy(ctx context.Context, s logical.Storage, role, i
 	return entry.Value, nil
 }
 
-// putClient stores a new client: entropy first, so that a client record
-// never exists without its entropy.
-func (b *entropyBackend) putClient(ctx context.Context, s logical.Storage, c *clientEntry, entropy []byte) error {
-	secret := &logical.StorageEntry{Key: entropyStorageKey(c.Role, c.ClientID, c.Generation), Value: entropy, SealWrap: true}
-	if err := s.Put(ctx, secret); err != nil {
+// putEntropy stores one generation of the client's entropy.
+func (b *entropyBackend) putEntropy(ctx context.Context, s logical.Storage, role, id string, generation uint64, entropy []byte) error {
+	entry := &logical.StorageEntry{Key: entropyStorageKey(role, id, generation), Value: entropy, SealWrap: true}
+	if err := s.Put(ctx, entry); err != nil {
 		return fmt.Errorf("writing entropy: %w", err)
-	}
-	if err := putRecord(ctx, s, clientStorageKey(c.Role, c.ClientID), c); err != nil {
-		return fmt.Errorf("writing client: %w", err)
 	}
 	return nil
 }
 
-// deleteClient removes a client: the metadata first, so that it can no
-// longer log in or renew, then every generation of its entropy.
-func (b *entropyBackend) deleteClient(ctx context.Context, s logical.Storage, role, id string) error {
-	lock := b.clientLock(role, id)
-	lock.Lock()
-	defer lock.Unlock()
-	return b.nonLockedDeleteClient(ctx, s, role, id)
+// deleteEntropy removes one generation of a client's entropy.
+func (b *entropyBackend) deleteEntropy(ctx context.Context, s logical.Storage, role, id string, generation uint64) error {
+	if err := s.Delete(ctx, entropyStorageKey(role, id, generation)); err != nil {
+		return fmt.Errorf("deleting entropy: %w", err)
+	}
+	return nil
+}
+
+// generationKind is which of its client's generations a proof names.
+type generationKind int
+
+const (
+	genUnknown generationKind = iota
+	genCurrent
+	genPending
+	genSuperseded
+)
+
+func (k generationKind) String() string {
+	return [...]string{"unknown", "current", "pending", "superseded"}[k]
+}
+
+// generationOf classifies generation g of c and returns the sampling its
+// proofs must use.
+func (c *clientEntry) generationOf(g uint64) (generationKind, protocol.Sampling) {
+	switch {
+	case g == 0:
+		return genUnknown, protocol.Sampling{}
+	case g == c.Generation:
+		return genCurrent, protocol.Sampling{Count: c.SampleCount, Length: c.SampleLength}
+	case g == c.PendingGeneration:
+		return genPending, protocol.Sampling{Count: c.PendingSampleCount, Length: c.PendingSampleLength}
+	case g == c.SupersededGeneration:
+		return genSuperseded, protocol.Sampling{Count: c.SupersededSampleCount, Length: c.SupersededSampleLength}
+	}
+	return genUnknown, protocol.Sampling{}
+}
+
+// promote makes the pending generation, just proven with entropy of
+// pendingSize bytes by a proof issued at provenIssuedAt, current; the
+// current one becomes superseded. It returns the generation whose entropy
+// nothing needs any more (0 if none), for the caller to delete once the
+// record is written.
+func (c *clientEntry) promote(pendingSize int, provenIssuedAt time.Time) (obsolete uint64) {
+	obsolete = c.SupersededGeneration
+	c.SupersededAt = provenIssuedAt
+	c.SupersededGeneration = c.Generation
+	c.SupersededSampleCount, c.SupersededSampleLength = c.SampleCount, c.SampleLength
+
+	c.Generation = c.PendingGeneration
+	c.SampleCount, c.SampleLength = c.PendingSampleCount, c.PendingSampleLength
+	c.EntropySize = pendingSize
+	c.GenerationCreatedAt = c.PendingCreatedAt
+	// A rotation asked for after this generation was issued (say, for a
+	// suspected theft) is still owed: the next login rotates again.
+	if !c.PendingCreatedAt.Before(c.RotateRequestedAt) {
+		c.RotateRequested = false
+	}
+
+	c.PendingGeneration, c.PendingCreatedAt = 0, time.Time{}
+	c.PendingSampleCount, c.PendingSampleLength = 0, 0
+	return obsolete
 }

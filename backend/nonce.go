@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/vault/sdk/helper/consts"
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/entropy-auth/vault-plugin-auth-entropy/backend/protocol"
@@ -33,21 +32,6 @@ import (
 // their clients make new ones; and a proof may be issued at most
 // maxFutureSkew ahead of the server's clock, which bounds how far a client
 // can push the watermark, and so that refusal window, ahead.
-
-// forwardsLogins reports whether this node must hand logins on: the nonces
-// live in the memory of the node that writes the mount's storage, and Vault
-// forwards a request refused with logical.ErrReadOnly to it. Performance
-// standbys and secondaries are Vault Enterprise features (untested here);
-// Community standbys forward every request by themselves.
-func (b *entropyBackend) forwardsLogins() bool {
-	sys := b.System()
-	if sys == nil {
-		return false
-	}
-	st := sys.ReplicationState()
-	return st.HasState(consts.ReplicationPerformanceStandby) ||
-		(st.HasState(consts.ReplicationPerformanceSecondary) && !sys.LocalMount())
-}
 
 // initialize reads the replay watermark when the backend starts serving (on
 // the active node), rather than in the first login. On failure the first

@@ -12,15 +12,13 @@ import (
 
 func pathRoleRotate(b *entropyBackend) *framework.Path {
 	return &framework.Path{
-		Pattern: "role/" + framework.GenericNameRegex("name") + "/rotate$",
+		Pattern: rolePattern("/rotate"),
 		DisplayAttrs: &framework.DisplayAttributes{
 			OperationPrefix: operationPrefix,
 			OperationVerb:   "rotate",
 			OperationSuffix: "role-clients",
 		},
-		Fields: map[string]*framework.FieldSchema{
-			"name": {Type: framework.TypeString, Description: "Name of the role."},
-		},
+		Fields: roleFields(nil),
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.UpdateOperation: &framework.PathOperation{
 				Callback: b.pathRoleRotate,
@@ -34,16 +32,13 @@ func pathRoleRotate(b *entropyBackend) *framework.Path {
 
 func pathClientRotate(b *entropyBackend) *framework.Path {
 	return &framework.Path{
-		Pattern: "role/" + framework.GenericNameRegex("name") + "/client/" + framework.GenericNameRegex("client_id") + "/rotate$",
+		Pattern: clientPattern("/rotate"),
 		DisplayAttrs: &framework.DisplayAttributes{
 			OperationPrefix: operationPrefix,
 			OperationVerb:   "rotate",
 			OperationSuffix: "client",
 		},
-		Fields: map[string]*framework.FieldSchema{
-			"name":      {Type: framework.TypeString, Description: "Name of the role."},
-			"client_id": {Type: framework.TypeString, Description: "ID of the client."},
-		},
+		Fields: clientFields(nil),
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.UpdateOperation: &framework.PathOperation{
 				Callback: b.pathClientRotate,

@@ -260,23 +260,3 @@ func namesGeneration(c *clientEntry, g string) bool {
 	kind, _ := c.generationOf(n)
 	return kind != genUnknown
 }
-
-// nonLockedDeleteClient is deleteClient for a caller that holds the
-// client's lock: the record first, so that the client can no longer log in
-// or renew, then every generation of its entropy.
-func (b *entropyBackend) nonLockedDeleteClient(ctx context.Context, s logical.Storage, role, id string) error {
-	if err := s.Delete(ctx, clientStorageKey(role, id)); err != nil {
-		return fmt.Errorf("deleting client: %w", err)
-	}
-	prefix := entropyPrefix + role + "/" + id + "/"
-	gens, err := s.List(ctx, prefix)
-	if err != nil {
-		return fmt.Errorf("listing entropy: %w", err)
-	}
-	for _, g := range gens {
-		if err := s.Delete(ctx, prefix+g); err != nil {
-			return fmt.Errorf("deleting entropy: %w", err)
-		}
-	}
-	return nil
-}

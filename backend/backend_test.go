@@ -33,7 +33,7 @@ func newTestBackend(t testing.TB, conf *logical.BackendConfig) *entropyBackend {
 		t.Fatal(err)
 	}
 	b := raw.(*entropyBackend)
-	if err := b.nonces.load(context.Background(), conf.StorageView, time.Now().Add(-time.Hour)); err != nil {
+	if err := b.nonces.load(context.Background(), conf.StorageView); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Initialize(context.Background(), &logical.InitializationRequest{Storage: conf.StorageView}); err != nil {

@@ -23,13 +23,13 @@ import (
 // clientEntry is an enrolled client's metadata. The entropy lives apart, in
 // entropyEntry, so that reading or changing metadata never touches it.
 type clientEntry struct {
-	ClientID   string `json:"client_id"`
-	Role       string `json:"role"`
-	Generation uint64 `json:"generation"`
+	SchemaVersion int    `json:"schema_version"`
+	ClientID      string `json:"client_id"`
+	Role          string `json:"role"`
+	Generation    uint64 `json:"generation"`
 	// EnrollmentID is made at enrollment, RoleInstanceID is the role's
 	// InstanceID then, and AliasName is the identity alias of every login
-	// (binding.go). All three are "" in records written before they
-	// existed.
+	// (binding.go).
 	EnrollmentID   string `json:"enrollment_id"`
 	RoleInstanceID string `json:"role_instance_id"`
 	AliasName      string `json:"alias_name"`
@@ -74,9 +74,7 @@ type clientEntry struct {
 	// A locked client cannot log in, and its tokens do not renew: an
 	// operator's lock or a clone's. A lock with a zero LockedUntil lasts
 	// until an operator unlocks the client. Failed proofs are counted per
-	// source in memory (lockout.go), never here: records written before
-	// that may still hold failed_logins and first_failure_at, now ignored.
-	// (Such a record's failed-proof lock runs out by itself.)
+	// source in memory (lockout.go), never here.
 	Locked      bool      `json:"locked"`
 	LockedAt    time.Time `json:"locked_at"`
 	LockedUntil time.Time `json:"locked_until"`
@@ -102,20 +100,11 @@ func (c *clientEntry) unlock() {
 	c.Locked, c.LockedAt, c.LockedUntil, c.LockReason = false, time.Time{}, time.Time{}, ""
 }
 
-// generationCreatedAt is GenerationCreatedAt, or the enrollment time for
-// records written before it existed.
-func (c *clientEntry) generationCreatedAt() time.Time {
-	if c.GenerationCreatedAt.IsZero() {
-		return c.CreatedAt
-	}
-	return c.GenerationCreatedAt
-}
-
 // rotationDue reports whether a login at now that proves the current
 // generation should be handed the next one.
 func (c *clientEntry) rotationDue(r *roleEntry, now time.Time) bool {
-	made := c.generationCreatedAt()
-	return c.RotateRequested || !now.Before(made.Add(r.rotationPeriod())) || made.Before(r.RotateBefore)
+	made := c.GenerationCreatedAt
+	return c.RotateRequested || !now.Before(made.Add(r.RotationPeriod)) || made.Before(r.RotateBefore)
 }
 
 func clientStorageKey(role, id string) string { return clientPrefix + role + "/" + id }
@@ -133,21 +122,13 @@ func (b *entropyBackend) client(ctx context.Context, s logical.Storage, role, id
 	if entry == nil {
 		return nil, nil
 	}
-	c := &clientEntry{}
-	if err := entry.DecodeJSON(c); err != nil {
-		return nil, fmt.Errorf("decoding client: %w", err)
-	}
-	return c, nil
+	return decodeClient(entry)
 }
 
 // putClientRecord writes a client's record only; its entropy is
 // untouched.
 func (b *entropyBackend) putClientRecord(ctx context.Context, s logical.Storage, c *clientEntry) error {
-	entry, err := logical.StorageEntryJSON(clientStorageKey(c.Role, c.ClientID), c)
-	if err != nil {
-		return err
-	}
-	if err := s.Put(ctx, entry); err != nil {
+	if err := putRecord(ctx, s, clientStorageKey(c.Role, c.ClientID), c); err != nil {
 		return fmt.Errorf("writing client: %w", err)
 	}
 	return nil

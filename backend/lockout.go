@@ -3,7 +3,6 @@ package backend
 import (
 	"errors"
 	"net/netip"
-	"time"
 
 	"github.com/entropy-auth/vault-plugin-auth-entropy/backend/protocol"
 )
@@ -27,20 +26,6 @@ var errClone = errors.New("proof is made from a superseded entropy generation: t
 // counting (it falls back to its current one); clock, replay and address
 // refusals do not count either.
 func testsEntropy(reason error) bool { return errors.Is(reason, protocol.ErrDigest) }
-
-func (r *roleEntry) lockoutDuration() time.Duration {
-	if r.LockoutDuration <= 0 {
-		return defaultLockoutDuration
-	}
-	return r.LockoutDuration
-}
-
-func (r *roleEntry) lockoutCounterReset() time.Duration {
-	if r.LockoutCounterReset <= 0 {
-		return defaultLockoutCounterReset
-	}
-	return r.LockoutCounterReset
-}
 
 // lockoutSource is the source a failed proof is counted against: the
 // remote address, IPv4 as a /32 and IPv6 as its /64 (one host usually
@@ -79,17 +64,17 @@ func (b *entropyBackend) recordFailure(l *login) {
 		return
 	}
 	out := b.lockout.fail(c.Role, c.ClientID, lockoutSource(l.remoteAddr), now, lockoutPolicy{
-		threshold: r.LockoutThreshold, counterReset: r.lockoutCounterReset(), duration: r.lockoutDuration(),
+		threshold: r.LockoutThreshold, counterReset: r.LockoutCounterReset, duration: r.LockoutDuration,
 	})
 	if out.locked {
 		b.Logger().Warn("source locked out of the client after failed proofs", "role", c.Role, "client_id", c.ClientID,
 			"remote_addr", l.remoteAddr, "source", out.source, "failures", out.failures,
-			"locked_until", formatTime(now.Add(r.lockoutDuration())))
+			"locked_until", formatTime(now.Add(r.LockoutDuration)))
 	}
 	if out.underAttack {
 		b.Logger().Error("client under online attack: failed proofs from many sources; the client is not locked",
 			"role", c.Role, "client_id", c.ClientID, "failures", out.clientFailures, "sources", out.sources,
-			"window", r.lockoutCounterReset().String())
+			"window", r.LockoutCounterReset.String())
 	}
 	if out.full {
 		b.Logger().Error("lockout table full: failed proofs from new sources are not counted until entries expire",

@@ -103,7 +103,7 @@ func (b *entropyBackend) pathClientRead(ctx context.Context, req *logical.Reques
 		"expires_at":    formatTime(c.ExpiresAt),
 		"expired":       c.expired(now),
 
-		"generation_created_at": formatTime(c.generationCreatedAt()),
+		"generation_created_at": formatTime(c.GenerationCreatedAt),
 		"pending_generation":    c.PendingGeneration,
 		"superseded_generation": c.SupersededGeneration,
 		// Proofs of the superseded generation issued no later are stale,

@@ -8,7 +8,6 @@ import (
 
 	uuid "github.com/hashicorp/go-uuid"
 	"github.com/hashicorp/vault/sdk/framework"
-	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/entropy-auth/vault-plugin-auth-entropy/backend/protocol"
@@ -67,7 +66,7 @@ func (b *entropyBackend) pathEnroll(ctx context.Context, req *logical.Request, d
 
 	// Hold the role's read lock so that the role cannot be deleted between
 	// reading it and storing the client.
-	roleLock := locksutil.LockForKey(b.roleLocks, role)
+	roleLock := b.roleLock(role)
 	roleLock.RLock()
 	defer roleLock.RUnlock()
 	r, err := b.role(ctx, req.Storage, role)

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
-	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/logical"
 )
 
@@ -60,7 +59,7 @@ func (b *entropyBackend) pathRoleRotate(ctx context.Context, req *logical.Reques
 	if resp != nil {
 		return resp, nil
 	}
-	lock := locksutil.LockForKey(b.roleLocks, name)
+	lock := b.roleLock(name)
 	lock.Lock()
 	defer lock.Unlock()
 

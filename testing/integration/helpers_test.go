@@ -28,9 +28,23 @@ const (
 
 func newEnv(t *testing.T, mounts ...string) *env {
 	t.Helper()
+	return startEnv(t, func(t *testing.T) *harness.Server { return harness.StartServer(t) }, mounts...)
+}
+
+// newRawEnv is newEnv on a server with sys/raw enabled
+// (harness.StartRawServer), for a test that reads the mount's storage with
+// MountStorage. It sets the test's environment: the test must not be
+// parallel.
+func newRawEnv(t *testing.T, mounts ...string) *env {
+	t.Helper()
+	return startEnv(t, harness.StartRawServer, mounts...)
+}
+
+func startEnv(t *testing.T, start func(*testing.T) *harness.Server, mounts ...string) *env {
+	t.Helper()
 	harness.Integration(t)
 	_, cli := harness.Binaries(t)
-	s := harness.StartServer(t)
+	s := start(t)
 	s.EnablePlugin(t, mounts...)
 	e := &env{Server: s, cli: cli}
 	must(t, s.Client.Sys().MountWithContext(t.Context(), "secret", &api.MountInput{Type: "kv", Options: map[string]string{"version": "2"}}))

@@ -120,10 +120,34 @@ func script(t testing.TB, env []string, name string, args ...string) string {
 	return out
 }
 
+// pinnedBinary is a server binary of a pinned version: the path in the
+// variable env, or what scripts/script builds (or finds in its cache),
+// looked up once per process.
+type pinnedBinary struct {
+	name, env, script string
+
+	once sync.Once
+	path string
+	err  error
+}
+
+func (b *pinnedBinary) get(t testing.TB) string {
+	t.Helper()
+	b.once.Do(func() {
+		if v := os.Getenv(b.env); v != "" {
+			b.path = v
+			return
+		}
+		b.path, b.err = runScript(nil, b.script)
+	})
+	if b.err != nil {
+		t.Fatalf("building %s: %v", b.name, b.err)
+	}
+	return b.path
+}
+
 var (
-	vaultOnce sync.Once
-	vaultBin  string
-	vaultErr  error
+	vaultBinary = &pinnedBinary{name: "Vault", env: "VAULT_BIN", script: "build-vault.sh"}
 
 	binOnce    sync.Once
 	pluginPath string
@@ -135,17 +159,7 @@ var (
 // Vault with scripts/build-vault.sh, once per process.
 func VaultBinary(t testing.TB) string {
 	t.Helper()
-	vaultOnce.Do(func() {
-		if v := os.Getenv("VAULT_BIN"); v != "" {
-			vaultBin = v
-			return
-		}
-		vaultBin, vaultErr = runScript(nil, "build-vault.sh")
-	})
-	if vaultErr != nil {
-		t.Fatalf("building Vault: %v", vaultErr)
-	}
-	return vaultBin
+	return vaultBinary.get(t)
 }
 
 // Binaries builds cmd/vault-plugin-auth-entropy and cmd/vault-entropy once

@@ -92,9 +92,7 @@ func (e *env) login(t *testing.T, statePath string) (*api.Secret, error) {
 // the HTTP status of the refusal.
 func (e *env) rawLogin(t *testing.T, path string, data map[string]interface{}) (string, int) {
 	t.Helper()
-	c, err := e.Client.Clone()
-	must(t, err)
-	c.ClearToken()
+	c := e.TokenClient(t, "")
 	s, err := c.Logical().WriteWithContext(t.Context(), path, data)
 	var re *api.ResponseError
 	if errors.As(err, &re) {
@@ -141,15 +139,6 @@ func freshLoginData(t *testing.T, statePath string) (string, map[string]interfac
 	lr, _, err := auth.NewLoginRequest(t.Context(), nil) // nil: not in challenge mode
 	must(t, err)
 	return lr.Path, lr.Data()
-}
-
-// tokenClient is a client that uses the given token.
-func (e *env) tokenClient(t *testing.T, token string) *api.Client {
-	t.Helper()
-	c, err := e.Client.Clone()
-	must(t, err)
-	c.SetToken(token)
-	return c
 }
 
 // runCLI runs vault-entropy against the server.

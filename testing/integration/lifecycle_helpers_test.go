@@ -286,10 +286,8 @@ func assertNoSecret(t *testing.T, text, where, what string, secret []byte) {
 // error response.
 func (e *env) rawLoginError(t *testing.T, path string, data map[string]interface{}) *api.ResponseError {
 	t.Helper()
-	c, err := e.Client.Clone()
-	must(t, err)
-	c.ClearToken()
-	_, err = c.Logical().WriteWithContext(t.Context(), path, data)
+	c := e.TokenClient(t, "")
+	_, err := c.Logical().WriteWithContext(t.Context(), path, data)
 	var re *api.ResponseError
 	if !errors.As(err, &re) {
 		t.Fatalf("login to %s was not refused: %v", path, err)

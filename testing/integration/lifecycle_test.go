@@ -51,7 +51,7 @@ func TestRotationOverManyLogins(t *testing.T) {
 		if err != nil {
 			t.Fatalf("login %d: %v", i, err)
 		}
-		c := e.tokenClient(t, secret.Auth.ClientToken)
+		c := e.TokenClient(t, secret.Auth.ClientToken)
 		if sec, err := c.Logical().ReadWithContext(t.Context(), allowedSecret); err != nil || sec == nil {
 			t.Fatalf("login %d: reading the allowed secret: %v", i, err)
 		}
@@ -385,7 +385,7 @@ func TestOfflineThroughKeyRotations(t *testing.T) {
 		if err != nil {
 			t.Fatalf("CLI login after two key rotations: %v", err)
 		}
-		if _, err := e.tokenClient(t, strings.TrimSpace(out)).Auth().Token().LookupSelfWithContext(t.Context()); err != nil {
+		if _, err := e.TokenClient(t, strings.TrimSpace(out)).Auth().Token().LookupSelfWithContext(t.Context()); err != nil {
 			t.Fatalf("the CLI's token: %v", err)
 		}
 		if got := stateCurrentKey(t, sleeper); got != k3 {
@@ -414,7 +414,7 @@ func TestLockoutAndRevocation(t *testing.T) {
 
 	before, err := e.login(t, honest)
 	must(t, err)
-	early := noRetry(e.tokenClient(t, before.Auth.ClientToken))
+	early := noRetry(e.TokenClient(t, before.Auth.ClientToken))
 	if _, err := early.Auth().Token().RenewSelfWithContext(t.Context(), 600); err != nil {
 		t.Fatalf("renewal before the lock: %v", err)
 	}
@@ -464,17 +464,17 @@ func TestLockoutAndRevocation(t *testing.T) {
 			t.Fatalf("revoked %d tokens of the client, want at least 2", revoked)
 		}
 		for _, tok := range []string{before.Auth.ClientToken, after.Auth.ClientToken} {
-			if _, err := e.tokenClient(t, tok).Auth().Token().LookupSelfWithContext(t.Context()); !isForbidden(err) {
+			if _, err := e.TokenClient(t, tok).Auth().Token().LookupSelfWithContext(t.Context()); !isForbidden(err) {
 				t.Fatalf("a revoked token still works: %v", err)
 			}
 		}
-		if _, err := e.tokenClient(t, bystander.Auth.ClientToken).Auth().Token().LookupSelfWithContext(t.Context()); err != nil {
+		if _, err := e.TokenClient(t, bystander.Auth.ClientToken).Auth().Token().LookupSelfWithContext(t.Context()); err != nil {
 			t.Fatalf("another client's token was revoked: %v", err)
 		}
 	})
 
 	t.Run("a deleted client's token does not renew", func(t *testing.T) {
-		tc := noRetry(e.tokenClient(t, bystander.Auth.ClientToken))
+		tc := noRetry(e.TokenClient(t, bystander.Auth.ClientToken))
 		if _, err := tc.Auth().Token().RenewSelfWithContext(t.Context(), 600); err != nil {
 			t.Fatalf("renewal before delete: %v", err)
 		}
@@ -706,7 +706,7 @@ func TestReceiptAndLoginID(t *testing.T) {
 	if r, _ := secret.Data["receipt"].(string); r == "" {
 		t.Fatalf("no data.receipt in the login response: %v", secret.Data)
 	}
-	self, err := e.tokenClient(t, secret.Auth.ClientToken).Auth().Token().LookupSelfWithContext(t.Context())
+	self, err := e.TokenClient(t, secret.Auth.ClientToken).Auth().Token().LookupSelfWithContext(t.Context())
 	must(t, err)
 	if meta, _ := self.TokenMetadata(); meta["login_id"] != id {
 		t.Fatalf("token metadata %v, login_id %s", meta, id)

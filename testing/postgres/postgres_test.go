@@ -175,7 +175,7 @@ func TestDynamicCredentialsDieWithTheToken(t *testing.T) {
 			login: func(t *testing.T) string {
 				auth, err := client.NewEntropyAuth(client.WithStateFile(state), client.WithMountPath("auth/entropy"))
 				must(t, err)
-				c := e.client(t, "")
+				c := e.TokenClient(t, "")
 				secret, err := c.Auth().Login(t.Context(), auth)
 				if err != nil {
 					t.Fatalf("library login: %v", err)
@@ -183,14 +183,14 @@ func TestDynamicCredentialsDieWithTheToken(t *testing.T) {
 				return secret.Auth.ClientToken
 			},
 			read: func(t *testing.T, token string) *api.Secret {
-				secret, err := e.client(t, token).Logical().ReadWithContext(t.Context(), credsPath)
+				secret, err := e.TokenClient(t, token).Logical().ReadWithContext(t.Context(), credsPath)
 				if err != nil {
 					t.Fatalf("reading %s with the entropy token: %v", credsPath, err)
 				}
 				return secret
 			},
 			revoke: func(t *testing.T, token string) {
-				self, err := e.client(t, token).Auth().Token().LookupSelfWithContext(t.Context())
+				self, err := e.TokenClient(t, token).Auth().Token().LookupSelfWithContext(t.Context())
 				must(t, err)
 				accessor, err := self.TokenAccessor()
 				must(t, err)
@@ -223,7 +223,7 @@ func TestDynamicCredentialsDieWithTheToken(t *testing.T) {
 
 			start := time.Now()
 			tc.revoke(t, token)
-			if _, err := e.client(t, token).Auth().Token().LookupSelfWithContext(t.Context()); !isStatus(err, http.StatusForbidden) {
+			if _, err := e.TokenClient(t, token).Auth().Token().LookupSelfWithContext(t.Context()); !isStatus(err, http.StatusForbidden) {
 				t.Fatalf("the revoked token still works: %v", err)
 			}
 			// Vault revokes the token's leases in the background: poll.
@@ -256,7 +256,7 @@ func TestCredentialsNeedThePolicy(t *testing.T) {
 	login := func(role string) string {
 		auth, err := client.NewEntropyAuth(client.WithStateFile(e.Enroll(t, "auth/entropy", role, "")))
 		must(t, err)
-		secret, err := e.client(t, "").Auth().Login(t.Context(), auth)
+		secret, err := e.TokenClient(t, "").Auth().Login(t.Context(), auth)
 		must(t, err)
 		return secret.Auth.ClientToken
 	}
@@ -274,7 +274,7 @@ func TestCredentialsNeedThePolicy(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			secret, err := e.client(t, tc.token).Logical().ReadWithContext(t.Context(), tc.path)
+			secret, err := e.TokenClient(t, tc.token).Logical().ReadWithContext(t.Context(), tc.path)
 			if !isStatus(err, http.StatusForbidden) || secret != nil {
 				t.Fatalf("read %s: want 403 and no secret, got %v, %v", tc.path, secret != nil, err)
 			}
@@ -285,18 +285,9 @@ func TestCredentialsNeedThePolicy(t *testing.T) {
 	}
 	// The same Vault does hand the app token credentials: the 403s above
 	// are the policy's, not a broken engine.
-	if _, err := e.client(t, app).Logical().ReadWithContext(t.Context(), credsPath); err != nil {
+	if _, err := e.TokenClient(t, app).Logical().ReadWithContext(t.Context(), credsPath); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// client is a vault/api client for this server with token ("" for none).
-func (e *dbEnv) client(t *testing.T, token string) *api.Client {
-	t.Helper()
-	c, err := e.Client.Clone()
-	must(t, err)
-	c.SetToken(token)
-	return c
 }
 
 // vaultStdin runs the vault CLI as root against the server with stdin;

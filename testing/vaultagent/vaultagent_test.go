@@ -261,18 +261,6 @@ template {
 `, addr, method, filepath.Join(dir, "agent-token"), filepath.Join(dir, "rendered"))
 }
 
-// waitFor polls cond every 100 ms for up to d.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 func rendered(dir string) string {
 	b, _ := os.ReadFile(filepath.Join(dir, "rendered"))
 	return string(b)
@@ -281,7 +269,7 @@ func rendered(dir string) string {
 // waitRendered waits until the template shows value.
 func waitRendered(t *testing.T, dir, value string) {
 	t.Helper()
-	waitFor(t, 20*time.Second, "the template to render "+value, func() bool { return rendered(dir) == value })
+	harness.WaitFor(t, 20*time.Second, "the template to render "+value, func() bool { return rendered(dir) == value })
 }
 
 func checkMode(t *testing.T, path string) {
@@ -332,7 +320,7 @@ func TestTokenFile(t *testing.T) {
 	sink := filepath.Join(e.dir, "sink", "token")
 	// A rotation check 3 s after each login: one or two per token.
 	ea := startEntropyAgent(t, e.dir, e.Addr, "-state", e.state, "-sink", sink, "-rotation-check", "3s")
-	waitFor(t, 10*time.Second, "the sink", func() bool { _, err := os.Stat(sink); return err == nil })
+	harness.WaitFor(t, 10*time.Second, "the sink", func() bool { _, err := os.Stat(sink); return err == nil })
 	checkMode(t, sink)
 
 	startVaultAgent(t, e.dir, e.Addr, agentConfig(e.Addr, e.dir, fmt.Sprintf(`  method "token_file" {
@@ -348,7 +336,7 @@ func TestTokenFile(t *testing.T) {
 	// Agent moves to them when its own copy can no longer be renewed.
 	ours := &tokens{path: sink}
 	agents := &tokens{path: filepath.Join(e.dir, "agent-token")}
-	waitFor(t, 40*time.Second, "three sink tokens, each used by Vault Agent", func() bool {
+	harness.WaitFor(t, 40*time.Second, "three sink tokens, each used by Vault Agent", func() bool {
 		ours.poll()
 		return agents.poll() >= 3
 	})
@@ -413,7 +401,7 @@ func TestJWT(t *testing.T) {
 	t.Logf("Vault ready in %s", time.Since(start).Round(time.Millisecond))
 	proof := filepath.Join(e.dir, "proof", "jwt")
 	ea := startEntropyAgent(t, e.dir, e.Addr, "-state", e.state, "-proof-file", proof, "-proof-every", "10s")
-	waitFor(t, 10*time.Second, "the proof file", func() bool { _, err := os.Stat(proof); return err == nil })
+	harness.WaitFor(t, 10*time.Second, "the proof file", func() bool { _, err := os.Stat(proof); return err == nil })
 	checkMode(t, proof)
 	first, err := os.ReadFile(proof)
 	if err != nil {
@@ -443,7 +431,7 @@ func TestJWT(t *testing.T) {
 		return strings.Count(string(b), "authentication successful")
 	}
 	agents := &tokens{path: filepath.Join(e.dir, "agent-token")}
-	waitFor(t, 40*time.Second, "two Vault Agent re-logins", func() bool {
+	harness.WaitFor(t, 40*time.Second, "two Vault Agent re-logins", func() bool {
 		agents.poll()
 		return agentLogins() >= 3
 	})
@@ -520,7 +508,7 @@ func TestUnreachableVault(t *testing.T) {
 	addr := fmt.Sprintf("http://127.0.0.1:%d", harness.FreePort(t))
 	ea := startEntropyAgent(t, dir, addr, "-state", offlineState(t), "-sink", sink)
 	var delays []time.Duration
-	waitFor(t, 20*time.Second, "four failed logins", func() bool {
+	harness.WaitFor(t, 20*time.Second, "four failed logins", func() bool {
 		delays = delays[:0]
 		for _, m := range retryDelay.FindAllStringSubmatch(ea.logText(t), -1) {
 			d, err := time.ParseDuration(m[1])

@@ -107,10 +107,10 @@ func run() error {
 		return err
 	}
 	vaultBin, pluginBin, cleanupBins, err := binaries(ctx, repo)
+	defer cleanupBins() // also after a failed build: the temporary directory exists
 	if err != nil {
 		return err
 	}
-	defer cleanupBins()
 	dir, err := os.MkdirTemp("", "entropy-load-")
 	if err != nil {
 		return err

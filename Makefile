@@ -16,6 +16,13 @@ LOADFLAGS ?=
 SOAKTIME  ?= 10m
 PERFDIR   := docs/performance
 
+# The pinned Vault and MinIO builds' paths: the build scripts run on first
+# use (a target that needs neither builds neither) and once per make run;
+# a failed build stops make. `make VAULT_BIN=...` names another binary.
+pinned    = $(shell scripts/$(1))$(if $(filter-out 0,$(.SHELLSTATUS)),$(error scripts/$(1) failed))
+VAULT_BIN = $(eval VAULT_BIN := $(call pinned,build-vault.sh))$(VAULT_BIN)
+MINIO_BIN = $(eval MINIO_BIN := $(call pinned,build-minio.sh))$(MINIO_BIN)
+
 .PHONY: help build vault minio fmt fmtcheck vet unit-test integration-test test fuzz fuzz-short bench vulncheck vectors demo clean load soak failover crash
 
 ## help: list the targets
@@ -29,11 +36,11 @@ build:
 
 ## vault: build the pinned Vault into the cache outside the repo (or find it there); prints its path
 vault:
-	@scripts/build-vault.sh
+	@echo $(VAULT_BIN)
 
 ## minio: build the pinned MinIO (a test-only S3/STS server) into the cache outside the repo; prints its path
 minio:
-	@scripts/build-minio.sh
+	@echo $(MINIO_BIN)
 
 ## fmt: gofmt every Go file
 fmt:
@@ -55,9 +62,8 @@ unit-test:
 
 ## integration-test: end-to-end tests in the testing/ module against a real Vault (Vault, MinIO and binaries built once)
 integration-test: build
-	@vault=$$(scripts/build-vault.sh); minio=$$(scripts/build-minio.sh); \
-	echo "ENTROPY_INTEGRATION=1 VAULT_BIN=$$vault MINIO_BIN=$$minio ENTROPY_BIN_DIR=$(BIN) $(GO) -C testing test -count=1 -timeout 30m -p 1 -v ./..."; \
-	ENTROPY_INTEGRATION=1 VAULT_BIN=$$vault MINIO_BIN=$$minio ENTROPY_BIN_DIR=$(BIN) $(GO) -C testing test -count=1 -timeout 30m -p 1 -v ./...
+	@echo "ENTROPY_INTEGRATION=1 VAULT_BIN=$(VAULT_BIN) MINIO_BIN=$(MINIO_BIN) ENTROPY_BIN_DIR=$(BIN) $(GO) -C testing test -count=1 -timeout 30m -p 1 -v ./..."; \
+	ENTROPY_INTEGRATION=1 VAULT_BIN=$(VAULT_BIN) MINIO_BIN=$(MINIO_BIN) ENTROPY_BIN_DIR=$(BIN) $(GO) -C testing test -count=1 -timeout 30m -p 1 -v ./...
 
 ## test: everything CI checks: fmtcheck, vet, unit-test, fuzz-short, integration-test
 test: fmtcheck vet unit-test fuzz-short integration-test
@@ -85,28 +91,26 @@ vectors:
 
 ## load: entropy vs AppRole logins/s, p50/p99 (service, batch), 100k clients, rotation, garbage; writes $(PERFDIR)/load.{json,md,svg} (LOADFLAGS=-quick: short)
 load: build
-	@vault=$$(scripts/build-vault.sh); mkdir -p $(PERFDIR); \
+	@mkdir -p $(PERFDIR); \
 	$(GO) -C testing build -o $(BIN)/entropy-load ./load/cmd/entropy-load; \
-	VAULT_BIN=$$vault ENTROPY_BIN_DIR=$(BIN) $(BIN)/entropy-load \
+	VAULT_BIN=$(VAULT_BIN) ENTROPY_BIN_DIR=$(BIN) $(BIN)/entropy-load \
 	  -out $(PERFDIR)/load.json -svg $(PERFDIR)/load.svg $(LOADFLAGS) | tee $(PERFDIR)/load.md
 
 ## soak: logins at saturation for SOAKTIME (default 10m) with background rotation; fails on any error; writes $(PERFDIR)/soak.{json,md}
 soak: build
-	@vault=$$(scripts/build-vault.sh); mkdir -p $(PERFDIR); \
+	@mkdir -p $(PERFDIR); \
 	$(GO) -C testing build -o $(BIN)/entropy-load ./load/cmd/entropy-load; \
-	VAULT_BIN=$$vault ENTROPY_BIN_DIR=$(BIN) $(BIN)/entropy-load \
+	VAULT_BIN=$(VAULT_BIN) ENTROPY_BIN_DIR=$(BIN) $(BIN)/entropy-load \
 	  -soak $(SOAKTIME) -out $(PERFDIR)/soak.json $(LOADFLAGS) | tee $(PERFDIR)/soak.md
 
 ## failover: a 3-node raft cluster on loopback; the leader killed 5 times during a login load; reports the gaps
 failover: build
-	@vault=$$(scripts/build-vault.sh); \
-	ENTROPY_INTEGRATION=1 VAULT_BIN=$$vault ENTROPY_BIN_DIR=$(BIN) ENTROPY_FAILOVER_ROUNDS=5 \
+	@ENTROPY_INTEGRATION=1 VAULT_BIN=$(VAULT_BIN) ENTROPY_BIN_DIR=$(BIN) ENTROPY_FAILOVER_ROUNDS=5 \
 	  $(GO) -C testing test -count=1 -timeout 30m -v ./failover/
 
 ## crash: 100 rounds of SIGKILL to the client or to Vault during rotation (about 5 minutes)
 crash: build
-	@vault=$$(scripts/build-vault.sh); \
-	ENTROPY_INTEGRATION=1 VAULT_BIN=$$vault ENTROPY_BIN_DIR=$(BIN) ENTROPY_CRASH_ROUNDS=100 \
+	@ENTROPY_INTEGRATION=1 VAULT_BIN=$(VAULT_BIN) ENTROPY_BIN_DIR=$(BIN) ENTROPY_CRASH_ROUNDS=100 \
 	  $(GO) -C testing test -count=1 -timeout 30m -v ./crash/
 
 ## demo: Vault with the plugin at auth/entropy; a client enrolls, logs in and reads a secret

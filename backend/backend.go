@@ -28,7 +28,6 @@ const (
 	rolePrefix        = "role/"
 	clientPrefix      = "client/"  // client/<role>/<client_id>: metadata
 	entropyPrefix     = "entropy/" // entropy/<role>/<client_id>/<generation>
-	noncePrefix       = "nonce/"   // nonce/<bucket>/<nonce id>: accepted nonces of older builds (nonce.go)
 )
 
 type entropyBackend struct {

@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"sort"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/entropy-auth/vault-plugin-auth-entropy/backend/protocol"
@@ -31,7 +33,7 @@ func newTestBackend(t testing.TB, conf *logical.BackendConfig) *entropyBackend {
 		t.Fatal(err)
 	}
 	b := raw.(*entropyBackend)
-	if err := b.nonces.load(context.Background(), conf.StorageView, time.Now().Add(-time.Hour)); err != nil {
+	if err := b.nonces.load(context.Background(), conf.StorageView); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Initialize(context.Background(), &logical.InitializationRequest{Storage: conf.StorageView}); err != nil {
@@ -178,8 +180,14 @@ func enroll(t testing.TB, b *entropyBackend, s logical.Storage, role string, dat
 	}
 }
 
-// proof builds a proof from the client's view, issued at the given time.
+// proofAt builds a proof from the client's view, issued at the given time.
 func (c *testClient) proofAt(t testing.TB, at time.Time) string {
+	return c.challengedProofAt(t, at, nil, nil)
+}
+
+// challengedProofAt builds a proof in challenge mode: nonce n, committed to
+// before challenge was fetched (no challenge: an ordinary proof).
+func (c *testClient) challengedProofAt(t testing.TB, at time.Time, challenge []byte, n *protocol.Nonce) string {
 	t.Helper()
 	p, _, err := protocol.NewProof(protocol.ProofInput{
 		ServerKey:  c.key,
@@ -189,6 +197,8 @@ func (c *testClient) proofAt(t testing.TB, at time.Time) string {
 		Entropy:    c.entropy,
 		Sampling:   c.sampling,
 		IssuedAt:   at,
+		Challenge:  challenge,
+		Nonce:      n,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -200,6 +210,61 @@ func (c *testClient) proof(t testing.TB) string { return c.proofAt(t, time.Now()
 
 func (c *testClient) loginData(t testing.TB) map[string]interface{} {
 	return map[string]interface{}{"role": c.role, "client_id": c.id, "proof": c.proof(t)}
+}
+
+// testClock is a backend clock that tests move by hand.
+type testClock struct{ t time.Time }
+
+func (c *testClock) now() time.Time          { return c.t }
+func (c *testClock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+func useClock(b *entropyBackend) *testClock {
+	c := &testClock{t: time.Now()}
+	b.now = c.now
+	return c
+}
+
+func readClient(t testing.TB, b *entropyBackend, s logical.Storage, role, id string) *clientEntry {
+	t.Helper()
+	c, err := b.client(context.Background(), s, role, id)
+	if err != nil || c == nil {
+		t.Fatalf("client %s/%s: %v %v", role, id, c, err)
+	}
+	return c
+}
+
+func entropyGenerations(t *testing.T, s logical.Storage, role, id string) []string {
+	t.Helper()
+	gens, err := s.List(context.Background(), entropyPrefix+role+"/"+id+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gens
+}
+
+// outcome describes a login's result without its (long) receipt.
+func outcome(resp *logical.Response, err error) string {
+	switch {
+	case err != nil:
+		return "error " + err.Error()
+	case resp == nil:
+		return "no response"
+	case resp.IsError():
+		return "error response " + resp.Error().Error()
+	case resp.Auth != nil:
+		return "accepted"
+	}
+	return "response without auth"
+}
+
+// getLoggedTestBackend is getTestBackend with the log in a buffer.
+func getLoggedTestBackend(t testing.TB) (*entropyBackend, logical.Storage, *bytes.Buffer) {
+	t.Helper()
+	buf := &bytes.Buffer{}
+	conf := logical.TestBackendConfig()
+	conf.StorageView = &logical.InmemStorage{}
+	conf.Logger = hclog.New(&hclog.LoggerOptions{Output: buf, Level: hclog.Trace})
+	return newTestBackend(t, conf), conf.StorageView, buf
 }
 
 func TestBackendReportsVersionAndSpecialPaths(t *testing.T) {

@@ -19,10 +19,11 @@ import (
 //	BenchmarkServerVerify/suite=<s>/step=open    Envelope.Open: the HPKE (or RSA-OAEP) open
 //	                                             and the payload's decoding, of an already
 //	                                             parsed proof, with the already parsed key
-//	BenchmarkServerVerify/suite=<s>/step=verify  verifyLogin, as the login path calls it:
-//	                                             parse, config/keyring/role (read cache),
-//	                                             open, client record and entropy reads,
-//	                                             range derivation, sample hash, nonce claim
+//	BenchmarkServerVerify/suite=<s>/step=verify  login (checkProof, authenticate, settle), as
+//	                                             the login path calls it: parse,
+//	                                             config/keyring/role (read cache), open,
+//	                                             client record and entropy reads, range
+//	                                             derivation, sample hash, nonce claim
 //	                                             (whatever nonce store is current)
 //
 // Neither includes what the login path does after verification (sealing the
@@ -64,9 +65,9 @@ func BenchmarkServerVerify(b *testing.B) {
 				b.ReportAllocs()
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
-					lr := &loginRequest{role: f.client.role, clientID: f.client.id, proof: proofs[i]}
-					v, err := f.backend.verifyLogin(ctx, f.req, lr)
-					if err != nil || v == nil {
+					in := &loginRequest{role: f.client.role, clientID: f.client.id, proof: proofs[i]}
+					receipt, err := f.backend.login(f.backend.newLogin(ctx, f.req, in))
+					if err != nil || receipt == nil {
 						b.Fatalf("proof %d of %d refused: %v", i, b.N, err)
 					}
 				}

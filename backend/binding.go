@@ -19,11 +19,8 @@ import (
 // A client left behind by an interrupted role deletion then cannot log in
 // under a role created again with the same name, and tidy deletes it; a
 // token of a deleted client or role does not renew under a client or role
-// of the same name created afterwards.
-//
-// Records written before these IDs existed hold "" on both sides and stay
-// bound to each other; a role created now never has an empty ID, so such a
-// client cannot come back under it.
+// of the same name created afterwards. Every role, client and token holds
+// its IDs from the start; an empty one matches nothing.
 
 // Keys of the auth's internal data that bind a token (InternalData is kept
 // by Vault with the token and never sent to its holder).
@@ -47,9 +44,10 @@ func newBindingID() (string, error) {
 	return hex.EncodeToString(id), nil
 }
 
-// sameBindingID compares two IDs in constant time.
+// sameBindingID compares two IDs in constant time; an empty ID (a token
+// or record that lacks it) is the same as none.
 func sameBindingID(a, b string) bool {
-	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+	return a != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 
 // boundTo reports whether c was enrolled under this instance of r.
@@ -58,18 +56,12 @@ func (c *clientEntry) boundTo(r *roleEntry) bool {
 }
 
 // aliasName identifies a client's identity within the mount: the alias
-// name stored at enrollment, or role/client_id for records from before it
-// (which is also what keep_identity stores). A client ID is unique within
-// its role, and neither name contains '/'.
-func (c *clientEntry) aliasName() string {
-	if c.AliasName != "" {
-		return c.AliasName
-	}
-	return sharedAliasName(c.Role, c.ClientID)
-}
+// name stored at enrollment (role/client_id/enrollment_id, or role/client_id
+// with keep_identity). A client ID is unique within its role.
+func (c *clientEntry) aliasName() string { return c.AliasName }
 
 // sharedAliasName is the alias of every enrollment of a client ID made
-// with keep_identity, and of clients enrolled before enrollment IDs.
+// with keep_identity.
 func sharedAliasName(role, clientID string) string { return role + "/" + clientID }
 
 // enrollmentAliasName is the alias of one enrollment: a client enrolled
@@ -98,9 +90,7 @@ func (b *entropyBackend) loginAliasName(ctx context.Context, s logical.Storage, 
 }
 
 // tokenBoundTo reports whether the token whose internal data is internal was
-// issued to this enrollment of c under this instance of r. A token from
-// before the IDs existed carries neither and matches only records from
-// before them.
+// issued to this enrollment of c under this instance of r.
 func tokenBoundTo(internal map[string]interface{}, r *roleEntry, c *clientEntry) bool {
 	enrollment, _ := internal[metaEnrollmentID].(string)
 	instance, _ := internal[metaRoleInstanceID].(string)

@@ -137,20 +137,20 @@ func renew(t *testing.T, b *entropyBackend, s logical.Storage, auth *logical.Aut
 	return false
 }
 
-// legacy makes the role and its client look like records written before
-// binding IDs existed.
-func legacy(t *testing.T, b *entropyBackend, s logical.Storage, c *testClient) {
-	t.Helper()
-	ctx := context.Background()
-	r, _ := b.role(ctx, s, "web")
-	r.InstanceID = ""
-	if err := b.putRole(ctx, s, "web", r); err != nil {
-		t.Fatal(err)
-	}
-	rec := readClient(t, b, s, "web", c.id)
-	rec.EnrollmentID, rec.RoleInstanceID, rec.AliasName = "", "", ""
-	if err := b.putClientRecord(ctx, s, rec); err != nil {
-		t.Fatal(err)
+func TestSameBindingID(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"0123", "0123", true},
+		{"0123", "0124", false},
+		{"0123", "", false},
+		{"", "0123", false},
+		{"", "", false}, // a missing ID matches nothing, not another missing one
+	} {
+		if got := sameBindingID(tc.a, tc.b); got != tc.want {
+			t.Errorf("sameBindingID(%q, %q) = %v", tc.a, tc.b, got)
+		}
 	}
 }
 
@@ -160,7 +160,7 @@ func TestRenewalBoundToEnrollment(t *testing.T) {
 	cases := map[string]struct {
 		before func(t *testing.T, b *entropyBackend, s logical.Storage, c *testClient) // before the login
 		after  func(t *testing.T, b *entropyBackend, s logical.Storage, c *testClient)
-		strip  bool // the token carries no binding IDs (issued by an older build)
+		strip  bool // the token carries no binding IDs
 		ok     bool
 	}{
 		"unchanged": {ok: true},
@@ -182,12 +182,7 @@ func TestRenewalBoundToEnrollment(t *testing.T) {
 			mustOK(t, b, s, logical.UpdateOperation, "role/web", webRole)
 			readClient(t, b, s, "web", c.id) // still there
 		}},
-		"records and token from before binding IDs":            {before: legacy, strip: true, ok: true},
-		"token from before binding IDs, client enrolled since": {strip: true},
-		"legacy client deleted and enrolled again": {before: legacy, strip: true, after: func(t *testing.T, b *entropyBackend, s logical.Storage, c *testClient) {
-			mustOK(t, b, s, logical.DeleteOperation, "role/web/client/"+c.id, nil)
-			enroll(t, b, s, "web", map[string]interface{}{"client_id": c.id, "keep_identity": true})
-		}},
+		"token without binding IDs": {strip: true},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -264,14 +259,8 @@ func TestReenrolledClientGetsFreshAlias(t *testing.T) {
 	if again := aliasOf(reenroll(map[string]interface{}{"keep_identity": true})); again != kept {
 		t.Fatalf("keep_identity twice: %q then %q", kept, again)
 	}
-	// A record from before enrollment IDs has the shared alias.
-	c := reenroll(map[string]interface{}{})
-	legacy(t, b, s, c)
-	if got := aliasOf(c); got != "web/agent-1" {
-		t.Fatalf("legacy alias %q", got)
-	}
 	// An unknown client gets the shared form: the lookahead tells nothing.
-	d := c.loginData(t)
+	d := reenroll(map[string]interface{}{}).loginData(t)
 	d["client_id"] = "ghost"
 	if got := mustOK(t, b, s, logical.AliasLookaheadOperation, "login", d).Auth.Alias.Name; got != "web/ghost" {
 		t.Fatalf("unknown client's lookahead alias %q", got)

@@ -37,14 +37,17 @@ func readChallengeKey(ctx context.Context, s logical.Storage) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading challenge key: %w", err)
 	}
-	if entry == nil || len(entry.Value) != protocol.ChallengeKeySize {
+	if entry == nil {
 		return nil, nil
+	}
+	// A raw entry, like entropy: no schema version (schema.go).
+	if len(entry.Value) != protocol.ChallengeKeySize {
+		return nil, fmt.Errorf("challenge key in storage is %d bytes, want %d", len(entry.Value), protocol.ChallengeKeySize)
 	}
 	return entry.Value, nil
 }
 
-// ensureChallengeKey creates the challenge key if there is none (or only
-// one of the wrong size, which nothing could have used).
+// ensureChallengeKey creates the challenge key if there is none.
 func (b *entropyBackend) ensureChallengeKey(ctx context.Context, s logical.Storage) error {
 	if _, ok := b.challengeKeyCache.Load().(*[]byte); ok {
 		return nil

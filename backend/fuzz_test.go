@@ -102,21 +102,17 @@ func fuzzLoginBackend(tb testing.TB) (*entropyBackend, logical.Storage, []*fuzzV
 		}
 		kr.Keys = append(kr.Keys, k)
 	}
-	entry, err := logical.StorageEntryJSON(keyringStorageKey, kr)
-	if err != nil {
+	if err := b.storeCached(ctx, s, keyringStorageKey, kr); err != nil {
 		tb.Fatal(err)
 	}
-	if err := s.Put(ctx, entry); err != nil {
-		tb.Fatal(err)
-	}
-	b.cache.invalidate(keyringStorageKey)
 	v := vs[0]
 	r, err := b.role(ctx, s, v.role)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	c := &clientEntry{
-		ClientID: v.clientID, Role: v.role, RoleInstanceID: r.InstanceID, Generation: v.generation, EntropySize: len(v.entropy),
+		ClientID: v.clientID, Role: v.role, RoleInstanceID: r.InstanceID, EnrollmentID: "fuzz", AliasName: sharedAliasName(v.role, v.clientID),
+		Generation: v.generation, EntropySize: len(v.entropy),
 		SampleCount: v.sampling.Count, SampleLength: v.sampling.Length, CreatedAt: now, GenerationCreatedAt: now,
 	}
 	if err := b.putClient(ctx, s, c, v.entropy); err != nil {

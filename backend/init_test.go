@@ -156,18 +156,11 @@ func TestLoginOnFreshlyInitializedMount(t *testing.T) {
 	initialize(t, b, s)
 	n, _ := protocol.NewNonce()
 	raw := mustOK(t, b, s, logical.UpdateOperation, "challenge", challengeData("web", "a", n)).Data["challenge"].(string)
-	challenge, err := challengeEncoding.DecodeString(raw)
+	challenge, err := protocol.ParseChallenge(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	proof, _, err := protocol.NewProof(protocol.ProofInput{
-		ServerKey: c.key, Role: c.role, ClientID: c.id, Generation: c.generation,
-		Entropy: c.entropy, Sampling: c.sampling, IssuedAt: b.now(),
-		Challenge: challenge, Nonce: n,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	proof := c.challengedProofAt(t, b.now(), challenge, n)
 	if resp := mustOK(t, b, s, logical.UpdateOperation, "login", map[string]interface{}{"role": "web", "client_id": "a", "proof": proof}); resp.Auth == nil {
 		t.Fatal("no auth")
 	}

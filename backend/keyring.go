@@ -29,7 +29,8 @@ var errKeyringFull = errors.New("keyring full")
 
 // keyring is the server's key pairs, newest (current) first.
 type keyring struct {
-	Keys []storedKey `json:"keys"`
+	SchemaVersion int         `json:"schema_version"`
+	Keys          []storedKey `json:"keys"`
 }
 
 type storedKey struct {
@@ -52,23 +53,10 @@ func (k *storedKey) acceptedUntil(grace time.Duration) time.Time {
 	return k.RetiredAt.Add(grace)
 }
 
-// retiredAt is when the i-th key stopped being current; zero for the
-// current key. Keyrings written before RetiredAt existed: the key retired
-// when the one before it in the list was created.
-func (kr *keyring) retiredAt(i int) time.Time {
-	if i == 0 {
-		return time.Time{}
-	}
-	if t := kr.Keys[i].RetiredAt; !t.IsZero() {
-		return t
-	}
-	return kr.Keys[i-1].CreatedAt
-}
-
 // acceptedAt reports whether the i-th key opens proofs at now: the current
 // key always, a retired key until its grace period ends.
 func (kr *keyring) acceptedAt(i int, now time.Time, grace time.Duration) bool {
-	return i == 0 || now.Before(kr.retiredAt(i).Add(grace))
+	return i == 0 || now.Before(kr.Keys[i].RetiredAt.Add(grace))
 }
 
 // accepts reports whether the keyring opens proofs sealed to the key with
@@ -84,17 +72,14 @@ func (kr *keyring) accepts(id protocol.KeyID, now time.Time, grace time.Duration
 }
 
 // accepted is a copy of the keyring holding only the keys it accepts at
-// now, current first, each with its RetiredAt filled in: what is
-// published, and what is kept when the keyring is rewritten.
+// now, current first: what is published, and what is kept when the
+// keyring is rewritten.
 func (kr *keyring) accepted(now time.Time, grace time.Duration) *keyring {
 	out := &keyring{Keys: make([]storedKey, 0, len(kr.Keys))}
 	for i := range kr.Keys {
-		if !kr.acceptedAt(i, now, grace) {
-			continue
+		if kr.acceptedAt(i, now, grace) {
+			out.Keys = append(out.Keys, kr.Keys[i])
 		}
-		k := kr.Keys[i]
-		k.RetiredAt = kr.retiredAt(i)
-		out.Keys = append(out.Keys, k)
 	}
 	return out
 }
@@ -174,11 +159,7 @@ func readKeyring(ctx context.Context, s logical.Storage) (*keyring, error) {
 	if entry == nil {
 		return nil, nil
 	}
-	kr := &keyring{}
-	if err := entry.DecodeJSON(kr); err != nil {
-		return nil, fmt.Errorf("decoding keyring: %w", err)
-	}
-	return kr, nil
+	return decodeKeyring(entry)
 }
 
 // keyring returns the server keys, creating the first key (of the
@@ -200,13 +181,13 @@ func (b *entropyBackend) keyring(ctx context.Context, s logical.Storage) (*keyri
 	if err != nil {
 		return nil, err
 	}
-	return b.nonLockedAddKey(ctx, s, &keyring{}, c.suite(), c.KeyGracePeriod)
+	return b.nonLockedAddKey(ctx, s, &keyring{}, c)
 }
 
-// rotateKeys makes a new current key of the given suite. It returns
+// rotateKeys makes a new current key of the configured suite. It returns
 // errKeyringFull, and changes nothing, if the keyring cannot take one more
 // key without dropping one still in its grace period.
-func (b *entropyBackend) rotateKeys(ctx context.Context, s logical.Storage, suite protocol.Suite) (*keyring, error) {
+func (b *entropyBackend) rotateKeys(ctx context.Context, s logical.Storage) (*keyring, error) {
 	b.keyringLock.Lock()
 	defer b.keyringLock.Unlock()
 	c, err := b.config(ctx, s)
@@ -220,7 +201,7 @@ func (b *entropyBackend) rotateKeys(ctx context.Context, s logical.Storage, suit
 	if kr == nil {
 		kr = &keyring{}
 	}
-	return b.nonLockedAddKey(ctx, s, kr, suite, c.KeyGracePeriod)
+	return b.nonLockedAddKey(ctx, s, kr, c)
 }
 
 // keyringFullError explains a refused rotation to the operator.
@@ -231,10 +212,16 @@ func keyringFullError(kr *keyring, grace time.Duration) error {
 		formatTime(oldest.RetiredAt.Add(grace)))
 }
 
-// nonLockedAddKey prepends a new key to the keys kr still accepts, and
-// stores the result. Keys past their grace period are dropped; no other
-// key is. The caller holds keyringLock.
-func (b *entropyBackend) nonLockedAddKey(ctx context.Context, s logical.Storage, kr *keyring, suite protocol.Suite, grace time.Duration) (*keyring, error) {
+// nonLockedAddKey prepends a new key of the configured suite to the keys kr
+// still accepts under the configured grace, and stores the result. Keys
+// past their grace period are dropped; no other key is. The caller holds
+// keyringLock.
+func (b *entropyBackend) nonLockedAddKey(ctx context.Context, s logical.Storage, kr *keyring, c *configEntry) (*keyring, error) {
+	suite, err := protocol.ParseSuite(c.KeySuite)
+	if err != nil {
+		return nil, fmt.Errorf("config key_suite: %w", err)
+	}
+	grace := c.KeyGracePeriod
 	now := b.now().UTC()
 	kept := kr.accepted(now, grace)
 	if len(kept.Keys) >= maxKeys {
@@ -279,13 +266,7 @@ func (b *entropyBackend) nonLockedPruneKeys(ctx context.Context, s logical.Stora
 }
 
 func (b *entropyBackend) nonLockedPutKeyring(ctx context.Context, s logical.Storage, kr *keyring) error {
-	entry, err := logical.StorageEntryJSON(keyringStorageKey, kr)
-	if err != nil {
-		return err
-	}
-	err = s.Put(ctx, entry)
-	b.cache.invalidate(keyringStorageKey) // even after a failed write: it may have landed
-	if err != nil {
+	if err := b.storeCached(ctx, s, keyringStorageKey, kr); err != nil {
 		return fmt.Errorf("writing keyring: %w", err)
 	}
 	return nil

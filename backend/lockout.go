@@ -1,13 +1,8 @@
 package backend
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"net/netip"
-	"time"
-
-	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/entropy-auth/vault-plugin-auth-entropy/backend/protocol"
 )
@@ -32,20 +27,6 @@ var errClone = errors.New("proof is made from a superseded entropy generation: t
 // refusals do not count either.
 func testsEntropy(reason error) bool { return errors.Is(reason, protocol.ErrDigest) }
 
-func (r *roleEntry) lockoutDuration() time.Duration {
-	if r.LockoutDuration <= 0 {
-		return defaultLockoutDuration
-	}
-	return r.LockoutDuration
-}
-
-func (r *roleEntry) lockoutCounterReset() time.Duration {
-	if r.LockoutCounterReset <= 0 {
-		return defaultLockoutCounterReset
-	}
-	return r.LockoutCounterReset
-}
-
 // lockoutSource is the source a failed proof is counted against: the
 // remote address, IPv4 as a /32 and IPv6 as its /64 (one host usually
 // holds a whole /64, so counting single IPv6 addresses would give it 2^64
@@ -67,56 +48,36 @@ func lockoutSource(remoteAddr string) string {
 	return netip.PrefixFrom(addr, 64).Masked().String()
 }
 
-// checkSource refuses a source locked out of the client. It needs only the
-// request and memory, so the login makes it before any key lookup or
-// decryption.
-func (b *entropyBackend) checkSource(req *logical.Request, role, clientID string) error {
-	if b.lockout.locked(role, clientID, lockoutSource(remoteAddr(req)), b.now()) {
-		return refuse(errSourceLocked)
-	}
-	return nil
+// sourceLocked reports whether the login's source is locked out of the
+// client. It needs only memory, so the login checks it before any key
+// lookup or decryption.
+func (b *entropyBackend) sourceLocked(l *login) bool {
+	return b.lockout.locked(l.in.role, l.in.clientID, lockoutSource(l.remoteAddr), l.now)
 }
 
 // recordFailure counts a proof that failed the digest comparison against
 // its source, in memory only: a failed guess writes nothing to storage.
 // With lockout disabled it counts nothing.
-func (b *entropyBackend) recordFailure(req *logical.Request, c *clientEntry, r *roleEntry, now time.Time) {
+func (b *entropyBackend) recordFailure(l *login) {
+	c, r, now := l.client, l.role, l.now
 	if r.LockoutThreshold <= 0 {
 		return
 	}
-	addr := remoteAddr(req)
-	out := b.lockout.fail(c.Role, c.ClientID, lockoutSource(addr), now, lockoutPolicy{
-		threshold: r.LockoutThreshold, counterReset: r.lockoutCounterReset(), duration: r.lockoutDuration(),
+	out := b.lockout.fail(c.Role, c.ClientID, lockoutSource(l.remoteAddr), now, lockoutPolicy{
+		threshold: r.LockoutThreshold, counterReset: r.LockoutCounterReset, duration: r.LockoutDuration,
 	})
 	if out.locked {
 		b.Logger().Warn("source locked out of the client after failed proofs", "role", c.Role, "client_id", c.ClientID,
-			"remote_addr", addr, "source", out.source, "failures", out.failures,
-			"locked_until", formatTime(now.Add(r.lockoutDuration())))
+			"remote_addr", l.remoteAddr, "source", out.source, "failures", out.failures,
+			"locked_until", formatTime(now.Add(r.LockoutDuration)))
 	}
 	if out.underAttack {
 		b.Logger().Error("client under online attack: failed proofs from many sources; the client is not locked",
 			"role", c.Role, "client_id", c.ClientID, "failures", out.clientFailures, "sources", out.sources,
-			"window", r.lockoutCounterReset().String())
+			"window", r.LockoutCounterReset.String())
 	}
 	if out.full {
 		b.Logger().Error("lockout table full: failed proofs from new sources are not counted until entries expire",
-			"entries", b.lockout.max, "role", c.Role, "client_id", c.ClientID, "remote_addr", addr)
+			"entries", b.lockout.max, "role", c.Role, "client_id", c.ClientID, "remote_addr", l.remoteAddr)
 	}
-}
-
-// recordClone reports a verified proof of a superseded generation and
-// applies the role's clone_action. The caller holds the client's lock.
-func (b *entropyBackend) recordClone(ctx context.Context, s logical.Storage, req *logical.Request, c *clientEntry, r *roleEntry, generation uint64, now time.Time) error {
-	action := cloneActionLock
-	if !r.locksClones() {
-		action = cloneActionLog
-	}
-	b.Logger().Error("clone detected: a superseded entropy generation was proven after its successor",
-		"role", c.Role, "client_id", c.ClientID, "generation", generation, "current_generation", c.Generation,
-		"remote_addr", remoteAddr(req), "clone_action", action)
-	if action != cloneActionLock {
-		return nil
-	}
-	c.lock(now, time.Time{}, fmt.Sprintf("clone detected: generation %d proven after generation %d", generation, c.Generation))
-	return b.putClientRecord(ctx, s, c)
 }

@@ -2,14 +2,11 @@ package backend
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
-	"github.com/hashicorp/vault/sdk/helper/consts"
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/entropy-auth/vault-plugin-auth-entropy/backend/protocol"
@@ -36,26 +33,11 @@ import (
 // maxFutureSkew ahead of the server's clock, which bounds how far a client
 // can push the watermark, and so that refusal window, ahead.
 
-// forwardsLogins reports whether this node must hand logins on: the nonces
-// live in the memory of the node that writes the mount's storage, and Vault
-// forwards a request refused with logical.ErrReadOnly to it. Performance
-// standbys and secondaries are Vault Enterprise features (untested here);
-// Community standbys forward every request by themselves.
-func (b *entropyBackend) forwardsLogins() bool {
-	sys := b.System()
-	if sys == nil {
-		return false
-	}
-	st := sys.ReplicationState()
-	return st.HasState(consts.ReplicationPerformanceStandby) ||
-		(st.HasState(consts.ReplicationPerformanceSecondary) && !sys.LocalMount())
-}
-
 // initialize reads the replay watermark when the backend starts serving (on
 // the active node), rather than in the first login. On failure the first
 // login tries again.
 func (b *entropyBackend) initialize(ctx context.Context, req *logical.InitializationRequest) error {
-	if err := b.nonces.load(ctx, req.Storage, b.now()); err != nil {
+	if err := b.nonces.load(ctx, req.Storage); err != nil {
 		b.Logger().Warn("replay window not opened at start; the first login will try again", "error", err)
 	}
 	return nil
@@ -64,7 +46,7 @@ func (b *entropyBackend) initialize(ctx context.Context, req *logical.Initializa
 // nonceStore makes every accepted proof single use.
 type nonceStore interface {
 	// load prepares the store, once: see memoryNonceStore.load.
-	load(ctx context.Context, s logical.Storage, now time.Time) error
+	load(ctx context.Context, s logical.Storage) error
 	// claim records that the nonce with this ID, of a proof issued at
 	// issuedAt, was accepted at now under the config's skew. It returns
 	// protocol.ErrReplay if the nonce was claimed before and
@@ -111,9 +93,6 @@ type memoryNonceStore struct {
 	// reserved is the stored watermark: every proof accepted was issued at
 	// or before it.
 	reserved int64
-	// legacyUntil: proofs issued before it may have been recorded in
-	// storage by a build that kept nonces there (see legacy).
-	legacyUntil int64
 	// seen holds the accepted nonce IDs by the second their proof was
 	// issued.
 	seen       map[int64]map[[32]byte]struct{}
@@ -125,28 +104,24 @@ func newMemoryNonceStore() *memoryNonceStore {
 }
 
 type watermarkEntry struct {
+	SchemaVersion int `json:"schema_version"`
 	// IssuedAt is in Unix seconds.
 	IssuedAt int64 `json:"issued_at"`
 }
 
 func (n *memoryNonceStore) claim(ctx context.Context, s logical.Storage, id [32]byte, issuedAt, now time.Time, skew time.Duration) error {
-	if err := n.load(ctx, s, now); err != nil {
+	if err := n.load(ctx, s); err != nil {
 		return err
 	}
 	t := issuedAt.Unix()
 	n.mu.Lock()
-	horizon, reserved, legacy := n.horizon, n.reserved, t < n.legacyUntil
+	horizon, reserved := n.horizon, n.reserved
 	n.mu.Unlock()
 	if t <= horizon {
 		return protocol.ErrProofPredatesWindow
 	}
 	if t > reserved {
 		if err := n.raiseWatermark(ctx, s, t, now); err != nil {
-			return err
-		}
-	}
-	if legacy {
-		if err := legacyClaimed(ctx, s, id, issuedAt); err != nil {
 			return err
 		}
 	}
@@ -178,9 +153,8 @@ func (n *memoryNonceStore) claimed(id [32]byte, issuedAt time.Time) bool {
 
 // load reads the watermark once, when the backend starts serving
 // (initialize), else at the first login: the new horizon. A failed read is
-// retried by the next login. now is unused by the horizon; it dates the
-// window of the old nonce records.
-func (n *memoryNonceStore) load(ctx context.Context, s logical.Storage, now time.Time) error {
+// retried by the next login.
+func (n *memoryNonceStore) load(ctx context.Context, s logical.Storage) error {
 	n.mu.Lock()
 	loaded := n.loaded
 	n.mu.Unlock()
@@ -192,19 +166,15 @@ func (n *memoryNonceStore) load(ctx context.Context, s logical.Storage, now time
 	if n.loaded {
 		return nil
 	}
-	var w watermarkEntry
+	w := &watermarkEntry{}
 	entry, err := s.Get(ctx, watermarkStorageKey)
 	if err != nil {
 		return fmt.Errorf("reading the replay watermark: %w", err)
 	}
 	if entry != nil {
-		if err := entry.DecodeJSON(&w); err != nil {
-			return fmt.Errorf("decoding the replay watermark: %w", err)
+		if w, err = decodeWatermark(entry); err != nil {
+			return err
 		}
-	}
-	legacyUntil, err := legacyWindowEnd(ctx, s, now)
-	if err != nil {
-		return err
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -213,7 +183,7 @@ func (n *memoryNonceStore) load(ctx context.Context, s logical.Storage, now time
 	// model. Refusing up to now plus the future bound as well would cover
 	// that, but would refuse every login for seconds after every start,
 	// a fresh mount's first ones included.
-	n.horizon, n.reserved, n.legacyUntil, n.loaded = w.IssuedAt, w.IssuedAt, legacyUntil, true
+	n.horizon, n.reserved, n.loaded = w.IssuedAt, w.IssuedAt, true
 	return nil
 }
 
@@ -230,11 +200,7 @@ func (n *memoryNonceStore) raiseWatermark(ctx context.Context, s logical.Storage
 		return nil
 	}
 	next := max(t, now.Unix()) + int64(watermarkStep/time.Second)
-	entry, err := logical.StorageEntryJSON(watermarkStorageKey, &watermarkEntry{IssuedAt: next})
-	if err != nil {
-		return err
-	}
-	if err := s.Put(ctx, entry); err != nil {
+	if err := putRecord(ctx, s, watermarkStorageKey, &watermarkEntry{IssuedAt: next}); err != nil {
 		return fmt.Errorf("raising the replay watermark: %w", err)
 	}
 	n.mu.Lock()
@@ -274,55 +240,6 @@ func (n *memoryNonceStore) size() int {
 		total += len(s)
 	}
 	return total
-}
-
-// Builds before the memory store wrote a record per accepted nonce under
-// nonce/<bucket>/<id>; tidy still removes them. After an upgrade, until no
-// proof the old build accepted can pass the time check, a login looks its
-// nonce up there too (a read, never a write).
-
-// nonceBucket groups the old records by the minute their proof was issued.
-const nonceBucket = time.Minute
-
-// nonceMargin kept an old record past the last moment its proof could pass
-// the time check.
-const nonceMargin = time.Minute
-
-// nonceExpiry is when the old record of a nonce may be forgotten: once a
-// proof issued at issuedAt fails the time check under the largest skew the
-// config allows.
-func nonceExpiry(issuedAt time.Time) time.Time {
-	return issuedAt.Add(maxClockSkew + nonceMargin)
-}
-
-func nonceStorageKey(id [32]byte, issuedAt time.Time) string {
-	bucket := issuedAt.Unix() / int64(nonceBucket/time.Second)
-	return noncePrefix + strconv.FormatInt(bucket, 10) + "/" + hex.EncodeToString(id[:])
-}
-
-// legacyWindowEnd is 0 when storage holds no old nonce records, else the
-// issued_at before which a proof may have been accepted by the old build:
-// it accepted proofs issued up to its maximum skew ahead of its clock.
-func legacyWindowEnd(ctx context.Context, s logical.Storage, now time.Time) (int64, error) {
-	buckets, err := s.List(ctx, noncePrefix)
-	if err != nil {
-		return 0, fmt.Errorf("listing old nonce records: %w", err)
-	}
-	if len(buckets) == 0 {
-		return 0, nil
-	}
-	return now.Add(maxClockSkew).Unix() + 1, nil
-}
-
-func legacyClaimed(ctx context.Context, s logical.Storage, id [32]byte, issuedAt time.Time) error {
-	entry, err := s.Get(ctx, nonceStorageKey(id, issuedAt))
-	switch {
-	case err != nil:
-		return fmt.Errorf("reading an old nonce record: %w", err)
-	case entry != nil:
-		return protocol.ErrReplay
-	}
-	return nil
 }
 
 // isNonceRefusal tells a claim's refusals from its faults.

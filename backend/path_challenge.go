@@ -3,7 +3,6 @@ package backend
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
@@ -17,10 +16,6 @@ import (
 // giving a thief time to collect challenges for later.
 const challengeTTL = 60 * time.Second
 
-// challengeEncoding is how challenges and nonce commitments travel: unpadded
-// base64url, strict, so that each value has one spelling.
-var challengeEncoding = base64.RawURLEncoding.Strict()
-
 func pathChallenge(b *entropyBackend) *framework.Path {
 	return &framework.Path{
 		Pattern: "challenge$",
@@ -29,20 +24,12 @@ func pathChallenge(b *entropyBackend) *framework.Path {
 			OperationVerb:   "request",
 			OperationSuffix: "challenge",
 		},
-		Fields: map[string]*framework.FieldSchema{
-			"role": {
-				Type:        framework.TypeString,
-				Description: "Name of the role the client is enrolled in.",
-			},
-			"client_id": {
-				Type:        framework.TypeString,
-				Description: "ID of the client.",
-			},
+		Fields: clientRequestFields(map[string]*framework.FieldSchema{
 			"nonce_commitment": {
 				Type:        framework.TypeString,
 				Description: "The commitment to the nonce of the coming proof: 32 bytes, unpadded base64url.",
 			},
-		},
+		}),
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.UpdateOperation: &framework.PathOperation{
 				Callback: b.pathChallenge,
@@ -67,8 +54,8 @@ func (b *entropyBackend) pathChallenge(ctx context.Context, req *logical.Request
 	if err := protocol.ValidName(clientID); err != nil {
 		return logical.ErrorResponse("invalid client_id: %s", err), nil
 	}
-	commitment, ok := parseCommitment(d.Get("nonce_commitment").(string))
-	if !ok {
+	commitment, err := protocol.ParseCommitment(d.Get("nonce_commitment").(string))
+	if err != nil {
 		return logical.ErrorResponse("invalid nonce_commitment: want %d bytes, unpadded base64url", sha256.Size), nil
 	}
 
@@ -84,25 +71,9 @@ func (b *entropyBackend) pathChallenge(ctx context.Context, req *logical.Request
 		return nil, err
 	}
 	return &logical.Response{Data: map[string]interface{}{
-		"challenge":  challengeEncoding.EncodeToString(challenge),
+		"challenge":  protocol.EncodeChallenge(challenge),
 		"expires_at": expiresAt.Format(time.RFC3339),
 	}}, nil
-}
-
-// parseCommitment decodes a nonce commitment. The length is checked on the
-// text first because the decoder skips CR and LF: only 43 characters that
-// decode to 32 bytes are accepted.
-func parseCommitment(s string) ([sha256.Size]byte, bool) {
-	var c [sha256.Size]byte
-	if len(s) != challengeEncoding.EncodedLen(sha256.Size) {
-		return c, false
-	}
-	raw, err := challengeEncoding.DecodeString(s)
-	if err != nil || len(raw) != sha256.Size {
-		return c, false
-	}
-	copy(c[:], raw)
-	return c, true
 }
 
 const pathChallengeHelpSyn = `Get a challenge for one login in challenge mode.`

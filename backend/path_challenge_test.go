@@ -39,14 +39,7 @@ func TestChallengeLogin(t *testing.T) {
 		t.Fatalf("expires_at %v (now %v): %v", d["expires_at"], now, err)
 	}
 
-	proof, _, err := protocol.NewProof(protocol.ProofInput{
-		ServerKey: c.key, Role: c.role, ClientID: c.id, Generation: c.generation,
-		Entropy: c.entropy, Sampling: c.sampling, IssuedAt: time.Now(),
-		Challenge: challenge, Nonce: n,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	proof := c.challengedProofAt(t, time.Now(), challenge, n)
 	resp := mustOK(t, b, s, logical.UpdateOperation, "login", map[string]interface{}{"role": "web", "client_id": "a", "proof": proof})
 	if resp.Auth == nil {
 		t.Fatal("no auth")

@@ -12,14 +12,12 @@ import (
 
 func pathClientList(b *entropyBackend) *framework.Path {
 	return &framework.Path{
-		Pattern: "role/" + framework.GenericNameRegex("name") + "/client/?$",
+		Pattern: rolePattern("/client/?"),
 		DisplayAttrs: &framework.DisplayAttributes{
 			OperationPrefix: operationPrefix,
 			OperationSuffix: "clients",
 		},
-		Fields: map[string]*framework.FieldSchema{
-			"name": {Type: framework.TypeString, Description: "Name of the role."},
-		},
+		Fields: roleFields(nil),
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.ListOperation: &framework.PathOperation{
 				Callback: b.pathClientList,
@@ -33,15 +31,12 @@ func pathClientList(b *entropyBackend) *framework.Path {
 
 func pathClient(b *entropyBackend) *framework.Path {
 	return &framework.Path{
-		Pattern: "role/" + framework.GenericNameRegex("name") + "/client/" + framework.GenericNameRegex("client_id") + "$",
+		Pattern: clientPattern(""),
 		DisplayAttrs: &framework.DisplayAttributes{
 			OperationPrefix: operationPrefix,
 			OperationSuffix: "client",
 		},
-		Fields: map[string]*framework.FieldSchema{
-			"name":      {Type: framework.TypeString, Description: "Name of the role."},
-			"client_id": {Type: framework.TypeString, Description: "ID of the client."},
-		},
+		Fields: clientFields(nil),
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.ReadOperation: &framework.PathOperation{
 				Callback: b.pathClientRead,
@@ -108,7 +103,7 @@ func (b *entropyBackend) pathClientRead(ctx context.Context, req *logical.Reques
 		"expires_at":    formatTime(c.ExpiresAt),
 		"expired":       c.expired(now),
 
-		"generation_created_at": formatTime(c.generationCreatedAt()),
+		"generation_created_at": formatTime(c.GenerationCreatedAt),
 		"pending_generation":    c.PendingGeneration,
 		"superseded_generation": c.SupersededGeneration,
 		// Proofs of the superseded generation issued no later are stale,

@@ -20,15 +20,13 @@ const defaultLockReason = "locked by an operator"
 
 func pathClientLock(b *entropyBackend) *framework.Path {
 	return &framework.Path{
-		Pattern: "role/" + framework.GenericNameRegex("name") + "/client/" + framework.GenericNameRegex("client_id") + "/lock$",
+		Pattern: clientPattern("/lock"),
 		DisplayAttrs: &framework.DisplayAttributes{
 			OperationPrefix: operationPrefix,
 			OperationVerb:   "lock",
 			OperationSuffix: "client",
 		},
-		Fields: map[string]*framework.FieldSchema{
-			"name":      {Type: framework.TypeString, Description: "Name of the role."},
-			"client_id": {Type: framework.TypeString, Description: "ID of the client."},
+		Fields: clientFields(map[string]*framework.FieldSchema{
 			"duration": {
 				Type:        framework.TypeDurationSecond,
 				Description: "How long the lock lasts. 0 or absent: until the client is unlocked.",
@@ -37,7 +35,7 @@ func pathClientLock(b *entropyBackend) *framework.Path {
 				Type:        framework.TypeString,
 				Description: "Why the client is locked, for the record and the server log (at most 256 printable characters).",
 			},
-		},
+		}),
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.UpdateOperation: &framework.PathOperation{
 				Callback: b.pathClientLock,
@@ -51,16 +49,13 @@ func pathClientLock(b *entropyBackend) *framework.Path {
 
 func pathClientUnlock(b *entropyBackend) *framework.Path {
 	return &framework.Path{
-		Pattern: "role/" + framework.GenericNameRegex("name") + "/client/" + framework.GenericNameRegex("client_id") + "/unlock$",
+		Pattern: clientPattern("/unlock"),
 		DisplayAttrs: &framework.DisplayAttributes{
 			OperationPrefix: operationPrefix,
 			OperationVerb:   "unlock",
 			OperationSuffix: "client",
 		},
-		Fields: map[string]*framework.FieldSchema{
-			"name":      {Type: framework.TypeString, Description: "Name of the role."},
-			"client_id": {Type: framework.TypeString, Description: "ID of the client."},
-		},
+		Fields: clientFields(nil),
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.UpdateOperation: &framework.PathOperation{
 				Callback: b.pathClientUnlock,

@@ -23,6 +23,7 @@ const (
 
 // configEntry is the mount's configuration.
 type configEntry struct {
+	SchemaVersion     int           `json:"schema_version"`
 	KeySuite          string        `json:"key_suite"`
 	KeyRotationPeriod time.Duration `json:"key_rotation_period"`
 	// KeyGracePeriod is how long after its retirement the previous server
@@ -46,28 +47,16 @@ func defaultConfig() *configEntry {
 	}
 }
 
-func (c *configEntry) suite() protocol.Suite {
-	s, err := protocol.ParseSuite(c.KeySuite)
-	if err != nil {
-		return protocol.DefaultSuite
-	}
-	return s
-}
-
 // config returns the stored config, or the defaults if none is stored.
 func (b *entropyBackend) config(ctx context.Context, s logical.Storage) (*configEntry, error) {
 	entry, err := s.Get(ctx, configStorageKey)
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
-	c := defaultConfig()
 	if entry == nil {
-		return c, nil
+		return defaultConfig(), nil
 	}
-	if err := entry.DecodeJSON(c); err != nil {
-		return nil, fmt.Errorf("decoding config: %w", err)
-	}
-	return c, nil
+	return decodeConfig(entry)
 }
 
 func pathConfig(b *entropyBackend) *framework.Path {
@@ -208,17 +197,11 @@ func (b *entropyBackend) pathConfigWrite(ctx context.Context, req *logical.Reque
 		}
 	}
 
-	entry, err := logical.StorageEntryJSON(configStorageKey, c)
-	if err != nil {
-		return nil, err
-	}
-	err = req.Storage.Put(ctx, entry)
-	b.cache.invalidate(configStorageKey) // even after a failed write: it may have landed
-	if err != nil {
+	if err := b.storeCached(ctx, req.Storage, configStorageKey, c); err != nil {
 		return nil, fmt.Errorf("writing config: %w", err)
 	}
 	if suiteChanged {
-		if _, err := b.rotateKeys(ctx, req.Storage, c.suite()); err != nil {
+		if _, err := b.rotateKeys(ctx, req.Storage); err != nil {
 			return nil, err
 		}
 		b.Logger().Info("server key suite changed; new current key created", "suite", c.KeySuite)

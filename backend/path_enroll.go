@@ -8,7 +8,6 @@ import (
 
 	uuid "github.com/hashicorp/go-uuid"
 	"github.com/hashicorp/vault/sdk/framework"
-	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/entropy-auth/vault-plugin-auth-entropy/backend/protocol"
@@ -19,29 +18,25 @@ const bundleVersion = 1
 
 func pathEnroll(b *entropyBackend) *framework.Path {
 	return &framework.Path{
-		Pattern: "role/" + framework.GenericNameRegex("name") + "/enroll$",
+		Pattern: rolePattern("/enroll"),
 		DisplayAttrs: &framework.DisplayAttributes{
 			OperationPrefix: operationPrefix,
 			OperationVerb:   "enroll",
 			OperationSuffix: "client",
 		},
-		Fields: map[string]*framework.FieldSchema{
-			"name": {
-				Type:        framework.TypeString,
-				Description: "Name of the role.",
-			},
+		Fields: roleFields(map[string]*framework.FieldSchema{
 			"client_id": {
 				Type:        framework.TypeString,
 				Description: "Name for the new client: lower-case letters, digits, '.', '_' and '-'. Generated if empty.",
 			},
 			"keep_identity": {
 				Type: framework.TypeBool,
-				Description: "Give the client the identity alias <role>/<client_id>, which every enrollment of this client_id made with keep_identity shares " +
-					"(as do clients enrolled before enrollment IDs existed), so that it keeps their entity. " +
+				Description: "Give the client the identity alias <role>/<client_id>, which every enrollment of this client_id made with keep_identity shares, " +
+					"so that it keeps their entity. " +
 					"By default the alias is <role>/<client_id>/<enrollment_id>: a client enrolled again after deletion gets a fresh entity.",
 				Default: false,
 			},
-		},
+		}),
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.UpdateOperation: &framework.PathOperation{
 				Callback: b.pathEnroll,
@@ -71,7 +66,7 @@ func (b *entropyBackend) pathEnroll(ctx context.Context, req *logical.Request, d
 
 	// Hold the role's read lock so that the role cannot be deleted between
 	// reading it and storing the client.
-	roleLock := locksutil.LockForKey(b.roleLocks, role)
+	roleLock := b.roleLock(role)
 	roleLock.RLock()
 	defer roleLock.RUnlock()
 	r, err := b.role(ctx, req.Storage, role)

@@ -68,7 +68,7 @@ func (b *entropyBackend) pathKeysRotate(ctx context.Context, req *logical.Reques
 	if err != nil {
 		return nil, err
 	}
-	kr, err := b.rotateKeys(ctx, req.Storage, c.suite())
+	kr, err := b.rotateKeys(ctx, req.Storage)
 	if errors.Is(err, errKeyringFull) {
 		return logical.ErrorResponse(err.Error()), nil
 	}

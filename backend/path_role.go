@@ -9,7 +9,6 @@ import (
 	"github.com/hashicorp/go-secure-stdlib/parseutil"
 	sockaddr "github.com/hashicorp/go-sockaddr"
 	"github.com/hashicorp/vault/sdk/framework"
-	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/helper/tokenutil"
 	"github.com/hashicorp/vault/sdk/logical"
 
@@ -85,12 +84,12 @@ func pathRole(b *entropyBackend) *framework.Path {
 			},
 			"lockout_duration": {
 				Type:        framework.TypeDurationSecond,
-				Description: "How long a source stays locked out of a client after reaching lockout_threshold.",
+				Description: "How long a source stays locked out of a client after reaching lockout_threshold. At least 1s: to disable lockout, set lockout_threshold to 0.",
 				Default:     int(defaultLockoutDuration.Seconds()),
 			},
 			"lockout_counter_reset": {
 				Type:        framework.TypeDurationSecond,
-				Description: "The window, from a source's first failed proof, in which its failed proofs are counted toward lockout_threshold.",
+				Description: "The window, from a source's first failed proof, in which its failed proofs are counted toward lockout_threshold. At least 1s: to disable lockout, set lockout_threshold to 0.",
 				Default:     int(defaultLockoutCounterReset.Seconds()),
 			},
 			"challenge_required": {
@@ -168,11 +167,11 @@ func (b *entropyBackend) pathRoleRead(ctx context.Context, req *logical.Request,
 		"login_bound_cidrs": cidrStrings(r),
 		"client_ttl":        int64(r.ClientTTL.Seconds()),
 
-		"rotation_period":       int64(r.rotationPeriod().Seconds()),
-		"clone_action":          r.cloneAction(),
+		"rotation_period":       int64(r.RotationPeriod.Seconds()),
+		"clone_action":          r.CloneAction,
 		"lockout_threshold":     r.LockoutThreshold,
-		"lockout_duration":      int64(r.lockoutDuration().Seconds()),
-		"lockout_counter_reset": int64(r.lockoutCounterReset().Seconds()),
+		"lockout_duration":      int64(r.LockoutDuration.Seconds()),
+		"lockout_counter_reset": int64(r.LockoutCounterReset.Seconds()),
 		"challenge_required":    r.ChallengeRequired,
 	}
 	r.PopulateTokenData(data)
@@ -204,7 +203,7 @@ func (b *entropyBackend) pathRoleWrite(ctx context.Context, req *logical.Request
 	if resp != nil {
 		return resp, nil
 	}
-	lock := locksutil.LockForKey(b.roleLocks, name)
+	lock := b.roleLock(name)
 	lock.Lock()
 	defer lock.Unlock()
 
@@ -311,9 +310,9 @@ func parseLifecycleFields(r *roleEntry, d *framework.FieldData) *logical.Respons
 			return logical.ErrorResponse("lockout_threshold must not be negative (0 disables lockout)")
 		}
 	}
-	// A zero duration or window would read back as the default (records
-	// written before these fields existed hold zero), so it is refused
-	// rather than silently replaced: lockout_threshold=0 disables lockout.
+	// A lockout of no time, or a window that counts nothing, would be a
+	// second way to disable lockout that still looks enabled: refused, so
+	// that lockout_threshold=0 is the one way.
 	for field, dst := range map[string]*time.Duration{
 		"lockout_duration":      &r.LockoutDuration,
 		"lockout_counter_reset": &r.LockoutCounterReset,
@@ -321,7 +320,7 @@ func parseLifecycleFields(r *roleEntry, d *framework.FieldData) *logical.Respons
 		if v, ok := d.GetOk(field); ok {
 			*dst = time.Duration(v.(int)) * time.Second
 			if *dst <= 0 {
-				return logical.ErrorResponse("%s must be positive; set lockout_threshold to 0 to disable lockout", field)
+				return logical.ErrorResponse("%s must be at least 1s; set lockout_threshold to 0 to disable lockout", field)
 			}
 		}
 	}
@@ -331,21 +330,12 @@ func parseLifecycleFields(r *roleEntry, d *framework.FieldData) *logical.Respons
 	return nil
 }
 
-// cloneAction is the role's clone_action as operators see it: records
-// written before the field existed hold "", which means lock.
-func (r *roleEntry) cloneAction() string {
-	if r.locksClones() {
-		return cloneActionLock
-	}
-	return cloneActionLog
-}
-
 func (b *entropyBackend) pathRoleDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name, resp := roleName(d)
 	if resp != nil {
 		return resp, nil
 	}
-	lock := locksutil.LockForKey(b.roleLocks, name)
+	lock := b.roleLock(name)
 	lock.Lock()
 	defer lock.Unlock()
 
@@ -354,9 +344,7 @@ func (b *entropyBackend) pathRoleDelete(ctx context.Context, req *logical.Reques
 	// failure leaves behind stay bound to this instance of the role, so
 	// they cannot log in under a role created again with the same name;
 	// deleting the role again, or tidy, removes them.
-	err := req.Storage.Delete(ctx, roleStorageKey(name))
-	b.cache.invalidate(roleStorageKey(name)) // even after a failed delete: it may have landed
-	if err != nil {
+	if err := b.storeCached(ctx, req.Storage, roleStorageKey(name), nil); err != nil {
 		return nil, fmt.Errorf("deleting role: %w", err)
 	}
 	ids, err := req.Storage.List(ctx, clientPrefix+name+"/")

@@ -50,14 +50,6 @@ func TestRoleLifecycleFields(t *testing.T) {
 	mustOK(t, b, s, logical.UpdateOperation, "role/web", map[string]interface{}{"token_policies": "x"})
 	checkFields(t, mustOK(t, b, s, logical.ReadOperation, "role/web", nil).Data, set)
 
-	// A role stored before these fields existed reads as the defaults.
-	old := &roleEntry{EntropySize: defaultEntropySize, SampleCount: 32, SampleLength: 32}
-	if err := b.putRole(context.Background(), s, "old", old); err != nil {
-		t.Fatal(err)
-	}
-	d := mustOK(t, b, s, logical.ReadOperation, "role/old", nil).Data
-	delete(defaults, "lockout_threshold") // zero there means disabled, as stored
-	checkFields(t, d, defaults)
 }
 
 func TestRoleLifecycleFieldsRejectBadInput(t *testing.T) {

@@ -7,21 +7,18 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
-	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/logical"
 )
 
 func pathRoleRotate(b *entropyBackend) *framework.Path {
 	return &framework.Path{
-		Pattern: "role/" + framework.GenericNameRegex("name") + "/rotate$",
+		Pattern: rolePattern("/rotate"),
 		DisplayAttrs: &framework.DisplayAttributes{
 			OperationPrefix: operationPrefix,
 			OperationVerb:   "rotate",
 			OperationSuffix: "role-clients",
 		},
-		Fields: map[string]*framework.FieldSchema{
-			"name": {Type: framework.TypeString, Description: "Name of the role."},
-		},
+		Fields: roleFields(nil),
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.UpdateOperation: &framework.PathOperation{
 				Callback: b.pathRoleRotate,
@@ -35,16 +32,13 @@ func pathRoleRotate(b *entropyBackend) *framework.Path {
 
 func pathClientRotate(b *entropyBackend) *framework.Path {
 	return &framework.Path{
-		Pattern: "role/" + framework.GenericNameRegex("name") + "/client/" + framework.GenericNameRegex("client_id") + "/rotate$",
+		Pattern: clientPattern("/rotate"),
 		DisplayAttrs: &framework.DisplayAttributes{
 			OperationPrefix: operationPrefix,
 			OperationVerb:   "rotate",
 			OperationSuffix: "client",
 		},
-		Fields: map[string]*framework.FieldSchema{
-			"name":      {Type: framework.TypeString, Description: "Name of the role."},
-			"client_id": {Type: framework.TypeString, Description: "ID of the client."},
-		},
+		Fields: clientFields(nil),
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.UpdateOperation: &framework.PathOperation{
 				Callback: b.pathClientRotate,
@@ -65,7 +59,7 @@ func (b *entropyBackend) pathRoleRotate(ctx context.Context, req *logical.Reques
 	if resp != nil {
 		return resp, nil
 	}
-	lock := locksutil.LockForKey(b.roleLocks, name)
+	lock := b.roleLock(name)
 	lock.Lock()
 	defer lock.Unlock()
 

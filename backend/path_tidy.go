@@ -18,7 +18,7 @@ func pathTidy(b *entropyBackend) *framework.Path {
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.UpdateOperation: &framework.PathOperation{
 				Callback: b.pathTidy,
-				Summary:  "Start a tidy in the background: expired nonces, abandoned entropy, expired clients.",
+				Summary:  "Start a tidy in the background: abandoned entropy, expired clients.",
 				Responses: map[int][]framework.Response{
 					http.StatusAccepted: {{Description: http.StatusText(http.StatusAccepted)}},
 				},
@@ -77,25 +77,22 @@ func (b *entropyBackend) pathTidyStatus(_ context.Context, _ *logical.Request, _
 		"state":           st.State,
 		"started_at":      formatTime(st.StartedAt),
 		"finished_at":     formatTime(st.FinishedAt),
-		"nonces_deleted":  st.Result.NoncesDeleted,
 		"entropy_deleted": st.Result.EntropyDeleted,
 		"clients_deleted": st.Result.ClientsDeleted,
 		"error":           st.Error,
 	}}, nil
 }
 
-const pathTidyHelpSyn = `Remove expired nonces, abandoned entropy and expired clients.`
+const pathTidyHelpSyn = `Remove abandoned entropy and expired clients.`
 
 const pathTidyHelpDesc = `
 Starts a tidy in the background and returns at once (202); only one tidy runs
-at a time. It removes nonce records that no proof can replay any more (older
-than the largest allowed clock skew), entropy generations that no client uses
-(neither current, nor pending, nor superseded: for example left by a server
-that stopped during a rotation), and clients that have expired or whose role
-was deleted. Logins go on meanwhile.
+at a time. It removes entropy generations that no client uses (neither
+current, nor pending, nor superseded: for example left by a server that
+stopped during a rotation), and clients that have expired or whose role was
+deleted. Logins go on meanwhile.
 
-The backend also tidies by itself: nonces about once a minute, the rest once an
-hour, on the active node only.
+The backend also tidies by itself, once an hour, on the active node only.
 `
 
 const pathTidyStatusHelpSyn = `The last or current tidy.`
@@ -103,7 +100,6 @@ const pathTidyStatusHelpSyn = `The last or current tidy.`
 const pathTidyStatusHelpDesc = `
 state is idle (no tidy since the plugin started on this node), running,
 finished or failed; started_at and finished_at are RFC 3339 times; the counts
-say how many nonce records, abandoned entropy generations and clients the tidy
-removed; error is set when it failed. Periodic nonce-only passes are not
-reported here.
+say how many abandoned entropy generations and clients the tidy removed; error
+is set when it failed.
 `

@@ -28,12 +28,12 @@ func waitTidy(t *testing.T, b *entropyBackend, s logical.Storage) map[string]int
 func TestTidyEndpoint(t *testing.T) {
 	b, s := getTestBackend(t)
 	checkFields(t, mustOK(t, b, s, logical.ReadOperation, "tidy/status", nil).Data, map[string]interface{}{
-		"state": "idle", "started_at": "", "finished_at": "", "nonces_deleted": 0, "error": "",
+		"state": "idle", "started_at": "", "finished_at": "", "entropy_deleted": 0, "error": "",
 	})
 	clock := useClock(b)
 	mustOK(t, b, s, logical.UpdateOperation, "role/web", map[string]interface{}{"client_ttl": "1s"})
 	enroll(t, b, s, "web", map[string]interface{}{"client_id": "a"})
-	claimNonce(t, b, s, clock.now().Add(-time.Hour))
+	abandonEntropy(t, s, "x")
 	// a's client_ttl runs out. The clock stays still from here on: the
 	// tidy reads it from another goroutine.
 	clock.advance(time.Second)
@@ -44,7 +44,7 @@ func TestTidyEndpoint(t *testing.T) {
 	}
 	st := waitTidy(t, b, s)
 	checkFields(t, st, map[string]interface{}{
-		"state": "finished", "nonces_deleted": 1, "entropy_deleted": 0, "clients_deleted": 1, "error": "",
+		"state": "finished", "entropy_deleted": 1, "clients_deleted": 1, "error": "",
 	})
 	if st["started_at"] == "" || st["finished_at"] == "" {
 		t.Fatalf("status %v", st)

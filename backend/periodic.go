@@ -10,15 +10,13 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 )
 
-// tidyInterval is how often the periodic function runs a whole tidy. Nonce
-// buckets are cheap to check, so they are tidied at every run, which bounds
-// nonce storage to a few minutes of logins.
+// tidyInterval is how often the periodic function runs a tidy.
 const tidyInterval = time.Hour
 
 // periodicState admits one periodic run at a time.
 type periodicState struct {
 	running atomic.Bool
-	// lastTidy is when the last periodic whole tidy started; only touched
+	// lastTidy is when the last periodic tidy started; only touched
 	// by the run that holds running.
 	lastTidy time.Time
 }
@@ -78,7 +76,7 @@ func (b *entropyBackend) rotateKeysIfDue(ctx context.Context, s logical.Storage)
 	if c.KeyRotationPeriod <= 0 || b.now().Before(previous.CreatedAt.Add(c.KeyRotationPeriod)) {
 		return b.nonLockedPruneKeys(ctx, s, kr, c.KeyGracePeriod)
 	}
-	next, err := b.nonLockedAddKey(ctx, s, kr, c.suite(), c.KeyGracePeriod)
+	next, err := b.nonLockedAddKey(ctx, s, kr, c)
 	if errors.Is(err, errKeyringFull) {
 		b.Logger().Warn("server key rotation delayed", "reason", err)
 		return b.nonLockedPruneKeys(ctx, s, kr, c.KeyGracePeriod)
@@ -94,25 +92,19 @@ func (b *entropyBackend) rotateKeysIfDue(ctx context.Context, s logical.Storage)
 	return nil
 }
 
-// periodicTidy runs a whole tidy every tidyInterval and a nonce tidy at
-// every other run. A tidy that is already running does the work instead.
+// periodicTidy runs a tidy every tidyInterval. A tidy that is already
+// running does the work instead.
 func (b *entropyBackend) periodicTidy(ctx context.Context, s logical.Storage) error {
+	now := b.now()
+	if last := b.periodicState.lastTidy; !last.IsZero() && now.Before(last.Add(tidyInterval)) {
+		return nil
+	}
 	if !b.tidyState.running.CompareAndSwap(false, true) {
 		return errTidyRunning
 	}
 	defer b.tidyState.running.Store(false)
-
-	now := b.now()
-	if last := b.periodicState.lastTidy; last.IsZero() || !now.Before(last.Add(tidyInterval)) {
-		b.periodicState.lastTidy = now
-		_, err := b.nonLockedTidy(ctx, s)
-		return err
-	}
-	res := &tidyResult{}
-	err := b.tidyNonces(ctx, s, res)
-	if res.NoncesDeleted > 0 {
-		b.Logger().Named("tidy").Debug("expired nonces deleted", "nonces_deleted", res.NoncesDeleted)
-	}
+	b.periodicState.lastTidy = now
+	_, err := b.nonLockedTidy(ctx, s)
 	return err
 }
 

@@ -88,7 +88,7 @@ func TestPeriodicRunsOnlyWhereItCanWrite(t *testing.T) {
 			if _, err := b.keyring(context.Background(), s); err != nil {
 				t.Fatal(err)
 			}
-			claimNonce(t, b, s, clock.now())
+			abandonEntropy(t, s, "x")
 			clock.advance(2 * time.Hour)
 			before := storageSnapshot(t, s)
 			periodic(t, b, s)
@@ -114,20 +114,15 @@ func TestPeriodicTidyInterval(t *testing.T) {
 	if first.State != tidyStateFinished {
 		t.Fatalf("status %+v", first)
 	}
-	// Within the hour only nonces are tidied: an expired client stays, an
-	// expired nonce goes.
+	// Within the hour nothing is tidied: an expired client stays.
 	enroll(t, b, s, "web", map[string]interface{}{"client_id": "a"})
-	claimNonce(t, b, s, clock.now())
 	clock.advance(30 * time.Minute)
 	periodic(t, b, s)
-	if countNonces(t, s) != 0 {
-		t.Fatal("nonce not tidied by the minutely pass")
-	}
 	if c, _ := b.client(context.Background(), s, "web", "a"); c == nil {
-		t.Fatal("whole tidy within the interval")
+		t.Fatal("tidy within the interval")
 	}
 	if st := b.tidyState.getStatus(); st.StartedAt != first.StartedAt {
-		t.Fatal("nonce pass reported as a tidy")
+		t.Fatal("a second tidy within the interval")
 	}
 	// After the interval, everything again.
 	clock.advance(30 * time.Minute)
@@ -143,16 +138,16 @@ func TestPeriodicTidyInterval(t *testing.T) {
 func TestPeriodicOneAtATime(t *testing.T) {
 	b, s := getTestBackend(t)
 	clock := useClock(b)
-	claimNonce(t, b, s, clock.now())
+	abandonEntropy(t, s, "x")
 	clock.advance(time.Hour)
 	b.periodicState.running.Store(true)
 	periodic(t, b, s)
-	if countNonces(t, s) != 1 {
+	if abandoned(t, s) != 1 {
 		t.Fatal("a second periodic run overlapped the first")
 	}
 	b.periodicState.running.Store(false)
 	periodic(t, b, s)
-	if countNonces(t, s) != 0 {
+	if abandoned(t, s) != 0 {
 		t.Fatal("periodic run did not tidy")
 	}
 }

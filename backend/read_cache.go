@@ -13,10 +13,9 @@ import (
 // a login makes five storage reads, each a round trip from the plugin
 // process to Vault; with it, two (the client and its entropy).
 //
-// Every write of a cached key goes through this backend, which
-// invalidates it (see invalidate's callers), and Vault calls
-// InvalidateFunc for keys that change under it (replication). Cached
-// values are shared: callers must not modify them.
+// Every write of a cached key goes through storeCached, which invalidates
+// it, and Vault calls InvalidateFunc for keys that change under it
+// (replication). Cached values are shared: callers must not modify them.
 type readCache struct {
 	mu sync.Mutex
 	// epoch counts invalidations, so that a read that started before one
@@ -55,12 +54,29 @@ func get[T any](ctx context.Context, c *readCache, key string, load func() (*T, 
 	return loaded, nil
 }
 
-// invalidate forgets key; call it after every write of a cached key.
+// invalidate forgets key.
 func (c *readCache) invalidate(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.epoch++
 	delete(c.entries, key)
+}
+
+// storeCached writes rec under key, one of the keys the cache holds
+// (config, keyring, a role), or deletes key when rec is nil, and then
+// forgets the cached value. It forgets it even after a failed write: a
+// write that returned an error may still have landed (a timeout after the
+// storage committed it), and the cache would otherwise go on serving the
+// value it replaced until the next write.
+func (b *entropyBackend) storeCached(ctx context.Context, s logical.Storage, key string, rec versioned) error {
+	var err error
+	if rec == nil {
+		err = s.Delete(ctx, key)
+	} else {
+		err = putRecord(ctx, s, key, rec)
+	}
+	b.cache.invalidate(key)
+	return err
 }
 
 // invalidateFunc is the backend's InvalidateFunc.
@@ -72,7 +88,7 @@ func (b *entropyBackend) invalidateFunc(_ context.Context, key string) {
 
 // The login path's reads of the cached entries. Everything that changes an
 // entry reads it fresh from storage instead (config, keyring, role), and
-// invalidates it after the write.
+// writes it with storeCached.
 
 func (b *entropyBackend) cachedConfig(ctx context.Context, s logical.Storage) (*configEntry, error) {
 	return get(ctx, b.cache, configStorageKey, func() (*configEntry, error) { return b.config(ctx, s) })

@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -137,5 +138,72 @@ func TestReplayRefusedBeforeAnyStorageRead(t *testing.T) {
 	}
 	if cs.gets != 0 {
 		t.Fatalf("a replay read storage %d times", cs.gets)
+	}
+}
+
+// landedThenFailed makes every write and deletion land but report a
+// failure, as one that timed out after the storage committed it.
+type landedThenFailed struct{ logical.Storage }
+
+var errLandedThenFailed = errors.New("timed out after the write landed")
+
+func (s landedThenFailed) Put(ctx context.Context, e *logical.StorageEntry) error {
+	if err := s.Storage.Put(ctx, e); err != nil {
+		return err
+	}
+	return errLandedThenFailed
+}
+
+func (s landedThenFailed) Delete(ctx context.Context, key string) error {
+	if err := s.Storage.Delete(ctx, key); err != nil {
+		return err
+	}
+	return errLandedThenFailed
+}
+
+// TestStoreCachedForgetsEvenAfterAFailedWrite: a write of a cached key
+// that reports a failure may have landed, so the cache serves what storage
+// holds afterwards, not the value from before.
+func TestStoreCachedForgetsEvenAfterAFailedWrite(t *testing.T) {
+	ctx := context.Background()
+	cases := map[string]struct {
+		key   string
+		rec   versioned // nil: a deletion
+		check func(t *testing.T, b *entropyBackend, s logical.Storage)
+	}{
+		"config": {key: configStorageKey, rec: &configEntry{AllowedClockSkew: time.Second, KeySuite: "p256-hkdf-sha256-aes-256-gcm"},
+			check: func(t *testing.T, b *entropyBackend, s logical.Storage) {
+				if c, err := b.cachedConfig(ctx, s); err != nil || c.AllowedClockSkew != time.Second {
+					t.Fatalf("cached config %+v %v", c, err)
+				}
+			}},
+		"keyring": {key: keyringStorageKey, rec: &keyring{},
+			check: func(t *testing.T, b *entropyBackend, s logical.Storage) {
+				if kr, err := b.cachedKeyring(ctx, s); err != nil || len(kr.Keys) != 0 {
+					t.Fatalf("cached keyring %+v %v", kr, err)
+				}
+			}},
+		"role": {key: roleStorageKey("web"), rec: &roleEntry{InstanceID: "next"},
+			check: func(t *testing.T, b *entropyBackend, s logical.Storage) {
+				if r, err := b.cachedRole(ctx, s, "web"); err != nil || r.InstanceID != "next" {
+					t.Fatalf("cached role %+v %v", r, err)
+				}
+			}},
+		"role deleted": {key: roleStorageKey("web"),
+			check: func(t *testing.T, b *entropyBackend, s logical.Storage) {
+				if r, err := b.cachedRole(ctx, s, "web"); err != nil || r != nil {
+					t.Fatalf("cached role %+v %v", r, err)
+				}
+			}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			b, s, c := setupLogin(t, nil)
+			loginPolicies(t, b, s, c) // caches the config, the keyring and the role
+			if err := b.storeCached(ctx, landedThenFailed{s}, tc.key, tc.rec); !errors.Is(err, errLandedThenFailed) {
+				t.Fatalf("storeCached: %v", err)
+			}
+			tc.check(t, b, s)
+		})
 	}
 }

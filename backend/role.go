@@ -6,6 +6,7 @@ import (
 	"time"
 
 	sockaddr "github.com/hashicorp/go-sockaddr"
+	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/helper/tokenutil"
 	"github.com/hashicorp/vault/sdk/logical"
 
@@ -15,12 +16,12 @@ import (
 // roleEntry is a role: what its clients' entropy looks like, how much of it
 // a proof samples, where logins may come from, and the tokens they get.
 type roleEntry struct {
+	SchemaVersion int `json:"schema_version"`
 	tokenutil.TokenParams
 
 	// InstanceID is made when the role is created and kept by updates: a
 	// role deleted and created again is another instance, and the clients
-	// and tokens of the first are not its own (binding.go). "" in records
-	// written before it existed.
+	// and tokens of the first are not its own (binding.go).
 	InstanceID string `json:"instance_id"`
 
 	EntropySize     int                           `json:"entropy_size"`
@@ -30,17 +31,18 @@ type roleEntry struct {
 	ClientTTL       time.Duration                 `json:"client_ttl"`
 
 	// RotationPeriod is how old a client's generation may grow before a
-	// login is handed the next one; zero in records written before it
-	// existed, read as defaultRotationPeriod.
+	// login is handed the next one; at least minRotationPeriod.
 	RotationPeriod time.Duration `json:"rotation_period"`
 	// RotateBefore makes every client whose generation was made before it
 	// rotate at its next login (role/<name>/rotate).
 	RotateBefore time.Time `json:"rotate_before"`
 	// CloneAction is what a proven clone does to the client: cloneActionLock
-	// (also when empty) or cloneActionLog.
+	// or cloneActionLog.
 	CloneAction string `json:"clone_action"`
 	// LockoutThreshold failed proofs within LockoutCounterReset lock the
-	// client for LockoutDuration; 0 disables lockout.
+	// source out of the client for LockoutDuration; 0 disables lockout.
+	// Every role holds all three, set when it was created: the duration
+	// and the window are positive whatever the threshold.
 	LockoutThreshold    int           `json:"lockout_threshold"`
 	LockoutDuration     time.Duration `json:"lockout_duration"`
 	LockoutCounterReset time.Duration `json:"lockout_counter_reset"`
@@ -58,13 +60,8 @@ const (
 	defaultLockoutCounterReset = 15 * time.Minute
 )
 
-func (r *roleEntry) rotationPeriod() time.Duration {
-	if r.RotationPeriod <= 0 {
-		return defaultRotationPeriod
-	}
-	return r.RotationPeriod
-}
-
+// locksClones reports whether a proven clone locks the client: anything
+// but "log" does, so that a damaged record fails closed.
 func (r *roleEntry) locksClones() bool { return r.CloneAction != cloneActionLog }
 
 func (r *roleEntry) sampling() protocol.Sampling {
@@ -72,6 +69,12 @@ func (r *roleEntry) sampling() protocol.Sampling {
 }
 
 func roleStorageKey(name string) string { return rolePrefix + name }
+
+// roleLock is the named role's lock: held for writing while the role or
+// its client list changes, for reading to keep both as they are.
+func (b *entropyBackend) roleLock(name string) *locksutil.LockEntry {
+	return locksutil.LockForKey(b.roleLocks, name)
+}
 
 // role returns the named role, or nil if there is none.
 func (b *entropyBackend) role(ctx context.Context, s logical.Storage, name string) (*roleEntry, error) {
@@ -82,21 +85,11 @@ func (b *entropyBackend) role(ctx context.Context, s logical.Storage, name strin
 	if entry == nil {
 		return nil, nil
 	}
-	r := &roleEntry{}
-	if err := entry.DecodeJSON(r); err != nil {
-		return nil, fmt.Errorf("decoding role: %w", err)
-	}
-	return r, nil
+	return decodeRole(entry)
 }
 
 func (b *entropyBackend) putRole(ctx context.Context, s logical.Storage, name string, r *roleEntry) error {
-	entry, err := logical.StorageEntryJSON(roleStorageKey(name), r)
-	if err != nil {
-		return err
-	}
-	err = s.Put(ctx, entry)
-	b.cache.invalidate(roleStorageKey(name)) // even after a failed write: it may have landed
-	if err != nil {
+	if err := b.storeCached(ctx, s, roleStorageKey(name), r); err != nil {
 		return fmt.Errorf("writing role: %w", err)
 	}
 	return nil

@@ -10,12 +10,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/logical"
 )
 
-// Tidy removes what nothing can use any more: nonce records past every
-// skew window, entropy generations that no client record names, and
+// Tidy removes what nothing can use any more: entropy generations that no
+// client record names, and
 // expired clients (or clients whose role is gone, or was deleted and
 // created again since they were enrolled). It runs beside logins:
 // every change to a client is made under that client's lock, after
@@ -23,7 +22,6 @@ import (
 
 // tidyResult counts what one tidy removed.
 type tidyResult struct {
-	NoncesDeleted int
 	// EntropyDeleted counts abandoned generations; the entropy of deleted
 	// clients goes with them and is not counted here.
 	EntropyDeleted int
@@ -94,7 +92,6 @@ func (b *entropyBackend) nonLockedTidy(ctx context.Context, s logical.Storage) (
 
 	res := &tidyResult{}
 	err := errors.Join(
-		b.tidyNonces(ctx, s, res),
 		b.tidyClients(ctx, s, res),
 		b.tidyEntropy(ctx, s, res),
 	)
@@ -102,62 +99,17 @@ func (b *entropyBackend) nonLockedTidy(ctx context.Context, s logical.Storage) (
 	st := tidyStatus{State: tidyStateFinished, StartedAt: started, FinishedAt: b.now().UTC(), Result: *res}
 	if err != nil {
 		st.State, st.Error = tidyStateFailed, err.Error()
-		logger.Error("tidy failed", "error", err, "nonces_deleted", res.NoncesDeleted,
+		logger.Error("tidy failed", "error", err,
 			"entropy_deleted", res.EntropyDeleted, "clients_deleted", res.ClientsDeleted)
 	} else {
 		level := logger.Debug
 		if !res.empty() {
 			level = logger.Info
 		}
-		level("tidy finished", "nonces_deleted", res.NoncesDeleted, "entropy_deleted", res.EntropyDeleted,
-			"clients_deleted", res.ClientsDeleted)
+		level("tidy finished", "entropy_deleted", res.EntropyDeleted, "clients_deleted", res.ClientsDeleted)
 	}
 	b.tidyState.setStatus(st)
 	return res, err
-}
-
-// tidyNonces deletes whole buckets of nonce records once every record in
-// them has expired. Records are grouped by the minute their proof was
-// issued, so the newest record of bucket n was issued before the end of
-// minute n and expires by nonceExpiry of that instant.
-func (b *entropyBackend) tidyNonces(ctx context.Context, s logical.Storage, res *tidyResult) error {
-	now := b.now()
-	buckets, err := s.List(ctx, noncePrefix)
-	if err != nil {
-		return fmt.Errorf("listing nonce buckets: %w", err)
-	}
-	for _, bucket := range buckets {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		n, err := strconv.ParseInt(strings.TrimSuffix(bucket, "/"), 10, 64)
-		if err != nil || !strings.HasSuffix(bucket, "/") || !nonceBucketDead(n, now) {
-			continue
-		}
-		prefix := noncePrefix + bucket
-		ids, err := s.List(ctx, prefix)
-		if err != nil {
-			return fmt.Errorf("listing nonces: %w", err)
-		}
-		for _, id := range ids {
-			if err := s.Delete(ctx, prefix+id); err != nil {
-				return fmt.Errorf("deleting nonce: %w", err)
-			}
-			res.NoncesDeleted++
-		}
-	}
-	return nil
-}
-
-// nonceBucketDead reports whether every record bucket n can hold has
-// expired at now.
-func nonceBucketDead(n int64, now time.Time) bool {
-	width := int64(nonceBucket / time.Second)
-	if n >= (1<<62)/width {
-		return false // not a bucket claim ever makes
-	}
-	end := time.Unix((n+1)*width, 0)
-	return !now.Before(nonceExpiry(end))
 }
 
 // tidyClients deletes expired clients, and clients whose role is gone or is
@@ -182,7 +134,7 @@ func (b *entropyBackend) tidyClients(ctx context.Context, s logical.Storage, res
 func (b *entropyBackend) tidyRoleClients(ctx context.Context, s logical.Storage, role string, res *tidyResult) error {
 	// The role's read lock keeps the role from being created, and so
 	// clients from being enrolled in it, while its orphans are removed.
-	roleLock := locksutil.LockForKey(b.roleLocks, role)
+	roleLock := b.roleLock(role)
 	roleLock.RLock()
 	defer roleLock.RUnlock()
 
@@ -307,24 +259,4 @@ func namesGeneration(c *clientEntry, g string) bool {
 	}
 	kind, _ := c.generationOf(n)
 	return kind != genUnknown
-}
-
-// nonLockedDeleteClient is deleteClient for a caller that holds the
-// client's lock: the record first, so that the client can no longer log in
-// or renew, then every generation of its entropy.
-func (b *entropyBackend) nonLockedDeleteClient(ctx context.Context, s logical.Storage, role, id string) error {
-	if err := s.Delete(ctx, clientStorageKey(role, id)); err != nil {
-		return fmt.Errorf("deleting client: %w", err)
-	}
-	prefix := entropyPrefix + role + "/" + id + "/"
-	gens, err := s.List(ctx, prefix)
-	if err != nil {
-		return fmt.Errorf("listing entropy: %w", err)
-	}
-	for _, g := range gens {
-		if err := s.Delete(ctx, prefix+g); err != nil {
-			return fmt.Errorf("deleting entropy: %w", err)
-		}
-	}
-	return nil
 }

@@ -2,8 +2,6 @@ package backend
 
 import (
 	"context"
-	"crypto/rand"
-	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -11,43 +9,25 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
-
-	"github.com/entropy-auth/vault-plugin-auth-entropy/backend/protocol"
 )
 
-// claimNonce writes a record of a fresh random nonce issued at the given
-// time, the way builds before the memory nonce store did at each login.
-func claimNonce(t testing.TB, b *entropyBackend, s logical.Storage, issuedAt time.Time) [32]byte {
+// abandonEntropy stores an entropy generation that no client record names,
+// as a deletion that stopped half-way leaves it: the next tidy removes it.
+func abandonEntropy(t testing.TB, s logical.Storage, id string) {
 	t.Helper()
-	var id [32]byte
-	if _, err := rand.Read(id[:]); err != nil {
+	if err := s.Put(context.Background(), &logical.StorageEntry{Key: entropyStorageKey("gone", id, 1), Value: []byte("entropy"), SealWrap: true}); err != nil {
 		t.Fatal(err)
 	}
-	entry, err := logical.StorageEntryJSON(nonceStorageKey(id, issuedAt), map[string]time.Time{"expires_at": nonceExpiry(issuedAt)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Put(context.Background(), entry); err != nil {
-		t.Fatal(err)
-	}
-	return id
 }
 
-// countNonces counts the nonce records in storage.
-func countNonces(t testing.TB, s logical.Storage) int {
+// abandoned counts the generations abandonEntropy stored that are left.
+func abandoned(t testing.TB, s logical.Storage) int {
 	t.Helper()
-	ctx := context.Background()
-	buckets, err := s.List(ctx, noncePrefix)
-	if err != nil {
-		t.Fatal(err)
-	}
 	n := 0
-	for _, bucket := range buckets {
-		ids, err := s.List(ctx, noncePrefix+bucket)
-		if err != nil {
-			t.Fatal(err)
+	for k := range storageSnapshot(t, s) {
+		if strings.HasPrefix(k, entropyPrefix+"gone/") {
+			n++
 		}
-		n += len(ids)
 	}
 	return n
 }
@@ -59,99 +39,6 @@ func mustTidy(t testing.TB, b *entropyBackend, s logical.Storage) *tidyResult {
 		t.Fatal(err)
 	}
 	return res
-}
-
-func TestTidyNonceBucketBoundary(t *testing.T) {
-	b, s := getTestBackend(t)
-	clock := useClock(b)
-	// Start on a bucket's first second, so that the bucket's end is known.
-	clock.t = time.Unix(1_800_000_000/60*60, 0)
-	start := clock.now()
-	old := claimNonce(t, b, s, start)
-	claimNonce(t, b, s, start.Add(59*time.Second)) // the same bucket's last second
-	claimNonce(t, b, s, start.Add(60*time.Second)) // the next bucket
-
-	// The bucket is dead once its last possible record has expired.
-	dead := nonceExpiry(start.Add(nonceBucket))
-	clock.t = dead.Add(-time.Second)
-	if res := mustTidy(t, b, s); res.NoncesDeleted != 0 || countNonces(t, s) != 3 {
-		t.Fatalf("a second early: deleted %d, left %d", res.NoncesDeleted, countNonces(t, s))
-	}
-	// Until then a replay of the oldest nonce is still refused.
-	if err := legacyClaimed(context.Background(), s, old, start); !errors.Is(err, protocol.ErrReplay) {
-		t.Fatalf("replay before the bucket died: %v", err)
-	}
-	clock.t = dead
-	if res := mustTidy(t, b, s); res.NoncesDeleted != 2 || countNonces(t, s) != 1 {
-		t.Fatalf("at the boundary: deleted %d, left %d", res.NoncesDeleted, countNonces(t, s))
-	}
-	// The newest record deleted belongs to a proof that fails the time
-	// check under the largest skew the config allows: no replay can pass.
-	if age := clock.now().Sub(start.Add(59 * time.Second)); age <= maxClockSkew {
-		t.Fatalf("deleted a record %s old", age)
-	}
-	clock.t = dead.Add(nonceBucket)
-	if res := mustTidy(t, b, s); res.NoncesDeleted != 1 || countNonces(t, s) != 0 {
-		t.Fatalf("next bucket: deleted %d, left %d", res.NoncesDeleted, countNonces(t, s))
-	}
-}
-
-func TestTidyIgnoresForeignNonceKeys(t *testing.T) {
-	b, s := getTestBackend(t)
-	clock := useClock(b)
-	for _, k := range []string{noncePrefix + "x", noncePrefix + "not-a-bucket/a", noncePrefix + "99999999999999999999/a"} {
-		if err := s.Put(context.Background(), &logical.StorageEntry{Key: k, Value: []byte("{}")}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	clock.advance(24 * time.Hour)
-	if res := mustTidy(t, b, s); res.NoncesDeleted != 0 {
-		t.Fatalf("deleted %d keys that are not nonce buckets", res.NoncesDeleted)
-	}
-}
-
-// TestTidyBoundsNonceStorage runs a sustained stream of accepted nonces
-// for hours of a moving clock, with the periodic function called every
-// minute as Vault does: the number of nonce records never exceeds what the
-// skew window and the tidy interval allow, however long the stream runs.
-func TestTidyBoundsNonceStorage(t *testing.T) {
-	b, s := getTestBackend(t)
-	clock := useClock(b)
-	const (
-		perSecond = 2
-		duration  = 3 * time.Hour
-		tick      = time.Minute // Vault's periodic interval
-	)
-	// A record lives until its bucket is dead: at most a bucket's width and
-	// the expiry after the end of the bucket, plus one tick between tidies.
-	window := nonceBucket + maxClockSkew + nonceMargin + tick
-	bound := int(window/time.Second) * perSecond
-
-	req := &logical.Request{Storage: s}
-	peak, deleted := 0, 0
-	for elapsed := time.Duration(0); elapsed < duration; elapsed += time.Second {
-		for range perSecond {
-			claimNonce(t, b, s, clock.now())
-		}
-		clock.advance(time.Second)
-		if elapsed%tick == 0 {
-			before := countNonces(t, s)
-			if err := b.periodicFunc(context.Background(), req); err != nil {
-				t.Fatal(err)
-			}
-			after := countNonces(t, s)
-			deleted += before - after
-			peak = max(peak, before)
-		}
-	}
-	claimed := int(duration/time.Second) * perSecond
-	if peak > bound {
-		t.Fatalf("%d nonce records at peak; the bound is %d", peak, bound)
-	}
-	if deleted < claimed-bound {
-		t.Fatalf("tidy deleted %d of %d records", deleted, claimed)
-	}
-	t.Logf("%d claims over %s: peak %d records (bound %d)", claimed, duration, peak, bound)
 }
 
 func TestTidyAbandonedEntropy(t *testing.T) {
@@ -184,7 +71,7 @@ func TestTidyAbandonedEntropy(t *testing.T) {
 	bBefore := storageSnapshot(t, s)[entropyStorageKey("web", "b", 1)]
 
 	res := mustTidy(t, b, s)
-	if res.EntropyDeleted != 6 || res.ClientsDeleted != 0 || res.NoncesDeleted != 0 {
+	if res.EntropyDeleted != 6 || res.ClientsDeleted != 0 {
 		t.Fatalf("result %+v", res)
 	}
 	if got := strings.Join(entropyGenerations(t, s, "web", "a"), ","); got != "2,3,4" {
@@ -318,7 +205,7 @@ func TestTidyBesideLogins(t *testing.T) {
 // TestStorageBoundedUnderLogins runs hours of logins of one client, with
 // entropy rotation every few minutes, server key rotation and the periodic
 // function called every minute: storage never holds more than the fixed
-// entries, three entropy generations and the nonces of one skew window.
+// entries (the watermark among them) and three entropy generations.
 func TestStorageBoundedUnderLogins(t *testing.T) {
 	b, s, c := setupRotation(t, map[string]interface{}{"rotation_period": "5m"})
 	mustOK(t, b, s, logical.UpdateOperation, "config", map[string]interface{}{
@@ -328,11 +215,9 @@ func TestStorageBoundedUnderLogins(t *testing.T) {
 		every    = 20 * time.Second
 		duration = 2 * time.Hour
 	)
-	// config, keyring, role, client record, and at most the current,
-	// pending and superseded generations.
-	const fixed = 4 + 3
-	window := nonceBucket + maxClockSkew + nonceMargin + time.Minute
-	bound := fixed + int(window/every) + 1
+	// config, keyring, challenge key, replay watermark, role, client
+	// record, and at most the current, pending and superseded generations.
+	const bound = 6 + 3
 
 	req := &logical.Request{Storage: s}
 	peak, lastTick := 0, c.clock.now()

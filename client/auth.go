@@ -302,11 +302,7 @@ func refusal(err error, lr *LoginRequest) error {
 	text := strings.Join(sanitizeAll(re.Errors), "; ")
 	e := &refusedError{msg: fmt.Sprintf("%s of client %s of role %s (%d at %s): %s", ErrLoginRefused, lr.ClientID, lr.Role, re.StatusCode, lr.Path, text)}
 	if re.StatusCode == http.StatusBadRequest {
-		for _, named := range []error{protocol.ErrKeyNotAccepted, protocol.ErrChallengeRequired, protocol.ErrProofPredatesWindow} {
-			if strings.Contains(text, named.Error()) {
-				e.named = named
-			}
-		}
+		e.named = protocol.NamedRefusalIn(text)
 	}
 	return e
 }

@@ -78,9 +78,7 @@ func TestNewLoginRequestBuildsAVerifiableProof(t *testing.T) {
 }
 
 func TestNewLoginRequestProvesPendingAndFetchesChallenges(t *testing.T) {
-	f := newFakeVault(t)
-	f.with(func() { f.rotate = true })
-	path := f.stateFile(t)
+	f, path := newRotatingFake(t)
 	if _, err := f.client(t).Auth().Login(context.Background(), newAuth(t, path)); err != nil {
 		t.Fatal(err)
 	}
@@ -131,9 +129,7 @@ func TestNewLoginRequestProvesPendingAndFetchesChallenges(t *testing.T) {
 }
 
 func TestLoginRotatesAndPromotes(t *testing.T) {
-	f := newFakeVault(t)
-	f.with(func() { f.rotate = true })
-	path := f.stateFile(t)
+	f, path := newRotatingFake(t)
 	c := f.client(t)
 	for i := 1; i <= 10; i++ {
 		secret, err := c.Auth().Login(context.Background(), newAuth(t, path))
@@ -190,9 +186,7 @@ func TestCrashBeforeSaveKeepsTheOldState(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFakeVault(t)
-			f.with(func() { f.rotate = true })
-			path := f.stateFile(t)
+			f, path := newRotatingFake(t)
 			c := f.client(t)
 			for range tc.before {
 				if _, err := c.Auth().Login(context.Background(), newAuth(t, path)); err != nil {
@@ -280,9 +274,7 @@ func TestLoginRefusesResponsesWithoutAValidReceipt(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFakeVault(t)
-			f.with(func() { f.rotate = true })
-			path := f.stateFile(t)
+			f, path := newRotatingFake(t)
 			c := f.client(t)
 			// One good login first, so that there is another login's
 			// receipt to replay, and a pending generation to keep.
@@ -454,9 +446,7 @@ func TestLoginChallengeMode(t *testing.T) {
 }
 
 func TestConcurrentLoginsShareOneStateFile(t *testing.T) {
-	f := newFakeVault(t)
-	f.with(func() { f.rotate = true }) // every login changes the state
-	path := f.stateFile(t)
+	f, path := newRotatingFake(t) // every login changes the state
 	const workers, logins = 8, 5
 	var wg sync.WaitGroup
 	errs := make(chan error, workers*logins)
@@ -577,9 +567,7 @@ func TestLoginRetriesWithANewProofAfterTheServerStarted(t *testing.T) {
 // client out: Login proves the current generation instead, once.
 func TestLoginFallsBackToTheCurrentGenerationOnce(t *testing.T) {
 	t.Run("the current generation is accepted", func(t *testing.T) {
-		f := newFakeVault(t)
-		f.with(func() { f.rotate = true })
-		path := f.stateFile(t)
+		f, path := newRotatingFake(t)
 		if _, err := f.client(t).Auth().Login(context.Background(), newAuth(t, path)); err != nil {
 			t.Fatal(err)
 		}
@@ -605,9 +593,7 @@ func TestLoginFallsBackToTheCurrentGenerationOnce(t *testing.T) {
 		}
 	})
 	t.Run("both refused: once, and the state is unchanged", func(t *testing.T) {
-		f := newFakeVault(t)
-		f.with(func() { f.rotate = true })
-		path := f.stateFile(t)
+		f, path := newRotatingFake(t)
 		if _, err := f.client(t).Auth().Login(context.Background(), newAuth(t, path)); err != nil {
 			t.Fatal(err)
 		}

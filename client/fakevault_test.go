@@ -21,7 +21,7 @@ import (
 // the protocol package and a private key of its own: it answers login,
 // challenge and keys for one client as the contract of issue 4 describes
 // (rotation in the receipt, promotion of a proven pending generation,
-// clone refusal, the two named refusals). It is not the backend; the
+// clone refusal, the named refusals). It is not the backend; the
 // backend's own tests and the integration tests cover that.
 type fakeVault struct {
 	t   *testing.T
@@ -110,6 +110,14 @@ func (f *fakeVault) published() []protocol.PublishedKey {
 }
 
 // stateFile writes the client's enrolled state and returns its path.
+// newRotatingFake is a fake Vault that hands out a new generation at every
+// login that proves the current one, and the state file of its client.
+func newRotatingFake(t *testing.T) (*fakeVault, string) {
+	f := newFakeVault(t)
+	f.with(func() { f.rotate = true })
+	return f, f.stateFile(t)
+}
+
 func (f *fakeVault) stateFile(t *testing.T) string {
 	t.Helper()
 	f.mu.Lock()

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 
 	"github.com/hashicorp/vault/api"
@@ -100,19 +99,14 @@ func (a *EntropyAuth) newAttempt(ctx context.Context, lc *api.Client, mount stri
 	}, nil
 }
 
-// challengeEncoding is how the challenge endpoint encodes its fields:
-// unpadded base64url.
-var challengeEncoding = base64.RawURLEncoding.Strict()
-
 // fetchChallenge asks the mount's challenge endpoint for a challenge over
 // the nonce's commitment.
 func fetchChallenge(ctx context.Context, lc *api.Client, mount, role, clientID string, nonce *protocol.Nonce) ([]byte, error) {
-	commitment := nonce.Commitment()
 	path := mount + "/challenge"
 	secret, err := lc.Logical().WriteWithContext(ctx, path, map[string]interface{}{
 		"role":             role,
 		"client_id":        clientID,
-		"nonce_commitment": challengeEncoding.EncodeToString(commitment[:]),
+		"nonce_commitment": protocol.EncodeCommitment(nonce.Commitment()),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("fetching a challenge from %s: %w", path, err)
@@ -121,8 +115,8 @@ func fetchChallenge(ctx context.Context, lc *api.Client, mount, role, clientID s
 		return nil, fmt.Errorf("fetching a challenge from %s: empty response", path)
 	}
 	encoded, _ := secret.Data["challenge"].(string)
-	ch, err := challengeEncoding.DecodeString(encoded)
-	if err != nil || len(ch) != protocol.ChallengeSize {
+	ch, err := protocol.ParseChallenge(encoded)
+	if err != nil {
 		return nil, fmt.Errorf("fetching a challenge from %s: the response holds no valid challenge", path)
 	}
 	return ch, nil

@@ -15,17 +15,19 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=SCRIPTDIR/lib/process.sh
+. "$here/lib/process.sh"
+# shellcheck source=SCRIPTDIR/lib/vault.sh
+. "$here/lib/vault.sh"
 port=${DEMO_PORT:-18200}
 
 step() {
   if [ -t 1 ]; then printf '\n\033[1m== %s\033[0m\n' "$*"; else printf '\n== %s\n' "$*"; fi
 }
 fail() {
-  echo "demo: $*" >&2
+  say "$*"
   exit 1
 }
-# json_str NAME: the first string field NAME in the JSON on stdin.
-json_str() { sed -n 's/^ *"'"$1"'": *"\([^"]*\)".*/\1/p' | head -n 1; }
 
 step "Building Vault (cached after the first run) and the plugin and CLI"
 VAULT_BIN=$("$here/build-vault.sh")
@@ -91,7 +93,7 @@ ls -l "$state"
 step "Workload: log in with a fresh entropy proof"
 login=$(workload "$bins/vault-entropy" login -state="$state" -format=json)
 echo "$login"
-token=$(json_str client_token <<<"$login")
+token=$(json_field client_token <<<"$login")
 [ -n "$token" ] || fail "no client_token in the login response"
 
 step "Workload: the token's policies"
@@ -110,9 +112,9 @@ echo "secret/ops/db: permission denied, as it should be"
 
 step "Workload: a proof is good for one login only"
 proof=$(workload "$bins/vault-entropy" proof -state="$state" -format=json)
-client_id=$(json_str client_id <<<"$proof")
-role=$(json_str role <<<"$proof")
-proof=$(json_str proof <<<"$proof")
+client_id=$(json_field client_id <<<"$proof")
+role=$(json_field role <<<"$proof")
+proof=$(json_field proof <<<"$proof")
 echo "the stock vault CLI logs in with it:"
 workload "$VAULT_BIN" write -field=token_policies auth/entropy/login role="$role" client_id="$client_id" proof="$proof"
 echo

@@ -27,24 +27,14 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-prog=minio-server
+server=minio
 # shellcheck source=SCRIPTDIR/lib/process.sh
 . "$here/lib/process.sh"
-usage() {
-  echo "usage: $0 start DIR PORT | stop DIR" >&2
-  exit 2
-}
-[ $# -ge 2 ] || usage
-cmd=$1
-dir=$2
-
-if [ "$cmd" = stop ] && [ ! -d "$dir" ]; then
+if [ "${1:-}" = stop ] && [ $# -ge 2 ] && [ ! -d "$2" ]; then
   exit 0
 fi
 # Private: files in DIR are read back (see private_dir).
-if [ "$cmd" = start ]; then private_dir "$dir" create; else private_dir "$dir"; fi
-# Absolute and canonical: matched against the server's command line.
-dir=$(cd "$dir" && pwd -P)
+take_dir "$@"
 pidfile="$dir/minio.pid"
 log="$dir/minio.log"
 envfile="$dir/root.env"
@@ -77,7 +67,7 @@ stop_on_failure() {
 random() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
 
 start() {
-  local port=$1 bin user password rc=0
+  local port=$1 bin user password
   if running; then
     say "already running in $dir (pid $(pid_of))"
     exit 1
@@ -113,36 +103,13 @@ start() {
   trap 'exit 130' INT
   trap 'exit 143' TERM
 
-  printf '\n==== %s minio-server.sh start\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$log"
   # The password goes in the environment, never on the command line.
-  # setsid: its own session, so a Ctrl-C in the caller's terminal does not
-  # reach it; not a group leader here, so $! is MinIO's pid.
   MINIO_ROOT_USER=$user MINIO_ROOT_PASSWORD=$password \
     MINIO_BROWSER=off MINIO_UPDATE=off MINIO_SITE_REGION="${MINIO_REGION:-us-east-1}" \
-    setsid "$bin" server --quiet --anonymous --address "127.0.0.1:$port" "$dir/data" >>"$log" 2>&1 </dev/null &
-  echo $! >"$pidfile"
-  poll 300 0.2 live "$port" || rc=$?
-  if [ "$rc" -eq 0 ]; then
-    trap - EXIT INT TERM
-    say "running at http://127.0.0.1:$port (pid $(pid_of), log $log, env $envfile)"
-    return 0
-  fi
-  if [ "$rc" -eq 1 ]; then
-    show_log "minio exited" 30
-  else
-    show_log "timed out after 60 s waiting for http://127.0.0.1:$port/minio/health/live" 30
-  fi
-  exit 1
+    launch "$bin" server --quiet --anonymous --address "127.0.0.1:$port" "$dir/data"
+  wait_for "http://127.0.0.1:$port/minio/health/live" live "$port"
+  trap - EXIT INT TERM
+  say "running at http://127.0.0.1:$port (pid $(pid_of), log $log, env $envfile)"
 }
 
-case "$cmd" in
-  start)
-    [ $# -eq 3 ] || usage
-    start "$3"
-    ;;
-  stop)
-    [ $# -eq 2 ] || usage
-    stop
-    ;;
-  *) usage ;;
-esac
+start_or_stop "$@"

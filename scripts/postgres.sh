@@ -32,13 +32,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-prog=postgres
 # shellcheck source=SCRIPTDIR/lib/process.sh
 . "$here/lib/process.sh"
-usage() {
-  echo "usage: $0 start DIR PORT | stop DIR" >&2
-  exit 2
-}
 [ $# -ge 2 ] || usage
 cmd=$1
 dir=$2
@@ -244,14 +239,4 @@ start() {
   die "pg_isready got no answer from 127.0.0.1:$port (log: $dir/postgres.log)"
 }
 
-case "$cmd" in
-  start)
-    [ $# -eq 3 ] || usage
-    start "$3"
-    ;;
-  stop)
-    [ $# -eq 2 ] || usage
-    stop
-    ;;
-  *) usage ;;
-esac
+start_or_stop "$@"

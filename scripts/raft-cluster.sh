@@ -35,22 +35,16 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-prog=raft-cluster
 # shellcheck source=SCRIPTDIR/lib/process.sh
 . "$here/lib/process.sh"
-usage() {
-  echo "usage: $0 start DIR BASEPORT | stop DIR | kill-node DIR N | start-node DIR N | leader DIR | status DIR | register DIR PLUGIN [MOUNT...]" >&2
-  exit 2
-}
-[ $# -ge 2 ] || usage
-cmd=$1
-dir=$2
+# shellcheck source=SCRIPTDIR/lib/vault.sh
+. "$here/lib/vault.sh"
 # Private: files in DIR are read back (see private_dir).
-if [ "$cmd" = start ]; then private_dir "$dir" create; else private_dir "$dir"; fi
-dir=$(cd "$dir" && pwd -P)
+take_dir "$@"
 nodes=(1 2 3)
 
-# use_node N: points nd, pidfile and log (what lib/process.sh reads) at node N.
+# use_node N: points nd, pidfile, log and server (what lib/process.sh
+# reads) at node N.
 use_node() {
   case "$1" in
     1 | 2 | 3) ;;
@@ -60,39 +54,17 @@ use_node() {
   nd="$dir/node$n"
   pidfile="$nd/vault.pid"
   log="$nd/vault.log"
+  server="node $n"
 }
 
 # alive PID: PID is node $n's vault server (see process_alive).
 alive() { process_alive "$1" "-config=$nd/config.hcl"; }
 
 # api_addr: node $n's address, from its config.hcl.
-api_addr() { sed -n 's/^api_addr *= *"\(.*\)"$/\1/p' "$nd/config.hcl"; }
+api_addr() { config_addr "$nd/config.hcl"; }
 
 # nvault ARGS...: the vault CLI against node $n.
 nvault() { VAULT_ADDR=$(api_addr) "$bin" "$@"; }
-
-# wait_for WHAT COMMAND...: retries COMMAND for up to 60 s while node $n runs.
-wait_for() {
-  local rc=0
-  poll 300 0.2 "${@:2}" || rc=$?
-  case "$rc" in
-    0) return 0 ;;
-    1) show_log "node $n exited while waiting for $1" 40 ;;
-    *) show_log "timed out after 60 s waiting for node $n: $1" 40 ;;
-  esac
-  return 1
-}
-
-json_field() {
-  tr -d ' \n' | sed -n 's/.*"'"$1"'":\[*"\([^"]*\)".*/\1/p'
-}
-
-# listening: node $n answers (`vault status`: 0 unsealed, 2 sealed, 1 cannot tell).
-listening() {
-  local rc=0
-  nvault status >/dev/null 2>&1 || rc=$?
-  [ "$rc" -ne 1 ]
-}
 
 # ha_mode: node $n's part in HA: active, standby (unsealed, and it knows
 # the active node), sealed, or empty if it cannot tell. From `vault status
@@ -121,69 +93,28 @@ voters() {
     tr -d ' \n' | grep -o '"voter":true' | wc -l)" -eq "$1" ]
 }
 
+# write_config BASEPORT: node $n's config.hcl; nodes 2 and 3 join node 1.
 write_config() {
-  local base=$1 port join=""
-  port=$((base + 2 * (n - 1)))
+  local base=$1 storage
+  storage="
+  performance_multiplier = ${RAFT_PERFORMANCE_MULTIPLIER:-1}"
   if [ "$n" -ne 1 ]; then
-    join="
+    storage+="
   retry_join {
     leader_api_addr = \"http://127.0.0.1:$base\"
   }"
   fi
-  cat >"$nd/config.hcl" <<HCL
-storage "raft" {
-  path                   = "$nd/data"
-  node_id                = "node$n"
-  performance_multiplier = ${RAFT_PERFORMANCE_MULTIPLIER:-1}$join
+  write_vault_config "$nd" "node$n" $((base + 2 * (n - 1))) "$storage"
 }
 
-listener "tcp" {
-  address         = "127.0.0.1:$port"
-  cluster_address = "127.0.0.1:$((port + 1))"
-  tls_disable     = true
-}
-
-api_addr         = "http://127.0.0.1:$port"
-cluster_addr     = "http://127.0.0.1:$((port + 1))"
-plugin_directory = "$nd/plugins"
-disable_mlock    = true
-ui               = false
-log_level        = "${VAULT_LOG_LEVEL:-debug}"
-HCL
-}
-
-# launch: starts node $n's server detached and waits until it listens.
-launch() {
+# start_node: starts node $n's server detached and waits until it listens.
+start_node() {
   if running; then
     say "node $n already runs (pid $(pid_of))"
     return 0
   fi
-  printf '\n==== %s raft-cluster.sh start node %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$n" >>"$log"
-  # setsid, as in vault-server.sh: its own process group, plugins included.
-  setsid "$bin" server -config="$nd/config.hcl" >>"$log" 2>&1 </dev/null &
-  echo $! >"$pidfile"
-  for _ in $(seq 1 100); do
-    running && break
-    kill -0 "$(pid_of)" 2>/dev/null || break
-    sleep 0.1
-  done
-  wait_for "its listener" listening
-}
-
-# keys: reads the unseal key and root token from DIR/init.json.
-keys() {
-  trusted_file "$dir/init.json"
-  key=$(json_field unseal_keys_b64 <"$dir/init.json")
-  token=$(json_field root_token <"$dir/init.json")
-  if [ -z "$key" ] || [ -z "$token" ]; then
-    say "no unseal key or root token in $dir/init.json"
-    exit 1
-  fi
-}
-
-write_env() {
-  (umask 077 && printf 'export VAULT_ADDR=%q\nexport VAULT_TOKEN=%q\n' "$(api_addr)" "$token" >"$nd/env.tmp")
-  mv -f "$nd/env.tmp" "$nd/env"
+  launch "$bin" server -config="$nd/config.hcl"
+  wait_for "its listener" listening nvault
 }
 
 # unseal_node: unseals node $n (a node that has not joined yet joins on
@@ -192,7 +123,7 @@ unseal_node() {
   # An unsealed node answers the unseal call with its status: harmless.
   wait_for "the unseal key to be taken" nvault operator unseal "$key"
   wait_for "unseal and join" in_cluster
-  write_env
+  write_env "$nd/env" "$(api_addr)" "$token"
 }
 
 started=() # the nodes this start launched, stopped again if it fails
@@ -209,16 +140,12 @@ start_all() {
     chmod 0700 "$dir" "$nd" "$nd/data"
     [ -f "$nd/config.hcl" ] || write_config "$base"
     running || started+=("$m")
-    launch
+    start_node
   done
 
   use_node 1
-  if [ ! -s "$dir/init.json" ]; then
-    say "initializing node 1 (one unseal key, saved in $dir/init.json)"
-    (umask 077 && nvault operator init -key-shares=1 -key-threshold=1 -format=json >"$dir/init.json.tmp")
-    mv -f "$dir/init.json.tmp" "$dir/init.json"
-  fi
-  keys
+  init_once nvault
+  read_keys
   unseal_node
   export VAULT_TOKEN=$token
   wait_for "an active node" nvault token lookup
@@ -278,44 +205,32 @@ register() {
   VAULT_BIN=$bin "$here/register-plugin.sh" "$dir/node$l" "$plugin" "$@"
 }
 
-case "$cmd" in
-  start)
-    [ $# -eq 3 ] || usage
-    start_all "$3"
-    ;;
-  stop)
-    [ $# -eq 2 ] || usage
+case "$cmd:$#" in
+  start:3) start_all "$3" ;;
+  stop:2)
     for m in "${nodes[@]}"; do
       use_node "$m"
       stop_process TERM group
     done
     ;;
-  kill-node)
-    [ $# -eq 3 ] || usage
+  kill-node:3)
     use_node "$3"
     stop_process KILL group
     ;;
-  start-node)
-    [ $# -eq 3 ] || usage
+  start-node:3)
     use_node "$3"
     [ -f "$nd/config.hcl" ] || { say "no $nd/config.hcl: use start DIR BASEPORT first"; exit 1; }
     bin=$(tool_bin VAULT_BIN build-vault.sh)
-    keys
-    launch
+    read_keys
+    start_node
     unseal_node
     say "node $n running at $(api_addr) (pid $(pid_of)), $(ha_mode)"
     ;;
-  leader)
-    [ $# -eq 2 ] || usage
+  leader:2 | status:2)
     bin=$(tool_bin VAULT_BIN build-vault.sh)
-    leader
+    "$cmd"
     ;;
-  status)
-    [ $# -eq 2 ] || usage
-    bin=$(tool_bin VAULT_BIN build-vault.sh)
-    status
-    ;;
-  register)
+  register:*)
     [ $# -ge 3 ] || usage
     bin=$(tool_bin VAULT_BIN build-vault.sh)
     register "${@:3}"

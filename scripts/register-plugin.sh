@@ -11,22 +11,20 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-if [ $# -lt 2 ]; then
-  echo "usage: $0 DIR PLUGIN_BINARY [MOUNT...]" >&2
-  exit 2
-fi
-dir=$1
-plugin=$2
+# shellcheck source=SCRIPTDIR/lib/process.sh
+. "$here/lib/process.sh"
+[ $# -ge 2 ] || usage
+dir=$1 plugin=$2
 shift 2
 mounts=("$@")
 [ ${#mounts[@]} -gt 0 ] || mounts=(entropy)
 
 name="vault-plugin-auth-entropy"
 if [ ! -f "$dir/env" ]; then
-  echo "register-plugin: no $dir/env: is the server running (scripts/vault-server.sh start)?" >&2
+  say "no $dir/env: is the server running (scripts/vault-server.sh start)?"
   exit 1
 fi
-vault=${VAULT_BIN:-$("$here/build-vault.sh")}
+vault=$(tool_bin VAULT_BIN build-vault.sh)
 # shellcheck source=/dev/null
 . "$dir/env"
 
@@ -34,7 +32,7 @@ version=$("$plugin" -version)
 case "$version" in
   v[0-9]*) ;;
   *)
-    echo "register-plugin: '$plugin -version' printed '$version', not a version like v0.1.0" >&2
+    say "'$plugin -version' printed '$version', not a version like v0.1.0"
     exit 1
     ;;
 esac
@@ -42,14 +40,14 @@ install -m 0755 "$plugin" "$dir/plugins/$name.tmp"
 mv -f "$dir/plugins/$name.tmp" "$dir/plugins/$name"
 sha=$(sha256sum "$dir/plugins/$name" | cut -d' ' -f1)
 "$vault" plugin register -sha256="$sha" -version="$version" auth "$name" >/dev/null
-echo "register-plugin: $name $version registered (sha256 $sha)" >&2
+say "$name $version registered (sha256 $sha)"
 
 for mount in "${mounts[@]}"; do
   mount=${mount%/}
   if "$vault" read "sys/auth/$mount" >/dev/null 2>&1; then
-    echo "register-plugin: auth/$mount is already enabled; left as it is" >&2
+    say "auth/$mount is already enabled; left as it is"
     continue
   fi
   "$vault" auth enable -path="$mount" -plugin-version="$version" "$name" >/dev/null
-  echo "register-plugin: $name $version enabled at auth/$mount" >&2
+  say "$name $version enabled at auth/$mount"
 done

@@ -21,21 +21,13 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-prog=vault-server
+server=vault
 # shellcheck source=SCRIPTDIR/lib/process.sh
 . "$here/lib/process.sh"
-usage() {
-  echo "usage: $0 start DIR PORT | stop DIR | kill DIR | restart DIR" >&2
-  exit 2
-}
-[ $# -ge 2 ] || usage
-cmd=$1
-dir=$2
+# shellcheck source=SCRIPTDIR/lib/vault.sh
+. "$here/lib/vault.sh"
 # Private: files in DIR are read back (see private_dir).
-if [ "$cmd" = start ]; then private_dir "$dir" create; else private_dir "$dir"; fi
-# An absolute, canonical DIR: it is written into config.hcl and matched
-# against the server's command line.
-dir=$(cd "$dir" && pwd -P)
+take_dir "$@"
 pidfile="$dir/vault.pid"
 log="$dir/vault.log"
 
@@ -46,62 +38,17 @@ alive() { process_alive "$1" "-config=$dir/config.hcl"; }
 # are in it and go with it.
 stop() { stop_process "$1" group; }
 
-# wait_for WHAT COMMAND...: retries COMMAND for up to 60 s while Vault runs.
-wait_for() {
-  local rc=0
-  poll 300 0.2 "${@:2}" || rc=$?
-  case "$rc" in
-    0) return 0 ;;
-    1) show_log "vault exited while waiting for $1" 40 ;;
-    *) show_log "timed out after 60 s waiting for $1" 40 ;;
-  esac
-  return 1
-}
-
-# json_field NAME: the string field NAME (or the first string in the array
-# NAME) of the JSON on stdin, as `vault operator init -format=json` prints
-# it. Plain sed, so that nothing but vault is needed.
-json_field() {
-  tr -d ' \n' | sed -n 's/.*"'"$1"'":\[*"\([^"]*\)".*/\1/p'
-}
-
-# listening BIN: the server answers (`vault status`: 0 unsealed, 2 sealed,
-# 1 cannot tell).
-listening() {
-  local rc=0
-  "$1" status >/dev/null 2>&1 || rc=$?
-  [ "$rc" -ne 1 ]
-}
-
 write_config() {
   local port=$1
   need_number "$port"
-  cat >"$dir/config.hcl" <<HCL
-storage "raft" {
-  path    = "$dir/data"
-  node_id = "node1"
-}
-
-listener "tcp" {
-  address         = "127.0.0.1:$port"
-  cluster_address = "127.0.0.1:$((port + 1))"
-  tls_disable     = true
-}
-
-api_addr         = "http://127.0.0.1:$port"
-cluster_addr     = "http://127.0.0.1:$((port + 1))"
-plugin_directory = "$dir/plugins"
-disable_mlock    = true
-ui               = false
-log_level        = "${VAULT_LOG_LEVEL:-debug}"
-HCL
+  write_vault_config "$dir" node1 "$port"
   if [ "${VAULT_RAW_STORAGE:-}" = 1 ]; then
     echo 'raw_storage_endpoint = true' >>"$dir/config.hcl"
   fi
 }
 
 start() {
-  local port=$1 bin addr key token
+  local port=$1 bin addr
   if running; then
     say "already running in $dir (pid $(pid_of))"
     exit 1
@@ -114,7 +61,7 @@ start() {
   elif [ -n "$port" ]; then
     say "reusing $dir/config.hcl (its port, not $port)"
   fi
-  addr=$(sed -n 's/^api_addr *= *"\(.*\)"$/\1/p' "$dir/config.hcl")
+  addr=$(config_addr "$dir/config.hcl")
   [ -n "$addr" ] || { say "no api_addr in $dir/config.hcl"; exit 1; }
 
   # From here on a failure stops the server this call started.
@@ -122,64 +69,28 @@ start() {
   trap 'exit 130' INT
   trap 'exit 143' TERM
 
-  printf '\n==== %s vault-server.sh start\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$log"
-  # setsid: its own session and process group (the plugins join it), so a
-  # Ctrl-C in the caller's terminal does not reach it and kill can end the
-  # whole group. Not a group leader here, so setsid execs without forking
-  # and $! is Vault's pid.
-  setsid "$bin" server -config="$dir/config.hcl" >>"$log" 2>&1 </dev/null &
-  echo $! >"$pidfile"
-  # Until the background job has exec'd Vault, its command line is this
-  # script's, which alive() does not take for the server.
-  for _ in $(seq 1 100); do
-    running && break
-    kill -0 "$(pid_of)" 2>/dev/null || break
-    sleep 0.1
-  done
-
+  launch "$bin" server -config="$dir/config.hcl"
   export VAULT_ADDR=$addr
   unset VAULT_TOKEN
   wait_for "the listener at $addr" listening "$bin"
-
-  if [ ! -s "$dir/init.json" ]; then
-    say "initializing (one unseal key, saved in $dir/init.json)"
-    (umask 077 && "$bin" operator init -key-shares=1 -key-threshold=1 -format=json >"$dir/init.json.tmp")
-    mv -f "$dir/init.json.tmp" "$dir/init.json"
-  fi
-  trusted_file "$dir/init.json"
-  key=$(json_field unseal_keys_b64 <"$dir/init.json")
-  token=$(json_field root_token <"$dir/init.json")
-  if [ -z "$key" ] || [ -z "$token" ]; then
-    say "no unseal key or root token in $dir/init.json"
-    exit 1
-  fi
+  init_once "$bin"
+  read_keys
   "$bin" operator unseal "$key" >/dev/null
   wait_for "unseal" "$bin" status
   export VAULT_TOKEN=$token
   # Raft elects this single node leader a few seconds after unseal; until
   # then requests fail.
   wait_for "an active node" "$bin" token lookup
-  (umask 077 && printf 'export VAULT_ADDR=%q\nexport VAULT_TOKEN=%q\n' "$addr" "$token" >"$dir/env.tmp")
-  mv -f "$dir/env.tmp" "$dir/env"
+  write_env "$dir/env" "$addr" "$token"
   trap - EXIT INT TERM
   say "running at $addr (pid $(pid_of), log $log, env $dir/env)"
 }
 
-case "$cmd" in
-  start)
-    [ $# -eq 3 ] || usage
-    start "$3"
-    ;;
-  stop)
-    [ $# -eq 2 ] || usage
-    stop TERM
-    ;;
-  kill)
-    [ $# -eq 2 ] || usage
-    stop KILL
-    ;;
-  restart)
-    [ $# -eq 2 ] || usage
+case "$cmd:$#" in
+  start:3) start "$3" ;;
+  stop:2) stop TERM ;;
+  kill:2) stop KILL ;;
+  restart:2)
     [ -f "$dir/config.hcl" ] || { say "no $dir/config.hcl: use start DIR PORT first"; exit 1; }
     stop TERM
     start ""

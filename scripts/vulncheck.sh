@@ -27,7 +27,10 @@ set -euo pipefail
 GOVULNCHECK_VERSION=v1.9.0
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cache="${ENTROPY_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vault-plugin-auth-entropy}/vulndb"
+# cache_dir: the cache the pinned builds use
+# shellcheck source=SCRIPTDIR/lib/pinned-build.sh
+. "$root/scripts/lib/pinned-build.sh"
+cache="$(cache_dir)/vulndb"
 db="${VULNDB_DIR:-$cache/osv}"
 
 if [ -n "${VULNDB_GIT:-}" ]; then

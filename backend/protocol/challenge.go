@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 	"time"
 )
@@ -103,3 +104,42 @@ func (c *Claims) CheckChallenge(key []byte, now time.Time) error {
 // Challenge is the challenge the proof carries; empty without challenge
 // mode.
 func (c *Claims) Challenge() []byte { return c.p.challenge }
+
+// challengeEncoding is how challenges and nonce commitments travel:
+// unpadded base64url, strict, so that each value has one spelling.
+var challengeEncoding = base64.RawURLEncoding.Strict()
+
+// EncodeCommitment is a commitment as the challenge endpoint takes it.
+func EncodeCommitment(c [sha256.Size]byte) string { return challengeEncoding.EncodeToString(c[:]) }
+
+// ParseCommitment decodes a commitment (ErrMalformed otherwise). The
+// length is checked on the text first because the decoder skips CR and LF:
+// only the 43 characters that decode to 32 bytes are accepted.
+func ParseCommitment(s string) ([sha256.Size]byte, error) {
+	var c [sha256.Size]byte
+	if len(s) != challengeEncoding.EncodedLen(sha256.Size) {
+		return c, ErrMalformed
+	}
+	raw, err := challengeEncoding.DecodeString(s)
+	if err != nil || len(raw) != sha256.Size {
+		return c, ErrMalformed
+	}
+	copy(c[:], raw)
+	return c, nil
+}
+
+// EncodeChallenge is a challenge as the challenge endpoint answers it.
+func EncodeChallenge(ch []byte) string { return challengeEncoding.EncodeToString(ch) }
+
+// ParseChallenge decodes a challenge the endpoint answered (ErrMalformed
+// unless it is ChallengeSize bytes, one spelling).
+func ParseChallenge(s string) ([]byte, error) {
+	if len(s) != challengeEncoding.EncodedLen(ChallengeSize) {
+		return nil, ErrMalformed
+	}
+	ch, err := challengeEncoding.DecodeString(s)
+	if err != nil || len(ch) != ChallengeSize {
+		return nil, ErrMalformed
+	}
+	return ch, nil
+}

@@ -3,6 +3,7 @@ package protocol
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -102,5 +103,48 @@ func TestNonceCommitmentIsDomainSeparated(t *testing.T) {
 	c.p = &payload{nonce: *n}
 	if n.Commitment() == c.NonceID() {
 		t.Fatal("the commitment sent before login equals the nonce ID: the two must not be linkable")
+	}
+}
+
+func TestCommitmentEncoding(t *testing.T) {
+	n, err := NewNonce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := n.Commitment()
+	enc := EncodeCommitment(c)
+	got, err := ParseCommitment(enc)
+	if err != nil || got != c {
+		t.Fatalf("ParseCommitment(EncodeCommitment(c)) = %x, %v; want %x", got, err, c)
+	}
+	for _, bad := range []string{
+		"",
+		enc[:42],
+		enc + "A",
+		enc[:41] + "\n" + enc[41:], // the decoder would skip the newline
+		enc[:42] + "=",             // padded
+		"+" + enc[1:],              // standard alphabet
+		strings.Repeat("_", 43),    // 43 characters whose last bits are not zero
+	} {
+		if _, err := ParseCommitment(bad); !errors.Is(err, ErrMalformed) {
+			t.Errorf("ParseCommitment(%q) = %v, want ErrMalformed", bad, err)
+		}
+	}
+}
+
+func TestChallengeEncoding(t *testing.T) {
+	ch, err := NewChallenge(make([]byte, ChallengeKeySize), "r", "c", [32]byte{1}, time.Unix(1e9, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := EncodeChallenge(ch)
+	got, err := ParseChallenge(enc)
+	if err != nil || !bytes.Equal(got, ch) {
+		t.Fatalf("ParseChallenge(EncodeChallenge(ch)) = %x, %v", got, err)
+	}
+	for _, bad := range []string{"", enc[:len(enc)-1], enc + "A", enc[:10] + "\r" + enc[11:], EncodeChallenge(ch[:ChallengeSize-1])} {
+		if _, err := ParseChallenge(bad); !errors.Is(err, ErrMalformed) {
+			t.Errorf("ParseChallenge(%q) = %v, want ErrMalformed", bad, err)
+		}
 	}
 }

@@ -1,6 +1,9 @@
 package protocol
 
-import "errors"
+import (
+	"errors"
+	"strings"
+)
 
 // Every reason a verifier refuses a proof, in the order of the checks. A
 // server logs the reason and tells the caller none of it. No error message
@@ -40,3 +43,29 @@ var (
 	// the proof has verified.
 	ErrProofPredatesWindow = errors.New("proof was issued before this server's replay window opened: make a new proof")
 )
+
+// namedRefusals are the refusals above, the only ones a server names.
+var namedRefusals = [...]error{ErrKeyNotAccepted, ErrChallengeRequired, ErrProofPredatesWindow}
+
+// NamedRefusal returns the refusal a server names to the caller when err
+// is one (errors.Is), or nil: every other refusal is told only "permission
+// denied".
+func NamedRefusal(err error) error {
+	for _, named := range namedRefusals {
+		if errors.Is(err, named) {
+			return named
+		}
+	}
+	return nil
+}
+
+// NamedRefusalIn returns the named refusal whose message a server's error
+// text holds, or nil: how a client recognises one.
+func NamedRefusalIn(text string) error {
+	for _, named := range namedRefusals {
+		if strings.Contains(text, named.Error()) {
+			return named
+		}
+	}
+	return nil
+}

@@ -2,20 +2,16 @@ package main
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/binary"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/url"
-	"path/filepath"
+	"math"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/api"
+	"github.com/hashicorp/vault/sdk/helper/backoff"
 
 	"github.com/entropy-auth/vault-plugin-auth-entropy/client"
 )
@@ -23,25 +19,10 @@ import (
 // `vault-entropy agent` keeps a file fresh for a program that cannot log in
 // with entropy itself: a token (token mode, -sink) or a single-use proof
 // for Vault Agent's jwt auto-auth method (proof mode, -proof-file). See
-// docs/vault-agent.md.
+// docs/vault-agent.md. Its flags and their checks are in agent_config.go,
+// the two modes in agent_token.go and agent_proof.go.
 
-const (
-	// minBackoff is the first delay after a failure; delays double up to
-	// -max-backoff.
-	minBackoff           = time.Second
-	defaultMaxBackoff    = 5 * time.Minute
-	defaultRotationCheck = 15 * time.Minute
-	defaultProofEvery    = 15 * time.Minute
-	// minProofEvery bounds the proof cycle: each cycle is a login here and
-	// one in Vault Agent.
-	minProofEvery = 10 * time.Second
-	// defaultProofMaxAge is half the server's default allowed_clock_skew
-	// (60s): an unread proof is replaced while it still has half its
-	// validity left, so whoever reads it next gets a proof that passes.
-	defaultProofMaxAge = 30 * time.Second
-)
-
-const agentUsage = `Usage: vault-entropy agent [-state=PATH] [-mount=auth/entropy] (-sink=PATH | -proof-file=PATH) [options]
+const agentHelp = `Usage: vault-entropy agent [-state=PATH] [-mount=auth/entropy] (-sink=PATH | -proof-file=PATH) [options]
 
 Runs until SIGINT or SIGTERM (then exits 0 and leaves the file in place),
 keeping one file fresh for a program that cannot log in with entropy itself.
@@ -74,142 +55,43 @@ line per event to stderr, never a token or a proof. See docs/vault-agent.md.
 
 `
 
-// agentConfig is what the flags of `vault-entropy agent` set.
-type agentConfig struct {
-	statePath     string
-	sink          string
-	proofFile     string
-	rotationCheck time.Duration
-	proofEvery    time.Duration
-	proofMaxAge   time.Duration
-	maxBackoff    time.Duration
+// agentCommand is `vault-entropy agent`.
+type agentCommand struct {
+	*baseCommand
+	cfg agentConfig
 }
 
-// validate checks the flags; set reports whether a flag was given. Its
-// errors are usage errors.
-func (c *agentConfig) validate(set func(name string) bool) error {
-	switch {
-	case c.sink == "" && c.proofFile == "":
-		return errors.New("give -sink=PATH (token mode) or -proof-file=PATH (proof mode, for Vault Agent's jwt method)")
-	case c.sink != "" && c.proofFile != "":
-		return errors.New("give only one of -sink and -proof-file")
-	}
-	if c.sink != "" {
-		for _, f := range []string{"proof-every", "proof-max-age"} {
-			if set(f) {
-				return fmt.Errorf("-%s applies only with -proof-file", f)
-			}
-		}
-	} else if set("rotation-check") {
-		return errors.New("-rotation-check applies only with -sink (with -proof-file every cycle logs in)")
-	}
-	switch {
-	case c.rotationCheck < time.Second:
-		return fmt.Errorf("-rotation-check must be at least 1s, not %s", c.rotationCheck)
-	case c.proofEvery < minProofEvery:
-		return fmt.Errorf("-proof-every must be at least %s, not %s", minProofEvery, c.proofEvery)
-	case c.proofMaxAge < time.Second:
-		return fmt.Errorf("-proof-max-age must be at least 1s, not %s", c.proofMaxAge)
-	case c.maxBackoff < minBackoff:
-		return fmt.Errorf("-max-backoff must be at least %s, not %s", minBackoff, c.maxBackoff)
-	}
-	return outputCollides(c.output(), c.statePath)
+func (c *agentCommand) help() string { return agentHelp }
+
+func (c *agentCommand) defineFlags() {
+	f := c.flagSet(flagSetMount)
+	f.StringVar(&c.cfg.sink, "sink", "", "token mode: the file to keep a token in")
+	f.StringVar(&c.cfg.proofFile, "proof-file", "", "proof mode: the file to keep a proof in, Vault Agent's jwt method's path")
+	f.DurationVar(&c.cfg.rotationCheck, "rotation-check", defaultRotationCheck, "token mode: how often to log in only to take up rotations")
+	f.DurationVar(&c.cfg.proofEvery, "proof-every", defaultProofEvery, "proof mode: how often to log in and write a fresh proof (at least 10s)")
+	f.DurationVar(&c.cfg.proofMaxAge, "proof-max-age", defaultProofMaxAge, "proof mode: replace an unread proof this old (half the mount's allowed_clock_skew)")
+	f.DurationVar(&c.cfg.maxBackoff, "max-backoff", defaultMaxBackoff, "longest delay between retries while Vault cannot be reached or refuses")
 }
 
-// outputCollides refuses an output file that is the state file, its lock
-// file (<state>.lock) or one of the state's temporary files
-// (.<state>.tmp-*), or whose own temporary files would be the state's or
-// its lock's: each write of the output replaces the file by a rename and
-// removes stale temporary files of its name (client.WriteSecretFile), which
-// would overwrite the state or break its lock.
-func outputCollides(output, statePath string) error {
-	out, state := canonical(output), canonical(statePath)
-	lock := state + ".lock"
-	switch {
-	case out == state:
-		return fmt.Errorf("%s is the state file: the agent's output needs a file of its own", output)
-	case out == lock:
-		return fmt.Errorf("%s is the state's lock file: the agent's output needs a file of its own", output)
-	}
-	if filepath.Dir(out) != filepath.Dir(state) {
-		return nil
-	}
-	if isTempOf(out, state) {
-		return fmt.Errorf("%s is named as a temporary file of the state %s: the agent's output needs a file of its own", output, statePath)
-	}
-	if isTempOf(state, out) || isTempOf(lock, out) {
-		return fmt.Errorf("the state %s is named as a temporary file of %s: give the agent's output another name", statePath, output)
-	}
-	return nil
-}
-
-// isTempOf reports whether path is named as a temporary file of other in
-// the same directory (see client.WriteSecretFile).
-func isTempOf(path, other string) bool {
-	ok, _ := filepath.Match("."+filepath.Base(other)+".tmp-*", filepath.Base(path))
-	return ok
-}
-
-// canonical is path made absolute, with the symbolic links in its directory
-// resolved, so that two names of one file compare equal.
-func canonical(path string) string {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return filepath.Clean(path)
-	}
-	if dir, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
-		return filepath.Join(dir, filepath.Base(abs))
-	}
-	return abs
-}
-
-// output is the file the agent keeps fresh.
-func (c *agentConfig) output() string {
-	if c.sink != "" {
-		return c.sink
-	}
-	return c.proofFile
-}
-
-func runAgent(ctx context.Context, e *cmdEnv, args []string) error {
-	e.mountFlag()
-	cfg := agentConfig{}
-	e.flags.StringVar(&cfg.sink, "sink", "", "token mode: the file to keep a token in")
-	e.flags.StringVar(&cfg.proofFile, "proof-file", "", "proof mode: the file to keep a proof in, Vault Agent's jwt method's path")
-	e.flags.DurationVar(&cfg.rotationCheck, "rotation-check", defaultRotationCheck, "token mode: how often to log in only to take up rotations")
-	e.flags.DurationVar(&cfg.proofEvery, "proof-every", defaultProofEvery, "proof mode: how often to log in and write a fresh proof (at least 10s)")
-	e.flags.DurationVar(&cfg.proofMaxAge, "proof-max-age", defaultProofMaxAge, "proof mode: replace an unread proof this old (half the mount's allowed_clock_skew)")
-	e.flags.DurationVar(&cfg.maxBackoff, "max-backoff", defaultMaxBackoff, "longest delay between retries while Vault cannot be reached or refuses")
-	e.flags.Usage = func() {
-		fmt.Fprint(e.stderr, agentUsage)
-		e.flags.PrintDefaults()
-	}
-	if err := e.parse(args); err != nil {
-		return err
-	}
-	cfg.statePath = *e.statePath
+func (c *agentCommand) run(ctx context.Context) error {
+	c.cfg.statePath = c.flagState
 	given := map[string]bool{}
-	e.flags.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	if err := cfg.validate(func(name string) bool { return given[name] }); err != nil {
-		fmt.Fprintf(e.stderr, "Error: %s\nRun \"vault-entropy agent -h\" for its options.\n", err)
-		return errUsage
+	c.flags.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if err := c.cfg.validate(func(name string) bool { return given[name] }); err != nil {
+		return c.usageErrorf("Error: %s\nRun \"vault-entropy agent -h\" for its options.", err)
 	}
 	// A missing or unreadable state file will not fix itself: say so now
 	// rather than retry forever.
-	if _, err := client.LoadState(cfg.statePath); err != nil {
+	if _, err := client.LoadState(c.cfg.statePath); err != nil {
 		return err
 	}
-	auth, err := e.newAuth()
-	if err != nil {
-		return err
-	}
-	c, err := vaultClient()
+	auth, vc, err := c.authAndClient()
 	if err != nil {
 		return err
 	}
 	// The agent's own tokens are the only ones it uses.
-	c.ClearToken()
-	a := &agent{cfg: cfg, auth: auth, vault: c, log: e.stderr}
+	vc.ClearToken()
+	a := &agent{cfg: c.cfg, auth: auth, vault: vc, log: newAgentLogger(c.stderr)}
 	return a.run(ctx)
 }
 
@@ -218,34 +100,50 @@ type agent struct {
 	cfg   agentConfig
 	auth  *client.EntropyAuth
 	vault *api.Client // without a token; each use clones it
+	// log gets one line per event; callers never pass a token or a proof.
+	log hclog.Logger
+}
 
-	logMu sync.Mutex
-	log   io.Writer
+// newAgentLogger is the agent's log on w (its stderr): one hclog line per
+// event, with a UTC timestamp and a level (INFO, WARN for a failure).
+// Messages carry text from Vault (accessors, metadata, its error text),
+// so each line is written through logLine.
+func newAgentLogger(w io.Writer) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{
+		Name:   "agent",
+		Level:  hclog.Info,
+		Output: logLine{w},
+		TimeFn: func() time.Time { return time.Now().UTC() },
+	})
+}
+
+// logLine writes each log entry as one line made safe for a terminal
+// (client.SanitizeText): no escape sequence, and no line break that would
+// let Vault's words pose as a line of their own. hclog hands over each
+// entry in one Write, ending in its newline.
+type logLine struct{ w io.Writer }
+
+func (l logLine) Write(p []byte) (int, error) {
+	entry := strings.TrimSuffix(string(p), "\n")
+	if _, err := io.WriteString(l.w, client.SanitizeText(entry)+"\n"); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // run runs the agent's mode until ctx is done; it returns nil then.
 func (a *agent) run(ctx context.Context) error {
 	if a.cfg.sink != "" {
-		a.logf("token mode: state %s, sink %s, rotation check every %s", a.cfg.statePath, a.cfg.sink, a.cfg.rotationCheck)
+		a.log.Info(fmt.Sprintf("token mode: state %s, sink %s, rotation check every %s", a.cfg.statePath, a.cfg.sink, a.cfg.rotationCheck))
 		a.runToken(ctx)
-		a.logf("stopping; %s is left as it is", a.cfg.sink)
+		a.log.Info(fmt.Sprintf("stopping; %s is left as it is", a.cfg.sink))
 		return nil
 	}
-	a.logf("proof mode: state %s, proof file %s, a proof every %s, an unread one replaced after %s",
-		a.cfg.statePath, a.cfg.proofFile, a.cfg.proofEvery, a.cfg.proofMaxAge)
+	a.log.Info(fmt.Sprintf("proof mode: state %s, proof file %s, a proof every %s, an unread one replaced after %s",
+		a.cfg.statePath, a.cfg.proofFile, a.cfg.proofEvery, a.cfg.proofMaxAge))
 	a.runProof(ctx)
-	a.logf("stopping; %s is left as it is", a.cfg.proofFile)
+	a.log.Info(fmt.Sprintf("stopping; %s is left as it is", a.cfg.proofFile))
 	return nil
-}
-
-// logf writes one log line: a UTC timestamp and the event. Callers never
-// pass a token or a proof.
-func (a *agent) logf(format string, args ...interface{}) {
-	a.logMu.Lock()
-	defer a.logMu.Unlock()
-	// Arguments may come from Vault (accessors, metadata, its error text):
-	// the line is made safe for a terminal and stays one line.
-	fmt.Fprintf(a.log, "%s %s\n", time.Now().UTC().Format(time.RFC3339), client.SanitizeText(fmt.Sprintf(format, args...)))
 }
 
 // login logs in through the library, which checks the receipt and stores
@@ -275,12 +173,12 @@ func (a *agent) rotationLogin(ctx context.Context, what string) error {
 	if err != nil {
 		return err
 	}
-	outcome := "token revoked"
+	level, outcome := hclog.Info, "token revoked"
 	if err := a.revoke(ctx, secret.Auth.ClientToken); err != nil {
-		outcome = fmt.Sprintf("revoking its token failed, it expires with its TTL: %s", describe(err))
+		level, outcome = hclog.Warn, fmt.Sprintf("revoking its token failed, it expires with its TTL: %s", describe(err))
 	}
-	a.logf("%s: logged in (accessor %s, generation %s, %s); %s", what, secret.Auth.Accessor,
-		secret.Auth.Metadata["generation"], a.stateGenerations(), outcome)
+	a.log.Log(level, fmt.Sprintf("%s: logged in (accessor %s, generation %s, %s); %s", what, secret.Auth.Accessor,
+		secret.Auth.Metadata["generation"], a.stateGenerations(), outcome))
 	return nil
 }
 
@@ -301,56 +199,34 @@ func (a *agent) stateGenerations() string {
 // root cause, anything else as it is, on one line (vault/api's errors span
 // several). Errors carry neither tokens nor proofs.
 func describe(err error) string {
-	var netErr *net.OpError
-	var urlErr *url.Error
-	if errors.As(err, &netErr) || (errors.As(err, &urlErr) && !isHTTPStatus(err)) {
+	if unreachable(err) {
 		return fmt.Sprintf("cannot reach Vault: %s", rootCause(err))
 	}
 	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
-// backoff is exponential backoff with jitter: the n-th delay after a
-// success is minBackoff·2^(n-1), jittered by a factor in [0.8, 1.2) and
-// clamped to [minBackoff, max]. The jitter keeps many agents restarted
-// together from retrying together; since the factor's range is narrower
-// than the doubling, successive delays grow until they reach max.
-type backoff struct {
-	max  time.Duration
-	base time.Duration // the next delay before jitter; 0 after a reset
-	// jitter returns a number in [0, 1).
-	jitter func() float64
+// retryBackoff gives the delays between retries: the SDK's capped
+// exponential backoff with jitter, without a limit on retries (the agent
+// retries for as long as it runs). The SDK doubles each delay and takes up
+// to a quarter off it, the first one included, so its base is a third above
+// minBackoff: the first retry comes after 1 to 1.33 s, jittered, and agents
+// restarted together do not retry together. The delays stay within
+// [minBackoff, -max-backoff], as the agent's help says.
+type retryBackoff struct {
+	*backoff.Backoff
+	max time.Duration
 }
 
-func newBackoff(max time.Duration) *backoff { return &backoff{max: max, jitter: jitter} }
-
-func (b *backoff) next() time.Duration {
-	if b.base == 0 {
-		b.base = minBackoff
-	}
-	d := time.Duration(float64(b.base) * (0.8 + 0.4*b.jitter()))
-	if b.base < b.max {
-		b.base *= 2
-	}
-	return min(max(d, minBackoff), b.max)
+func newRetryBackoff(maxDelay time.Duration) *retryBackoff {
+	return &retryBackoff{Backoff: backoff.NewBackoff(math.MaxInt, minBackoff*4/3, maxDelay), max: maxDelay}
 }
 
-func (b *backoff) reset() { b.base = 0 }
-
-// jitter is a uniform number in [0, 1) from crypto/rand.
-func jitter() float64 {
-	var b [8]byte
-	crand.Read(b[:])
-	return float64(binary.BigEndian.Uint64(b[:])>>11) / (1 << 53)
+// next is the delay before the next retry. With no limit on retries the
+// SDK's Next never returns ErrMaxRetry.
+func (r *retryBackoff) next() time.Duration {
+	d, _ := r.Next()
+	return min(max(d, minBackoff), r.max)
 }
 
-// sleep waits d, or until ctx is done; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
+// round shortens a delay for the log.
+func round(d time.Duration) time.Duration { return d.Round(10 * time.Millisecond) }

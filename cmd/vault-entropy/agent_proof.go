@@ -62,22 +62,24 @@ func nextProofStep(now, cycleAt, written time.Time, unread bool, maxAge time.Dur
 // runProof runs proof mode until ctx is done. A failed step is retried
 // after a backoff delay; the first cycle runs at once.
 func (a *agent) runProof(ctx context.Context) {
-	bo := newBackoff(a.cfg.maxBackoff)
+	bo := newRetryBackoff(a.cfg.maxBackoff)
 	cycleAt := time.Now()
 	var written time.Time
 	for ctx.Err() == nil {
 		now := time.Now()
 		step, at := nextProofStep(now, cycleAt, written, a.proofUnread(), a.cfg.proofMaxAge)
+		// wait is the delay before the next step: until the time
+		// nextProofStep names, a backoff delay after a failure.
+		var wait time.Duration
 		var err error
 		switch step {
 		case proofWait:
-			sleep(ctx, at.Sub(now))
-			continue
+			wait = at.Sub(now)
 		case proofCycle:
 			// A failed rotation login is only logged: the proof is made
 			// from the state as it is, which Vault still accepts.
 			if lerr := a.rotationLogin(ctx, "cycle"); lerr != nil && ctx.Err() == nil {
-				a.logf("cycle: login failed: %s; writing a proof from the state as it is", describe(lerr))
+				a.log.Warn(fmt.Sprintf("cycle: login failed: %s; writing a proof from the state as it is", describe(lerr)))
 			}
 			var w time.Time
 			if w, err = a.writeProof(ctx, "wrote"); err == nil {
@@ -89,16 +91,22 @@ func (a *agent) runProof(ctx context.Context) {
 				written = w
 			}
 		}
-		if ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
 			return
+		case err != nil:
+			wait = bo.next()
+			a.log.Warn(fmt.Sprintf("%s failed: %s; retrying in %s", step, describe(err), round(wait)))
+		case step != proofWait:
+			bo.Reset()
 		}
-		if err != nil {
-			d := bo.next()
-			a.logf("%s failed: %s; retrying in %s", step, describe(err), round(d))
-			sleep(ctx, d)
-			continue
+		// A stop ends the wait at once. (Since Go 1.23 the timer of a
+		// time.After that has not fired is collected, so a loop may use it.)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
 		}
-		bo.reset()
 	}
 }
 
@@ -124,6 +132,6 @@ func (a *agent) writeProof(ctx context.Context, what string) (time.Time, error) 
 	if err := client.WriteSecretFile(a.cfg.proofFile, []byte(lr.Proof)); err != nil {
 		return time.Time{}, fmt.Errorf("writing %s: %w", a.cfg.proofFile, err)
 	}
-	a.logf("%s a fresh proof (%s; client %s of role %s) in %s", what, gens, lr.ClientID, lr.Role, a.cfg.proofFile)
+	a.log.Info(fmt.Sprintf("%s a fresh proof (%s; client %s of role %s) in %s", what, gens, lr.ClientID, lr.Role, a.cfg.proofFile))
 	return at, nil
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"math"
 	"net/http"
@@ -108,52 +107,53 @@ func TestAgentHelpAndMissingState(t *testing.T) {
 	}
 }
 
-func TestBackoff(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		jitter float64
-		max    time.Duration
-		want   []time.Duration
-	}{
-		{"no jitter", 0.5, 5 * time.Minute, []time.Duration{1 * time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second,
-			32 * time.Second, 64 * time.Second, 128 * time.Second, 256 * time.Second, 5 * time.Minute, 5 * time.Minute}},
-		// The lowest jitter never goes below the first delay.
-		{"lowest jitter", 0, 5 * time.Minute, []time.Duration{1 * time.Second, 1600 * time.Millisecond, 3200 * time.Millisecond, 6400 * time.Millisecond}},
-		{"highest jitter", 0.999999, 10 * time.Second, []time.Duration{1200 * time.Millisecond, 2400 * time.Millisecond, 4800 * time.Millisecond,
-			9600 * time.Millisecond, 10 * time.Second, 10 * time.Second}},
-		{"max is the first delay", 0.999999, time.Second, []time.Duration{time.Second, time.Second, time.Second}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			b := newBackoff(tc.max)
-			b.jitter = func() float64 { return tc.jitter }
-			for i, want := range tc.want {
-				if got := b.next(); got.Round(time.Millisecond) != want {
-					t.Fatalf("delay %d: %s, want %s", i+1, got, want)
+func TestRetryBackoff(t *testing.T) {
+	// The SDK's jitter is random: many runs of each, within the bounds
+	// the agent's help promises, growing until the cap.
+	for _, maxDelay := range []time.Duration{time.Second, 1200 * time.Millisecond, 10 * time.Second, 5 * time.Minute} {
+		t.Run(maxDelay.String(), func(t *testing.T) {
+			for range 200 {
+				b := newRetryBackoff(maxDelay)
+				prev := time.Duration(0)
+				for i := range 12 {
+					d := b.next()
+					if d < minBackoff || d > maxDelay {
+						t.Fatalf("delay %d out of [%s, %s]: %s", i+1, minBackoff, maxDelay, d)
+					}
+					if i == 0 && d > minBackoff*4/3 {
+						t.Fatalf("first delay %s, want at most %s", d, minBackoff*4/3)
+					}
+					// Below the cap each delay is more than 1.5 times the
+					// one before (doubled, less at most a quarter).
+					if i > 0 && 2*prev <= maxDelay && d < prev*3/2 {
+						t.Fatalf("delay %d (%s) did not grow from %s", i+1, d, prev)
+					}
+					prev = d
 				}
-			}
-			b.reset()
-			if got := b.next(); got.Round(time.Millisecond) != tc.want[0] {
-				t.Fatalf("after reset: %s, want %s", got, tc.want[0])
+				b.Reset()
+				if d := b.next(); d < minBackoff || d > min(maxDelay, minBackoff*4/3) {
+					t.Fatalf("first delay after a reset: %s", d)
+				}
 			}
 		})
 	}
-	// With real jitter: within [1s, max], growing until the cap.
-	for range 200 {
-		b := newBackoff(5 * time.Minute)
-		prev := time.Duration(0)
-		for i := range 12 {
-			d := b.next()
-			if d < minBackoff || d > 5*time.Minute {
-				t.Fatalf("delay %d out of bounds: %s", i, d)
-			}
-			if i < 8 && d <= prev {
-				t.Fatalf("delay %d (%s) did not grow from %s", i, d, prev)
-			}
-			prev = d
-		}
+}
+
+func TestAgentLogLines(t *testing.T) {
+	var buf bytes.Buffer
+	log := newAgentLogger(&buf)
+	// Text from Vault cannot carry an escape sequence or start a line.
+	log.Info("renewed token \x1b[2Jacc\r\nSuccess! ttl 1s")
+	log.Warn("login failed: cannot reach Vault: dial tcp: connection refused; retrying in 1s")
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	if len(lines) != 2 || strings.ContainsAny(buf.String(), "\x1b\r") {
+		t.Fatalf("log: %q", buf.String())
 	}
-	if j := jitter(); j < 0 || j >= 1 {
-		t.Fatalf("jitter %v out of [0, 1)", j)
+	for i, want := range []string{"[INFO]  agent: renewed token [2Jacc  Success! ttl 1s", "[WARN]  agent: login failed: "} {
+		ts, rest, _ := strings.Cut(lines[i], " ")
+		if at, err := time.Parse("2006-01-02T15:04:05.000Z0700", ts); err != nil || at.Location() != time.UTC || !strings.HasPrefix(rest, want) {
+			t.Fatalf("line %d: %q, want a UTC time and %q", i+1, lines[i], want)
+		}
 	}
 }
 
@@ -345,12 +345,10 @@ func (tv *tokenVault) serve(w http.ResponseWriter, r *http.Request) {
 func startAgent(t *testing.T, args ...string) (log *syncBuffer, stop func() int) {
 	t.Helper()
 	log = &syncBuffer{}
-	e := &cmdEnv{stdin: strings.NewReader(""), stdout: log, stderr: log, flags: flag.NewFlagSet("agent", flag.ContinueOnError)}
-	e.flags.SetOutput(log)
-	e.statePath = e.flags.String("state", client.DefaultStatePath(), "")
+	cmd := commands["agent"](&baseCommand{name: "agent", stdin: strings.NewReader(""), stdout: log, stderr: log})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- runAgent(ctx, e, args) }()
+	go func() { done <- runCommand(ctx, cmd, args) }()
 	stopped := false
 	stop = func() int {
 		t.Helper()
@@ -505,7 +503,7 @@ func TestAgentProofMode(t *testing.T) {
 	// Short periods stand for -proof-every and -proof-max-age, which the
 	// flags keep at 10s and up.
 	a := &agent{cfg: agentConfig{statePath: state, proofFile: proofFile, proofEvery: 600 * time.Millisecond,
-		proofMaxAge: 200 * time.Millisecond, maxBackoff: time.Second}, auth: auth, vault: c, log: log}
+		proofMaxAge: 200 * time.Millisecond, maxBackoff: time.Second}, auth: auth, vault: c, log: newAgentLogger(log)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { a.run(ctx); close(done) }()

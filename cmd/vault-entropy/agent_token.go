@@ -18,31 +18,39 @@ import (
 
 // runToken runs token mode until ctx is done.
 func (a *agent) runToken(ctx context.Context) {
-	loginBackoff := newBackoff(a.cfg.maxBackoff)
+	loginBackoff := newRetryBackoff(a.cfg.maxBackoff)
 	// Kept across logins, reset by a successful renewal: a token that is
 	// issued but cannot be renewed must not turn into a login loop.
-	renewBackoff := newBackoff(a.cfg.maxBackoff)
+	renewBackoff := newRetryBackoff(a.cfg.maxBackoff)
 	rotation := time.NewTicker(a.cfg.rotationCheck)
 	defer rotation.Stop()
 	for ctx.Err() == nil {
+		// wait is the delay before the next login: none after a token
+		// that served its time, a backoff delay after a failure.
+		var wait time.Duration
 		secret, err := a.loginToSink(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			wait = loginBackoff.next()
+			a.log.Warn(fmt.Sprintf("login failed: %s; retrying in %s", describe(err), round(wait)))
+		default:
+			loginBackoff.Reset()
+			// A rotation check is due a full period after any login,
+			// which took up whatever rotation there was.
+			rotation.Reset(a.cfg.rotationCheck)
+			if err := a.keepToken(ctx, secret, rotation.C, renewBackoff); err != nil {
+				wait = renewBackoff.next()
+				a.log.Warn(fmt.Sprintf("%s; logging in again in %s", err, round(wait)))
 			}
-			d := loginBackoff.next()
-			a.logf("login failed: %s; retrying in %s", describe(err), round(d))
-			sleep(ctx, d)
-			continue
 		}
-		loginBackoff.reset()
-		// A rotation check is due a full period after any login, which
-		// took up whatever rotation there was.
-		rotation.Reset(a.cfg.rotationCheck)
-		if err := a.keepToken(ctx, secret, rotation.C, renewBackoff); err != nil {
-			d := renewBackoff.next()
-			a.logf("%s; logging in again in %s", err, round(d))
-			sleep(ctx, d)
+		if wait > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
 		}
 	}
 }
@@ -66,16 +74,16 @@ func (a *agent) loginToSink(ctx context.Context) (*api.Secret, error) {
 	if !secret.Auth.Renewable {
 		renewable = "not renewable"
 	}
-	a.logf("logged in (accessor %s, generation %s, ttl %s, %s, %s); token written to %s", secret.Auth.Accessor,
+	a.log.Info(fmt.Sprintf("logged in (accessor %s, generation %s, ttl %s, %s, %s); token written to %s", secret.Auth.Accessor,
 		secret.Auth.Metadata["generation"], client.Seconds(secret.Auth.LeaseDuration), renewable,
-		a.stateGenerations(), a.cfg.sink)
+		a.stateGenerations(), a.cfg.sink))
 	return secret, nil
 }
 
 // keepToken renews the token until it is time to replace it (nil), ctx is
 // done (nil), or renewing fails (the error). It also runs the rotation
 // checks that fall due meanwhile.
-func (a *agent) keepToken(ctx context.Context, secret *api.Secret, rotationC <-chan time.Time, renewBackoff *backoff) error {
+func (a *agent) keepToken(ctx context.Context, secret *api.Secret, rotationC <-chan time.Time, renewBackoff *retryBackoff) error {
 	accessor := secret.Auth.Accessor
 	issued := time.Now()
 	ttl := client.Seconds(secret.Auth.LeaseDuration)
@@ -120,29 +128,29 @@ func (a *agent) keepToken(ctx context.Context, secret *api.Secret, rotationC <-c
 			return nil
 		case <-rotationC:
 			if err := a.rotationLogin(ctx, "rotation check"); err != nil && ctx.Err() == nil {
-				a.logf("rotation check failed: %s; next one in %s", describe(err), a.cfg.rotationCheck)
+				a.log.Warn(fmt.Sprintf("rotation check failed: %s; next one in %s", describe(err), a.cfg.rotationCheck))
 			}
 		case err := <-done:
 			if err != nil {
 				return fmt.Errorf("renewing token %s failed: %s", accessor, describe(err))
 			}
-			a.logf("token %s can no longer be renewed; logging in again", accessor)
+			a.log.Info(fmt.Sprintf("token %s can no longer be renewed; logging in again", accessor))
 			return nil
 		case r := <-renewed:
-			renewBackoff.reset()
+			renewBackoff.Reset()
 			lease := 0
 			if r.Secret != nil && r.Secret.Auth != nil {
 				lease = r.Secret.Auth.LeaseDuration
 			}
-			a.logf("renewed token %s: ttl %s", accessor, client.Seconds(lease))
+			a.log.Info(fmt.Sprintf("renewed token %s: ttl %s", accessor, client.Seconds(lease)))
 			if capped(ttl, lease) {
 				schedule(false)
 			}
 		case <-refresh:
 			if renewable {
-				a.logf("token %s is near its max TTL; logging in again", accessor)
+				a.log.Info(fmt.Sprintf("token %s is near its max TTL; logging in again", accessor))
 			} else {
-				a.logf("token %s cannot be renewed and has used half its TTL; logging in again", accessor)
+				a.log.Info(fmt.Sprintf("token %s cannot be renewed and has used half its TTL; logging in again", accessor))
 			}
 			return nil
 		}
@@ -175,6 +183,3 @@ func tokenRefreshAt(issued time.Time, ttl time.Duration, extendable bool, now ti
 	}
 	return half
 }
-
-// round shortens a delay for the log.
-func round(d time.Duration) time.Duration { return d.Round(10 * time.Millisecond) }

@@ -26,62 +26,68 @@ type credentialProcess struct {
 	Expiration      string `json:"Expiration"`
 }
 
-func runAWSCredentialProcess(ctx context.Context, e *cmdEnv, args []string) error {
-	path := e.flags.String("path", "", "Vault path to read AWS credentials from, for example aws/sts/web or aws/creds/web (required)")
-	ttl := e.flags.String("ttl", "", `lifetime to ask Vault's AWS engine for, for example "15m" (its ttl parameter; default: the Vault role's)`)
-	roleARN := e.flags.String("role-arn", "", "ARN of the AWS role to assume, when the Vault role allows several (the engine's role_arn parameter)")
-	address := e.flags.String("address", "", "Vault's address (default: $VAULT_ADDR), so that a profile can name it where no environment is set")
-	e.mountFlag()
-	e.flags.Usage = func() {
-		fmt.Fprint(e.stderr, "Usage: vault-entropy aws-credential-process -path=aws/sts/ROLE [-state=PATH] [-address=URL] [-mount=auth/entropy] [-ttl=15m] [-role-arn=ARN]\n\n"+
-			"Logs in to Vault with a fresh proof, reads AWS credentials from -path, and prints\n"+
-			"them as the JSON an AWS SDK or the aws CLI expects from a credential_process\n"+
-			"command. Use it in a profile of ~/.aws/config:\n\n"+
-			"  [profile web]\n"+
-			"  credential_process = /usr/local/bin/vault-entropy aws-credential-process -path aws/sts/web -state /var/lib/web/vault-entropy.json -address https://vault.example.com:8200\n\n"+
-			"Write absolute paths: not every SDK runs the command through a shell, so ~ and\n"+
-			"$VARIABLES are not expanded. The command inherits the environment of the program\n"+
-			"using the profile (VAULT_ADDR, VAULT_CACERT, VAULT_NAMESPACE, ...).\n"+
-			"On failure nothing is printed on stdout and the exit status is not zero.\n\n")
-		e.flags.PrintDefaults()
-	}
-	if err := e.parse(args); err != nil {
-		return err
-	}
-	if *path == "" {
-		fmt.Fprintln(e.stderr, "-path is required: the Vault path of the AWS credentials, for example -path aws/sts/web")
-		return errUsage
-	}
-	if *ttl != "" {
-		// Checked here so that a typo is a usage error, not Vault's 400.
-		if d, err := parseutil.ParseDurationSecond(*ttl); err != nil || d <= 0 {
-			fmt.Fprintf(e.stderr, "-ttl %q is not a positive duration (for example 900, 15m or 1h)\n", *ttl)
-			return errUsage
-		}
+const awsHelp = `Usage: vault-entropy aws-credential-process -path=aws/sts/ROLE [-state=PATH] [-address=URL] [-mount=auth/entropy] [-ttl=15m] [-role-arn=ARN]
+
+Logs in to Vault with a fresh proof, reads AWS credentials from -path, and prints
+them as the JSON an AWS SDK or the aws CLI expects from a credential_process
+command. Use it in a profile of ~/.aws/config:
+
+  [profile web]
+  credential_process = /usr/local/bin/vault-entropy aws-credential-process -path aws/sts/web -state /var/lib/web/vault-entropy.json -address https://vault.example.com:8200
+
+Write absolute paths: not every SDK runs the command through a shell, so ~ and
+$VARIABLES are not expanded. The command inherits the environment of the program
+using the profile (VAULT_ADDR, VAULT_CACERT, VAULT_NAMESPACE, ...).
+On failure nothing is printed on stdout and the exit status is not zero.
+
+`
+
+// awsCommand is `vault-entropy aws-credential-process`.
+type awsCommand struct {
+	*baseCommand
+	flagPath    string
+	flagTTL     string
+	flagRoleARN string
+	flagAddress string
+}
+
+func (c *awsCommand) help() string { return awsHelp }
+
+func (c *awsCommand) defineFlags() {
+	f := c.flagSet(flagSetMount)
+	f.StringVar(&c.flagPath, "path", "", "Vault path to read AWS credentials from, for example aws/sts/web or aws/creds/web (required)")
+	f.StringVar(&c.flagTTL, "ttl", "", `lifetime to ask Vault's AWS engine for, for example "15m" (its ttl parameter; default: the Vault role's)`)
+	f.StringVar(&c.flagRoleARN, "role-arn", "", "ARN of the AWS role to assume, when the Vault role allows several (the engine's role_arn parameter)")
+	f.StringVar(&c.flagAddress, "address", "", "Vault's address (default: $VAULT_ADDR), so that a profile can name it where no environment is set")
+}
+
+func (c *awsCommand) run(ctx context.Context) error {
+	if c.flagPath == "" {
+		return c.usageErrorf("-path is required: the Vault path of the AWS credentials, for example -path aws/sts/web")
 	}
 	var opts []awscreds.Option
-	if *ttl != "" {
-		opts = append(opts, awscreds.WithParameter("ttl", *ttl))
+	if c.flagTTL != "" {
+		// Checked here so that a typo is a usage error, not Vault's 400.
+		if d, err := parseutil.ParseDurationSecond(c.flagTTL); err != nil || d <= 0 {
+			return c.usageErrorf("-ttl %q is not a positive duration (for example 900, 15m or 1h)", c.flagTTL)
+		}
+		opts = append(opts, awscreds.WithParameter("ttl", c.flagTTL))
 	}
-	if *roleARN != "" {
-		opts = append(opts, awscreds.WithParameter("role_arn", *roleARN))
+	if c.flagRoleARN != "" {
+		opts = append(opts, awscreds.WithParameter("role_arn", c.flagRoleARN))
 	}
-	auth, err := e.newAuth()
-	if err != nil {
-		return err
-	}
-	if *address != "" {
+	if c.flagAddress != "" {
 		// As if VAULT_ADDR said it, for the client and for the error
 		// messages that name the address (a process runs one command).
-		if err := os.Setenv(api.EnvVaultAddress, *address); err != nil {
+		if err := os.Setenv(api.EnvVaultAddress, c.flagAddress); err != nil {
 			return err
 		}
 	}
-	vc, err := vaultClient()
+	auth, vc, err := c.authAndClient()
 	if err != nil {
 		return err
 	}
-	creds, err := awscreds.New(vc, auth, *path, opts...).Retrieve(ctx)
+	creds, err := awscreds.New(vc, auth, c.flagPath, opts...).Retrieve(ctx)
 	if err != nil {
 		return err
 	}
@@ -89,7 +95,7 @@ func runAWSCredentialProcess(ctx context.Context, e *cmdEnv, args []string) erro
 	if err != nil {
 		return err
 	}
-	_, err = e.stdout.Write(out)
+	_, err = c.stdout.Write(out)
 	return err
 }
 

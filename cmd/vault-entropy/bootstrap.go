@@ -6,62 +6,89 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/entropy-auth/vault-plugin-auth-entropy/client"
 )
 
-func runBootstrap(ctx context.Context, e *cmdEnv, args []string) error {
-	wrapToken := e.flags.String("wrap-token", "", `response-wrapping token holding the enrollment bundle: "-" reads it from stdin (a token given here shows in the process list)`)
-	bundleFile := e.flags.String("bundle", "", `file holding the enrollment bundle as JSON ("-" reads stdin)`)
-	force := e.flags.Bool("force", false, "overwrite an existing state file")
-	e.flags.Usage = func() {
-		fmt.Fprint(e.stderr, "Usage: vault-entropy bootstrap (-wrap-token=- | -bundle=FILE) [-state=PATH] [-force]\n\n"+
-			"Writes the client state (mode 0600, atomically) from an enrollment bundle:\n"+
-			"  vault write -wrap-ttl=5m -field=wrapping_token -f auth/entropy/role/web/enroll\n"+
-			"  vault-entropy bootstrap -wrap-token=-   # token on stdin, not in the process list\n\n"+
-			"A wrapping token not made by an enroll endpoint (sys/wrapping/lookup's\n"+
-			"creation_path) is refused, and nothing is written.\n\n")
-		e.flags.PrintDefaults()
+const bootstrapHelp = `Usage: vault-entropy bootstrap (-wrap-token=- | -bundle=FILE) [-state=PATH] [-force]
+
+Writes the client state (mode 0600, atomically) from an enrollment bundle:
+  vault write -wrap-ttl=5m -field=wrapping_token -f auth/entropy/role/web/enroll
+  vault-entropy bootstrap -wrap-token=-   # token on stdin, not in the process list
+
+A wrapping token not made by an enroll endpoint (sys/wrapping/lookup's
+creation_path) is refused, and nothing is written.
+
+`
+
+// bootstrapCommand is `vault-entropy bootstrap`.
+type bootstrapCommand struct {
+	*baseCommand
+	flagWrapToken string
+	flagBundle    string
+	flagForce     bool
+}
+
+func (c *bootstrapCommand) help() string { return bootstrapHelp }
+
+func (c *bootstrapCommand) defineFlags() {
+	f := c.flagSet(0)
+	f.StringVar(&c.flagWrapToken, "wrap-token", "", `response-wrapping token holding the enrollment bundle: "-" reads it from stdin (a token given here shows in the process list)`)
+	f.StringVar(&c.flagBundle, "bundle", "", `file holding the enrollment bundle as JSON ("-" reads stdin)`)
+	f.BoolVar(&c.flagForce, "force", false, "overwrite an existing state file")
+}
+
+func (c *bootstrapCommand) run(ctx context.Context) error {
+	if (c.flagWrapToken == "") == (c.flagBundle == "") {
+		return c.usageErrorf("give exactly one of -wrap-token and -bundle")
 	}
-	if err := e.parse(args); err != nil {
+	if _, err := os.Stat(c.flagState); err == nil && !c.flagForce {
+		return fmt.Errorf("a state file already exists at %s; use -force to replace it (the client it holds can then no longer log in from here)", c.flagState)
+	}
+	state, err := c.enrollment(ctx)
+	if err != nil {
 		return err
 	}
-	if (*wrapToken == "") == (*bundleFile == "") {
-		fmt.Fprintln(e.stderr, "give exactly one of -wrap-token and -bundle")
-		return errUsage
-	}
-	if _, err := os.Stat(*e.statePath); err == nil && !*force {
-		return fmt.Errorf("a state file already exists at %s; use -force to replace it (the client it holds can then no longer log in from here)", *e.statePath)
-	}
-
-	var state *client.State
-	if *wrapToken != "" {
-		token, err := readSecretInput(*wrapToken, e.stdin)
-		if err != nil {
-			return err
-		}
-		c, err := vaultClient()
-		if err != nil {
-			return err
-		}
-		if state, err = client.Unwrap(ctx, c, token); err != nil {
-			return err
-		}
-	} else {
-		raw, err := readBundle(*bundleFile, e.stdin)
-		if err != nil {
-			return err
-		}
-		if state, err = client.StateFromBundle(raw); err != nil {
-			return err
-		}
-	}
-	if err := state.Save(*e.statePath); err != nil {
+	if err := state.Save(c.flagState); err != nil {
 		return fmt.Errorf("writing state: %w", err)
 	}
-	fmt.Fprintf(e.stdout, "Client %s of role %s (mount %s) enrolled; state written to %s\n",
-		client.SanitizeText(state.ClientID), client.SanitizeText(state.Role), client.SanitizeText(state.MountPath), *e.statePath)
+	fmt.Fprintf(c.stdout, "Client %s of role %s (mount %s) enrolled; state written to %s\n",
+		client.SanitizeText(state.ClientID), client.SanitizeText(state.Role), client.SanitizeText(state.MountPath), c.flagState)
 	return nil
+}
+
+// enrollment is the client state from the wrapping token or the bundle.
+func (c *bootstrapCommand) enrollment(ctx context.Context) (*client.State, error) {
+	if c.flagWrapToken != "" {
+		token, err := readSecretInput(c.flagWrapToken, c.stdin)
+		if err != nil {
+			return nil, err
+		}
+		vc, err := vaultClient()
+		if err != nil {
+			return nil, err
+		}
+		return client.Unwrap(ctx, vc, token)
+	}
+	raw, err := readBundle(c.flagBundle, c.stdin)
+	if err != nil {
+		return nil, err
+	}
+	return client.StateFromBundle(raw)
+}
+
+// readSecretInput reads a value given on the command line, or from stdin
+// when it is "-", trimmed of surrounding white space.
+func readSecretInput(value string, stdin io.Reader) (string, error) {
+	if value != "-" {
+		return strings.TrimSpace(value), nil
+	}
+	b, err := io.ReadAll(io.LimitReader(stdin, 1<<20))
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
 }
 
 func readBundle(path string, stdin io.Reader) ([]byte, error) {

@@ -1,45 +1,31 @@
 package main
 
-import (
-	"context"
-	"encoding/json"
-	"fmt"
-)
+import "context"
 
-func runLogin(ctx context.Context, e *cmdEnv, args []string) error {
-	format := formatFlag(e.flags)
-	e.mountFlag()
-	e.flags.Usage = func() {
-		fmt.Fprint(e.stderr, "Usage: vault-entropy login [-state=PATH] [-mount=auth/entropy] [-format=table|json]\n\n"+
-			"Logs in with a fresh proof and prints the token, or with -format=json the whole\n"+
-			"response as `vault write -format=json` prints it. The response must carry a receipt\n"+
-			"from the server that enrolled this client; a new entropy generation or new server\n"+
-			"keys in it are stored in the state file before the token is printed.\n\n")
-		e.flags.PrintDefaults()
-	}
-	if err := e.parse(args); err != nil {
-		return err
-	}
-	if err := checkFormat(*format); err != nil {
-		return err
-	}
-	auth, err := e.newAuth()
+const loginHelp = `Usage: vault-entropy login [-state=PATH] [-mount=auth/entropy] [-format=table|json]
+
+Logs in with a fresh proof and prints the token, or with -format=json the whole
+response as ` + "`vault write -format=json`" + ` prints it. The response must carry a receipt
+from the server that enrolled this client; a new entropy generation or new server
+keys in it are stored in the state file before the token is printed.
+
+`
+
+// loginCommand is `vault-entropy login`.
+type loginCommand struct{ *baseCommand }
+
+func (c *loginCommand) help() string { return loginHelp }
+
+func (c *loginCommand) defineFlags() { c.flagSet(flagSetMount | flagSetFormat) }
+
+func (c *loginCommand) run(ctx context.Context) error {
+	auth, vc, err := c.authAndClient()
 	if err != nil {
 		return err
 	}
-	c, err := vaultClient()
+	secret, err := vc.Auth().Login(ctx, auth)
 	if err != nil {
 		return err
 	}
-	secret, err := c.Auth().Login(ctx, auth)
-	if err != nil {
-		return err
-	}
-	if *format == "json" {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(secret)
-	}
-	_, err = fmt.Fprintln(e.stdout, secret.Auth.ClientToken)
-	return err
+	return c.output(secret, line(secret.Auth.ClientToken))
 }

@@ -1,17 +1,30 @@
-# scripts/lib/process.sh: what the scripts that run one detached server
-# (vault-server.sh, vault-agent.sh, minio-server.sh, postgres.sh) share.
+# scripts/lib/process.sh: what the scripts that run detached servers
+# (vault-server.sh, raft-cluster.sh, vault-agent.sh, minio-server.sh,
+# postgres.sh) share; register-plugin.sh and demo.sh use its messages.
 # Sourced, never run: `. "$here/lib/process.sh"`. The sourcing script sets
-#   prog     its name for messages (vault-server, minio-server, ...)
-#   pidfile  the pid file (pid_of, running and stop_process read it)
-#   log      the server's log (show_log)
+#   pidfile   the pid file (pid_of, running, launch and stop_process use it)
+#   log       the server's log (launch appends to it, show_log reads it)
+#   server    what to call the server in messages (wait_for)
 # and defines alive PID: one line over process_alive with its own
 # command-line pattern. A script whose server writes its own pid file
 # (postgres.sh: the postmaster's) redefines pid_of after sourcing this.
-# (SC2154: here, prog, pidfile and log are the sourcing script's.)
-# shellcheck shell=bash disable=SC2154
+# (SC2154: here, pidfile, log and server are the sourcing script's;
+# SC2034: cmd and dir are set here for it.)
+# shellcheck shell=bash disable=SC2154,SC2034
+
+# prog: the script's name, for messages (vault-server, minio-server, ...).
+prog=$(basename "$0" .sh)
 
 # say MESSAGE...: MESSAGE on stderr, after the script's name.
 say() { echo "$prog: $*" >&2; }
+
+# usage: the script's own "# Usage:" lines (up to the first bare "#") on
+# stderr, as "usage: ...", so that the usage is written once, where it is
+# documented; exits 2.
+usage() {
+  sed -n '/^# Usage:/,/^#$/{/^#$/d;s/^# Usage:/usage:/;s/^# \{0,1\}//;p;}' "$0" >&2
+  exit 2
+}
 
 # tool_bin VAR BUILD: the program named by the environment variable VAR if
 # it is set and not empty, else what scripts/BUILD prints (it builds the
@@ -117,11 +130,70 @@ poll() {
   return 2
 }
 
+# launch COMMAND...: starts COMMAND detached, its output appended to the
+# log after a line that marks this start, its pid in the pid file; then
+# waits (up to 10 s) until it has exec'd the server (running: until then
+# its command line is this script's, which alive does not take for the
+# server) or has ended. setsid: its own session and process group (Vault's
+# plugins join it), so a Ctrl-C in the caller's terminal does not reach it
+# and kill_group can end the whole group. Not a group leader here, so
+# setsid execs without forking and $! is the server's pid. Secrets go in
+# the environment (VAR=value launch ...), never on the command line.
+launch() {
+  printf '\n==== %s %s.sh start\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$prog" >>"$log"
+  setsid "$@" >>"$log" 2>&1 </dev/null &
+  echo $! >"$pidfile"
+  for _ in $(seq 1 100); do
+    running && break
+    kill -0 "$(pid_of)" 2>/dev/null || break
+    sleep 0.1
+  done
+}
+
+# wait_for WHAT COMMAND...: retries COMMAND (poll) for up to 60 s, 0.2 s
+# apart, while the server runs. Returns 0 once it succeeded; else says why
+# (the server exited, or the time ran out), shows the end of the log and
+# returns 1.
+wait_for() {
+  local rc=0
+  poll 300 0.2 "${@:2}" || rc=$?
+  case "$rc" in
+    0) return 0 ;;
+    1) show_log "$server exited while waiting for $1" 40 ;;
+    *) show_log "timed out after 60 s waiting for $server: $1" 40 ;;
+  esac
+  return 1
+}
+
 # show_log MESSAGE LINES: says MESSAGE, then the last LINES lines of the
 # server's log on stderr, for a start that failed.
 show_log() {
   say "$1; last lines of $log:"
   tail -n "$2" "$log" >&2
+}
+
+# take_dir COMMAND DIR [ARG...]: sets cmd and dir from the script's
+# arguments (usage without both). DIR must be private (private_dir; the
+# start command creates it); dir becomes its absolute, canonical path, as
+# it is written into configurations and matched against the server's
+# command line.
+take_dir() {
+  [ $# -ge 2 ] || usage
+  cmd=$1
+  dir=$2
+  if [ "$cmd" = start ]; then private_dir "$dir" create; else private_dir "$dir"; fi
+  dir=$(cd "$dir" && pwd -P)
+}
+
+# start_or_stop COMMAND DIR [ARG]: the commands of a script that runs one
+# server: `start DIR ARG` runs the script's start ARG, `stop DIR` its stop;
+# anything else is usage.
+start_or_stop() {
+  case "$1:$#" in
+    start:3) start "$3" ;;
+    stop:2) stop ;;
+    *) usage ;;
+  esac
 }
 
 # Files in DIR are read back (a sourced root.env, init.json's root token,
@@ -135,7 +207,10 @@ file_mode() { stat -c %a "$1" 2>/dev/null || stat -f %Lp "$1"; }
 # can write it; otherwise says why and returns 1.
 not_shared() {
   local uid mode
-  uid=$(file_uid "$1") && mode=$(file_mode "$1") || { say "cannot stat $1"; return 1; }
+  if ! uid=$(file_uid "$1") || ! mode=$(file_mode "$1"); then
+    say "cannot stat $1"
+    return 1
+  fi
   if [ "$uid" != "$(id -u)" ]; then
     say "refusing $1: it belongs to uid $uid, not to this user (uid $(id -u))"
     return 1

@@ -591,7 +591,7 @@ func TestTidy(t *testing.T) {
 	if s, _ := status["error"].(string); s != "" {
 		t.Fatalf("tidy failed: %s", s)
 	}
-	for _, field := range []string{"nonces_deleted", "entropy_deleted", "clients_deleted"} {
+	for _, field := range []string{"entropy_deleted", "clients_deleted"} {
 		if _, ok := asUint(status[field]); !ok {
 			t.Fatalf("tidy/status lacks %s: %v", field, status)
 		}

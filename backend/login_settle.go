@@ -1,0 +1,174 @@
+package backend
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/entropy-auth/vault-plugin-auth-entropy/backend/protocol"
+)
+
+// settle records the outcome of authenticate (checked: its error) and is
+// the login's only writer: a failed proof counts toward its source's
+// lockout; a verified proof's nonce is claimed; a clone is recorded and
+// refused; an accepted proof may promote, issue or hand out again a
+// generation and lift a lock that has run out. It returns the receipt of
+// an accepted login, to be sealed. The caller holds the client's lock.
+func (b *entropyBackend) settle(l *login, checked error) (*protocol.Receipt, error) {
+	if checked != nil {
+		var refusal *loginRefusal
+		if errors.As(checked, &refusal) && testsEntropy(refusal.reason) {
+			b.recordFailure(l)
+		}
+		return nil, checked
+	}
+	// Claimed before a clone is recorded, so that replaying an accepted
+	// proof after a rotation is a replay, not a clone that locks the
+	// client.
+	if err := b.nonces.claim(l.ctx, l.storage, l.claims.NonceID(), l.claims.IssuedAt(), l.now, l.config.AllowedClockSkew); err != nil {
+		if isNonceRefusal(err) {
+			return nil, refuse(err)
+		}
+		return nil, err
+	}
+	if l.kind == genSuperseded {
+		if err := b.recordClone(l); err != nil {
+			return nil, err
+		}
+		return nil, refuse(errClone)
+	}
+	receipt := l.claims.NewReceipt(l.role.ChallengeRequired)
+	if err := b.recordAccepted(l, receipt); err != nil {
+		return nil, err
+	}
+	if l.claims.Header.KeyID.String() != l.keyring.Keys[0].ID {
+		receipt.ServerKeys = publishedKeys(l.keyring)
+	}
+	return receipt, nil
+}
+
+// recordAccepted updates the client for an accepted proof: a proven
+// pending generation becomes current, a due rotation is issued into
+// receipt, a lock that has run out is lifted. The record is written once,
+// after any new entropy and before the entropy it no longer names is
+// deleted.
+func (b *entropyBackend) recordAccepted(l *login, receipt *protocol.Receipt) error {
+	c := l.client
+	changed := false
+	var obsolete uint64
+	if l.claims.Generation() == c.PendingGeneration {
+		obsolete = c.promote(len(l.entropy), l.claims.IssuedAt())
+		changed = true
+		b.Logger().Info("entropy generation proven; the previous one is superseded", "role", c.Role, "client_id", c.ClientID,
+			"generation", c.Generation, "superseded_generation", c.SupersededGeneration)
+	}
+	rot, issued, err := b.rotation(l)
+	if err != nil {
+		return err
+	}
+	receipt.Rotation = rot
+	changed = changed || issued
+	if c.Locked {
+		c.unlock() // a lock that has run out: a proof has succeeded
+		changed = true
+	}
+	if !changed {
+		return nil
+	}
+	if err := b.putClientRecord(l.ctx, l.storage, c); err != nil {
+		return err
+	}
+	if obsolete != 0 {
+		return b.deleteEntropy(l.ctx, l.storage, c.Role, c.ClientID, obsolete)
+	}
+	return nil
+}
+
+// A client's entropy rotates in band: a login that proves the current
+// generation after the role's rotation period is handed the next one,
+// sealed in its receipt, and the first login that proves the next one makes
+// it current. Until then both are valid, so a client that crashes before
+// saving the new generation, or a server that crashes before recording it,
+// costs at worst the same pending generation handed out again.
+
+// rotation returns the generation to hand to a login that has just proven
+// its client's current generation: the pending one again if there is one,
+// else a new one if rotation is due, else nil. It reports whether it
+// issued a new one, changing the record. A new generation's entropy is
+// stored before the caller stores the record that names it, so that a
+// record never names entropy that is not there.
+func (b *entropyBackend) rotation(l *login) (*protocol.Rotation, bool, error) {
+	c, r := l.client, l.role
+	if c.PendingGeneration != 0 {
+		entropy, err := b.entropy(l.ctx, l.storage, c.Role, c.ClientID, c.PendingGeneration)
+		if err != nil {
+			return nil, false, err
+		}
+		if entropy != nil {
+			b.Logger().Info("pending entropy generation handed out again (the client did not take it up: it crashed, or another holder of its material logged in)",
+				"role", c.Role, "client_id", c.ClientID, "generation", c.PendingGeneration)
+			return &protocol.Rotation{
+				Generation:   c.PendingGeneration,
+				Entropy:      entropy,
+				SampleCount:  c.PendingSampleCount,
+				SampleLength: c.PendingSampleLength,
+			}, false, nil
+		}
+		// Nobody can have proven entropy that is gone: make it again.
+		b.Logger().Warn("pending entropy generation missing from storage; issuing a new one",
+			"role", c.Role, "client_id", c.ClientID, "generation", c.PendingGeneration)
+	} else if !c.rotationDue(r, l.now) {
+		return nil, false, nil
+	}
+
+	sampling := r.sampling()
+	if err := sampling.Validate(r.EntropySize); err != nil {
+		return nil, false, fmt.Errorf("role %s: %w", c.Role, err)
+	}
+	entropy := make([]byte, r.EntropySize)
+	if _, err := rand.Read(entropy); err != nil {
+		return nil, false, err
+	}
+	next := c.Generation + 1
+	if err := b.putEntropy(l.ctx, l.storage, c.Role, c.ClientID, next, entropy); err != nil {
+		return nil, false, err
+	}
+	c.PendingGeneration, c.PendingCreatedAt = next, l.now
+	c.PendingSampleCount, c.PendingSampleLength = sampling.Count, sampling.Length
+	b.Logger().Info("entropy generation issued", "role", c.Role, "client_id", c.ClientID, "generation", next)
+	return &protocol.Rotation{
+		Generation:   next,
+		Entropy:      entropy,
+		SampleCount:  sampling.Count,
+		SampleLength: sampling.Length,
+	}, true, nil
+}
+
+// recordClone reports a verified proof of a superseded generation and
+// applies the role's clone_action.
+func (b *entropyBackend) recordClone(l *login) error {
+	c, g := l.client, l.claims.Generation()
+	action := cloneActionLock
+	if !l.role.locksClones() {
+		action = cloneActionLog
+	}
+	b.Logger().Error("clone detected: a superseded entropy generation was proven after its successor",
+		"role", c.Role, "client_id", c.ClientID, "generation", g, "current_generation", c.Generation,
+		"remote_addr", l.remoteAddr, "clone_action", action)
+	if action != cloneActionLock {
+		return nil
+	}
+	c.lock(l.now, time.Time{}, fmt.Sprintf("clone detected: generation %d proven after generation %d", g, c.Generation))
+	return b.putClientRecord(l.ctx, l.storage, c)
+}
+
+// publishedKeys is the keyring as a receipt carries it to a client whose
+// proof was sealed to a key that is no longer current.
+func publishedKeys(kr *keyring) []protocol.PublishedKey {
+	out := make([]protocol.PublishedKey, len(kr.Keys))
+	for i, k := range kr.Keys {
+		out[i] = protocol.PublishedKey{KeyID: k.ID, Suite: k.Suite, PublicKey: k.PublicKey, Current: i == 0}
+	}
+	return out
+}

@@ -51,18 +51,19 @@ fmtcheck:
 	@out=$$(gofmt -l $(GOFILES) </dev/null); \
 	if [ -n "$$out" ]; then echo "gofmt would change these files (run make fmt):"; echo "$$out"; exit 1; fi
 
-## vet: go vet every package
+## vet: go vet every package (of both modules: the plugin's and testing/'s)
 vet:
 	$(GO) vet ./...
+	$(GO) -C testing vet ./...
 
-## unit-test: unit tests with the race detector (no Vault process; everything but ./testing/...)
+## unit-test: unit tests with the race detector (no Vault process; the plugin's module, not testing/'s)
 unit-test:
-	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v '/testing/')
+	$(GO) test -race -count=1 ./...
 
-## integration-test: end-to-end tests in ./testing against a real Vault (Vault, MinIO and binaries built once)
+## integration-test: end-to-end tests in the testing/ module against a real Vault (Vault, MinIO and binaries built once)
 integration-test: build
-	@echo "ENTROPY_INTEGRATION=1 VAULT_BIN=$(VAULT_BIN) MINIO_BIN=$(MINIO_BIN) ENTROPY_BIN_DIR=$(BIN) $(GO) test -count=1 -timeout 30m -p 1 -v ./testing/..."; \
-	ENTROPY_INTEGRATION=1 VAULT_BIN=$(VAULT_BIN) MINIO_BIN=$(MINIO_BIN) ENTROPY_BIN_DIR=$(BIN) $(GO) test -count=1 -timeout 30m -p 1 -v ./testing/...
+	@echo "ENTROPY_INTEGRATION=1 VAULT_BIN=$(VAULT_BIN) MINIO_BIN=$(MINIO_BIN) ENTROPY_BIN_DIR=$(BIN) $(GO) -C testing test -count=1 -timeout 30m -p 1 -v ./..."; \
+	ENTROPY_INTEGRATION=1 VAULT_BIN=$(VAULT_BIN) MINIO_BIN=$(MINIO_BIN) ENTROPY_BIN_DIR=$(BIN) $(GO) -C testing test -count=1 -timeout 30m -p 1 -v ./...
 
 ## test: everything CI checks: fmtcheck, vet, unit-test, fuzz-short, integration-test
 test: fmtcheck vet unit-test fuzz-short integration-test
@@ -91,24 +92,26 @@ vectors:
 ## load: entropy vs AppRole logins/s, p50/p99 (service, batch), 100k clients, rotation, garbage; writes $(PERFDIR)/load.{json,md,svg} (LOADFLAGS=-quick: short)
 load: build
 	@mkdir -p $(PERFDIR); \
-	VAULT_BIN=$(VAULT_BIN) ENTROPY_BIN_DIR=$(BIN) $(GO) run ./testing/load/cmd/entropy-load \
+	$(GO) -C testing build -o $(BIN)/entropy-load ./load/cmd/entropy-load; \
+	VAULT_BIN=$(VAULT_BIN) ENTROPY_BIN_DIR=$(BIN) $(BIN)/entropy-load \
 	  -out $(PERFDIR)/load.json -svg $(PERFDIR)/load.svg $(LOADFLAGS) | tee $(PERFDIR)/load.md
 
 ## soak: logins at saturation for SOAKTIME (default 10m) with background rotation; fails on any error; writes $(PERFDIR)/soak.{json,md}
 soak: build
 	@mkdir -p $(PERFDIR); \
-	VAULT_BIN=$(VAULT_BIN) ENTROPY_BIN_DIR=$(BIN) $(GO) run ./testing/load/cmd/entropy-load \
+	$(GO) -C testing build -o $(BIN)/entropy-load ./load/cmd/entropy-load; \
+	VAULT_BIN=$(VAULT_BIN) ENTROPY_BIN_DIR=$(BIN) $(BIN)/entropy-load \
 	  -soak $(SOAKTIME) -out $(PERFDIR)/soak.json $(LOADFLAGS) | tee $(PERFDIR)/soak.md
 
 ## failover: a 3-node raft cluster on loopback; the leader killed 5 times during a login load; reports the gaps
 failover: build
 	@ENTROPY_INTEGRATION=1 VAULT_BIN=$(VAULT_BIN) ENTROPY_BIN_DIR=$(BIN) ENTROPY_FAILOVER_ROUNDS=5 \
-	  $(GO) test -count=1 -timeout 30m -v ./testing/failover/
+	  $(GO) -C testing test -count=1 -timeout 30m -v ./failover/
 
 ## crash: 100 rounds of SIGKILL to the client or to Vault during rotation (about 5 minutes)
 crash: build
 	@ENTROPY_INTEGRATION=1 VAULT_BIN=$(VAULT_BIN) ENTROPY_BIN_DIR=$(BIN) ENTROPY_CRASH_ROUNDS=100 \
-	  $(GO) test -count=1 -timeout 30m -v ./testing/crash/
+	  $(GO) -C testing test -count=1 -timeout 30m -v ./crash/
 
 ## demo: Vault with the plugin at auth/entropy; a client enrolls, logs in and reads a secret
 demo:

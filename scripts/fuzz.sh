@@ -16,7 +16,8 @@
 #   FUZZ_LOG=DIR   keep each target's output there (default: a temporary
 #                  directory, removed at exit)
 # Targets are listed with go test -list, in packages whose test files
-# declare a Fuzz function; the ./testing/... end-to-end packages have none.
+# declare a Fuzz function. ./... is the plugin's module: testing/ is a
+# module of its own, and its end-to-end packages have none.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

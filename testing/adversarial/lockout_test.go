@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/vault/api"
-
 	"github.com/entropy-auth/vault-plugin-auth-entropy/client"
 	"github.com/entropy-auth/vault-plugin-auth-entropy/testing/harness"
 )
@@ -49,7 +47,7 @@ func testLockout(t *testing.T, e *env) {
 		logFrom := len(e.Log(t))
 		before := e.MountStorage(t, mount)
 
-		renewer := e.tokenClient(t, e.honestToken(t, lockoutVictim))
+		renewer := e.TokenClient(t, e.honestToken(t, lockoutVictim))
 
 		// The honest client, in the background: every error is reported.
 		ctx, cancel := context.WithTimeout(t.Context(), lockoutAttack)
@@ -230,17 +228,6 @@ func (e *env) tryHonestToken(t testing.TB, rc string) (string, error) {
 		return "", fmt.Errorf("no token")
 	}
 	return secret.Auth.ClientToken, nil
-}
-
-// tokenClient is a Vault client holding token.
-func (e *env) tokenClient(t testing.TB, token string) *api.Client {
-	t.Helper()
-	c, err := e.Client.Clone()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetToken(token)
-	return c
 }
 
 // logSince is the server log after offset from, once the plugin's lines

@@ -74,7 +74,7 @@ func TestLeaderFailover(t *testing.T) {
 	for k := range nClients {
 		wg.Go(func() { ld.run(ctx, k, ids[k], auths[k]) })
 	}
-	waitFor(t, 30*time.Second, "the clients' first logins", func() bool { return ld.resumed(ids, time.Time{}, 2) })
+	harness.WaitFor(t, 30*time.Second, "the clients' first logins", func() bool { return ld.resumed(ids, time.Time{}, 2) })
 
 	var firstKill time.Time
 	for r := range rounds {
@@ -88,7 +88,7 @@ func TestLeaderFailover(t *testing.T) {
 		killed := time.Now() // the script returns once the node is gone
 		next := c.Leader(t)
 		elected := time.Since(killing)
-		waitFor(t, time.Minute, "logins through the new leader", func() bool { return ld.resumed(ids, killed, 2) })
+		harness.WaitFor(t, time.Minute, "logins through the new leader", func() bool { return ld.resumed(ids, killed, 2) })
 		gap, first, ok := ld.gap(killing, killed)
 		if !ok {
 			t.Fatalf("round %d: no accepted login on one side of the kill", r+1)
@@ -117,7 +117,7 @@ func TestLeaderFailover(t *testing.T) {
 // and the raft configuration counts three voters.
 func checkRejoined(t *testing.T, c *harness.Cluster, i int) {
 	t.Helper()
-	waitFor(t, 30*time.Second, fmt.Sprintf("node%d to rejoin", i+1), func() bool {
+	harness.WaitFor(t, 30*time.Second, fmt.Sprintf("node%d to rejoin", i+1), func() bool {
 		l, err := c.Nodes[i].Client.Sys().Leader()
 		if err != nil || !l.HAEnabled || l.LeaderAddress == "" {
 			return false
@@ -158,16 +158,4 @@ func counts(c [len(outcomeNames)]int) string {
 		s += fmt.Sprintf("%s=%d ", outcome(o), n)
 	}
 	return s
-}
-
-// waitFor polls cond every 100 ms until it holds, or fails the test after d.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }

@@ -25,16 +25,23 @@ func (s *Server) Write(t testing.TB, path string, data map[string]interface{}) *
 	return secret
 }
 
-// Enroll enrolls a client in role at auth/MOUNT (clientID "" lets the
-// server choose), unwraps the bundle through the library and saves the
-// client state in a fresh temporary directory; it returns the state's path.
-func (s *Server) Enroll(t testing.TB, mount, role, clientID string) string {
+// TokenClient is a client of the server that uses token ("" for none).
+func (s *Server) TokenClient(t testing.TB, token string) *api.Client {
 	t.Helper()
 	c, err := s.Client.Clone()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.SetToken(s.RootToken)
+	c.SetToken(token)
+	return c
+}
+
+// Enroll enrolls a client in role at auth/MOUNT (clientID "" lets the
+// server choose), unwraps the bundle through the library and saves the
+// client state in a fresh temporary directory; it returns the state's path.
+func (s *Server) Enroll(t testing.TB, mount, role, clientID string) string {
+	t.Helper()
+	c := s.TokenClient(t, s.RootToken)
 	c.SetWrappingLookupFunc(func(string, string) string { return "5m" })
 	data := map[string]interface{}{}
 	if clientID != "" {

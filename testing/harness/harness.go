@@ -16,7 +16,6 @@ package harness
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -43,38 +42,61 @@ func Integration(t testing.TB) {
 	}
 }
 
-// RepoRoot returns the repository root: the nearest directory above the
-// working directory that holds go.mod.
+// rootModule is the plugin's module path. The repository root is the
+// directory whose go.mod declares it: testing/ is a module of its own, so
+// the nearest go.mod is not always the root's.
+const rootModule = "github.com/entropy-auth/vault-plugin-auth-entropy"
+
+// RepoRoot returns the repository root (see FindRepoRoot), failing the
+// test if there is none.
 func RepoRoot(t testing.TB) string {
 	t.Helper()
-	root, err := repoRoot()
+	root, err := FindRepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return root
 }
 
-func repoRoot() (string, error) {
+// FindRepoRoot returns the repository root: the nearest directory at or
+// above the working directory whose go.mod declares the plugin's module.
+// It is RepoRoot for programs (testing/load/cmd/entropy-load).
+func FindRepoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
 	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+		if declaresModule(filepath.Join(dir, "go.mod"), rootModule) {
 			return dir, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("harness: no go.mod above the working directory")
+			return "", fmt.Errorf("harness: no go.mod of module %s above the working directory: run from the repository", rootModule)
 		}
 		dir = parent
 	}
 }
 
+// declaresModule reports whether the go.mod at path declares module mod.
+func declaresModule(path, mod string) bool {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if name, ok := strings.CutPrefix(strings.TrimSpace(line), "module "); ok {
+			f := strings.Fields(name)
+			return len(f) > 0 && strings.Trim(f[0], `"`) == mod
+		}
+	}
+	return false
+}
+
 // runScript runs scripts/NAME with extra environment and returns its
 // stdout, trimmed; the error carries stderr.
 func runScript(env []string, name string, args ...string) (string, error) {
-	root, err := repoRoot()
+	root, err := FindRepoRoot()
 	if err != nil {
 		return "", err
 	}
@@ -98,10 +120,34 @@ func script(t testing.TB, env []string, name string, args ...string) string {
 	return out
 }
 
+// pinnedBinary is a server binary of a pinned version: the path in the
+// variable env, or what scripts/script builds (or finds in its cache),
+// looked up once per process.
+type pinnedBinary struct {
+	name, env, script string
+
+	once sync.Once
+	path string
+	err  error
+}
+
+func (b *pinnedBinary) get(t testing.TB) string {
+	t.Helper()
+	b.once.Do(func() {
+		if v := os.Getenv(b.env); v != "" {
+			b.path = v
+			return
+		}
+		b.path, b.err = runScript(nil, b.script)
+	})
+	if b.err != nil {
+		t.Fatalf("building %s: %v", b.name, b.err)
+	}
+	return b.path
+}
+
 var (
-	vaultOnce sync.Once
-	vaultBin  string
-	vaultErr  error
+	vaultBinary = &pinnedBinary{name: "Vault", env: "VAULT_BIN", script: "build-vault.sh"}
 
 	binOnce    sync.Once
 	pluginPath string
@@ -113,17 +159,7 @@ var (
 // Vault with scripts/build-vault.sh, once per process.
 func VaultBinary(t testing.TB) string {
 	t.Helper()
-	vaultOnce.Do(func() {
-		if v := os.Getenv("VAULT_BIN"); v != "" {
-			vaultBin = v
-			return
-		}
-		vaultBin, vaultErr = runScript(nil, "build-vault.sh")
-	})
-	if vaultErr != nil {
-		t.Fatalf("building Vault: %v", vaultErr)
-	}
-	return vaultBin
+	return vaultBinary.get(t)
 }
 
 // Binaries builds cmd/vault-plugin-auth-entropy and cmd/vault-entropy once

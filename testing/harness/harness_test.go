@@ -4,7 +4,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -30,9 +29,9 @@ func TestServerSurvivesRestartAndCrash(t *testing.T) {
 		bounce func(testing.TB)
 	}{{"restart", s.Restart}, {"kill", s.Kill}}
 	for _, step := range steps {
-		before := pid(t, s)
+		before := s.PID(t)
 		step.bounce(t)
-		if after := pid(t, s); after == before {
+		if after := s.PID(t); after == before {
 			t.Fatalf("after %s: still pid %d", step.name, after)
 		}
 		if _, err := s.Client.Auth().Token().LookupSelf(); err != nil {
@@ -46,7 +45,7 @@ func TestServerSurvivesRestartAndCrash(t *testing.T) {
 		t.Fatalf("vault CLI: %q, %v", out, err)
 	}
 
-	last := pid(t, s)
+	last := s.PID(t)
 	script(t, []string{"VAULT_BIN=" + VaultBinary(t)}, "vault-server.sh", "stop", s.Dir)
 	if processRuns(last) {
 		t.Errorf("pid %d still runs after stop", last)
@@ -58,18 +57,4 @@ func TestServerSurvivesRestartAndCrash(t *testing.T) {
 		c.Close()
 		t.Errorf("%s still accepts connections after stop", s.Addr)
 	}
-}
-
-// pid is the server's pid from DIR/vault.pid.
-func pid(t *testing.T, s *Server) int {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(s.Dir, "vault.pid"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
 }

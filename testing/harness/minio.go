@@ -21,28 +21,14 @@ type MinIO struct {
 	RootPassword string
 }
 
-var (
-	minioOnce sync.Once
-	minioBin  string
-	minioErr  error
-)
+var minioBinary = &pinnedBinary{name: "MinIO", env: "MINIO_BIN", script: "build-minio.sh"}
 
 // MinIOBinary returns $MINIO_BIN, or builds (or finds cached) the pinned
 // MinIO with scripts/build-minio.sh, once per process. A cold build takes
 // several minutes.
 func MinIOBinary(t testing.TB) string {
 	t.Helper()
-	minioOnce.Do(func() {
-		if v := os.Getenv("MINIO_BIN"); v != "" {
-			minioBin = v
-			return
-		}
-		minioBin, minioErr = runScript(nil, "build-minio.sh")
-	})
-	if minioErr != nil {
-		t.Fatalf("building MinIO: %v", minioErr)
-	}
-	return minioBin
+	return minioBinary.get(t)
 }
 
 // minioDirPrefix starts the name of each server's directory in

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/entropy-auth/vault-plugin-auth-entropy/testing/proc"
 )
 
 // Postgres is one PostgreSQL server run by scripts/postgres.sh: Debian's
@@ -111,12 +113,7 @@ func (p *Postgres) Stop(t testing.TB) {
 // PID is the postmaster's pid from DIR/data/postmaster.pid, 0 when there
 // is none.
 func (p *Postgres) PID() int {
-	b, err := os.ReadFile(filepath.Join(p.Dir, "data", "postmaster.pid"))
-	if err != nil {
-		return 0
-	}
-	first, _, _ := strings.Cut(string(b), "\n")
-	pid, err := strconv.Atoi(strings.TrimSpace(first))
+	pid, err := proc.ReadPIDFile(filepath.Join(p.Dir, "data", "postmaster.pid"))
 	if err != nil {
 		return 0
 	}
@@ -131,15 +128,8 @@ func (p *Postgres) Processes() []int {
 		return nil
 	}
 	pids := []int{postmaster}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if ppid, _ := parentPID(pid); ppid == postmaster {
-			pids = append(pids, pid)
-		}
+	for _, c := range proc.Children(postmaster) {
+		pids = append(pids, c.PID)
 	}
 	return pids
 }

@@ -2,7 +2,7 @@ package harness
 
 import (
 	"errors"
-	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/entropy-auth/vault-plugin-auth-entropy/testing/proc"
 )
 
 // readEnvFile reads a file of `export NAME=VALUE` lines as the scripts
@@ -103,38 +105,26 @@ func startOnFreePort(t testing.TB, what string, start func(port int) (taken bool
 	t.Fatalf("starting %s: %v", what, err)
 }
 
-// procStat is the part of /proc/PID/stat after the command name:
-// "STATE PPID ...".
-func procStat(pid int) ([]string, error) {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return nil, err
-	}
-	stat := string(b) // "PID (COMM) STATE PPID ..."; COMM may hold ") "
-	return strings.Fields(stat[strings.LastIndex(stat, ")")+1:]), nil
-}
-
-// parentPID is pid's parent, from /proc.
-func parentPID(pid int) (int, error) {
-	f, err := procStat(pid)
-	if err != nil {
-		return 0, err
-	}
-	if len(f) < 2 {
-		return 0, fmt.Errorf("/proc/%d/stat: no parent", pid)
-	}
-	return strconv.Atoi(f[1])
-}
-
 // processRuns reports whether pid runs; a zombie (exited, not yet reaped
 // by its parent) does not count. Without procfs, kill -0 decides.
 func processRuns(pid int) bool {
 	if syscall.Kill(pid, 0) != nil {
 		return false
 	}
-	f, err := procStat(pid)
+	st, err := proc.ReadStat(pid)
 	if err != nil {
-		return !os.IsNotExist(err)
+		return !errors.Is(err, fs.ErrNotExist)
 	}
-	return len(f) > 0 && f[0] != "Z"
+	return st.State != "Z"
+}
+
+// PID is the server's pid, from DIR/vault.pid (scripts/vault-server.sh
+// writes it while the server runs).
+func (s *Server) PID(t testing.TB) int {
+	t.Helper()
+	pid, err := proc.ReadPIDFile(filepath.Join(s.Dir, "vault.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
 }

@@ -111,3 +111,22 @@ func StorageDiff(before, after map[string]string) (added, removed, changed []str
 	slices.Sort(changed)
 	return added, removed, changed
 }
+
+// StorageList is one level of a MountStorage snapshot under dir (which
+// ends in "/", or is "" for the top), as a storage List would return it:
+// the keys directly under dir, and each folder below it once with its
+// trailing "/", sorted.
+func StorageList(storage map[string]string, dir string) []string {
+	seen := map[string]bool{}
+	for k := range storage {
+		rest, ok := strings.CutPrefix(k, dir)
+		if !ok || rest == "" {
+			continue
+		}
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			rest = rest[:i+1]
+		}
+		seen[rest] = true
+	}
+	return slices.Sorted(maps.Keys(seen))
+}

@@ -46,7 +46,7 @@ func (e *env) loginToken(t *testing.T, state string) (*api.Client, string) {
 	t.Helper()
 	secret, err := e.login(t, state)
 	must(t, err)
-	tc := e.tokenClient(t, secret.Auth.ClientToken)
+	tc := e.TokenClient(t, secret.Auth.ClientToken)
 	self, err := tc.Auth().Token().LookupSelfWithContext(t.Context())
 	must(t, err)
 	entity, _ := self.Data["entity_id"].(string)

@@ -28,9 +28,23 @@ const (
 
 func newEnv(t *testing.T, mounts ...string) *env {
 	t.Helper()
+	return startEnv(t, func(t *testing.T) *harness.Server { return harness.StartServer(t) }, mounts...)
+}
+
+// newRawEnv is newEnv on a server with sys/raw enabled
+// (harness.StartRawServer), for a test that reads the mount's storage with
+// MountStorage. It sets the test's environment: the test must not be
+// parallel.
+func newRawEnv(t *testing.T, mounts ...string) *env {
+	t.Helper()
+	return startEnv(t, harness.StartRawServer, mounts...)
+}
+
+func startEnv(t *testing.T, start func(*testing.T) *harness.Server, mounts ...string) *env {
+	t.Helper()
 	harness.Integration(t)
 	_, cli := harness.Binaries(t)
-	s := harness.StartServer(t)
+	s := start(t)
 	s.EnablePlugin(t, mounts...)
 	e := &env{Server: s, cli: cli}
 	must(t, s.Client.Sys().MountWithContext(t.Context(), "secret", &api.MountInput{Type: "kv", Options: map[string]string{"version": "2"}}))
@@ -78,9 +92,7 @@ func (e *env) login(t *testing.T, statePath string) (*api.Secret, error) {
 // the HTTP status of the refusal.
 func (e *env) rawLogin(t *testing.T, path string, data map[string]interface{}) (string, int) {
 	t.Helper()
-	c, err := e.Client.Clone()
-	must(t, err)
-	c.ClearToken()
+	c := e.TokenClient(t, "")
 	s, err := c.Logical().WriteWithContext(t.Context(), path, data)
 	var re *api.ResponseError
 	if errors.As(err, &re) {
@@ -127,15 +139,6 @@ func freshLoginData(t *testing.T, statePath string) (string, map[string]interfac
 	lr, _, err := auth.NewLoginRequest(t.Context(), nil) // nil: not in challenge mode
 	must(t, err)
 	return lr.Path, lr.Data()
-}
-
-// tokenClient is a client that uses the given token.
-func (e *env) tokenClient(t *testing.T, token string) *api.Client {
-	t.Helper()
-	c, err := e.Client.Clone()
-	must(t, err)
-	c.SetToken(token)
-	return c
 }
 
 // runCLI runs vault-entropy against the server.

@@ -7,17 +7,11 @@ package integration
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -26,7 +20,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -34,6 +27,7 @@ import (
 
 	"github.com/entropy-auth/vault-plugin-auth-entropy/backend/protocol"
 	"github.com/entropy-auth/vault-plugin-auth-entropy/client"
+	"github.com/entropy-auth/vault-plugin-auth-entropy/testing/harness"
 )
 
 // entropyMount is where newEnv mounts the plugin.
@@ -57,7 +51,7 @@ func TestRotationOverManyLogins(t *testing.T) {
 		if err != nil {
 			t.Fatalf("login %d: %v", i, err)
 		}
-		c := e.tokenClient(t, secret.Auth.ClientToken)
+		c := e.TokenClient(t, secret.Auth.ClientToken)
 		if sec, err := c.Logical().ReadWithContext(t.Context(), allowedSecret); err != nil || sec == nil {
 			t.Fatalf("login %d: reading the allowed secret: %v", i, err)
 		}
@@ -240,28 +234,6 @@ func TestServerKilledDuringRotation(t *testing.T) {
 	}
 }
 
-// loginUntil retries a library login until it succeeds or the deadline
-// passes (the server may still be coming up); nil if it never did.
-func (e *env) loginUntil(t *testing.T, state string, within time.Duration) *api.Secret {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	var last error
-	for time.Now().Before(deadline) {
-		auth, err := client.NewEntropyAuth(client.WithStateFile(state))
-		must(t, err)
-		c, err := e.Client.Clone()
-		must(t, err)
-		s, err := c.Auth().Login(t.Context(), auth)
-		if err == nil {
-			return s
-		}
-		last = err
-		time.Sleep(250 * time.Millisecond)
-	}
-	t.Logf("last login error: %v", last)
-	return nil
-}
-
 // TestCloneDetected: two copies of one state file. A proves a new
 // generation; B, still at the old one, is refused as a clone, the client is
 // locked (the honest copy too) and the server log says so, with role, client
@@ -413,7 +385,7 @@ func TestOfflineThroughKeyRotations(t *testing.T) {
 		if err != nil {
 			t.Fatalf("CLI login after two key rotations: %v", err)
 		}
-		if _, err := e.tokenClient(t, strings.TrimSpace(out)).Auth().Token().LookupSelfWithContext(t.Context()); err != nil {
+		if _, err := e.TokenClient(t, strings.TrimSpace(out)).Auth().Token().LookupSelfWithContext(t.Context()); err != nil {
 			t.Fatalf("the CLI's token: %v", err)
 		}
 		if got := stateCurrentKey(t, sleeper); got != k3 {
@@ -442,7 +414,7 @@ func TestLockoutAndRevocation(t *testing.T) {
 
 	before, err := e.login(t, honest)
 	must(t, err)
-	early := noRetry(e.tokenClient(t, before.Auth.ClientToken))
+	early := noRetry(e.TokenClient(t, before.Auth.ClientToken))
 	if _, err := early.Auth().Token().RenewSelfWithContext(t.Context(), 600); err != nil {
 		t.Fatalf("renewal before the lock: %v", err)
 	}
@@ -492,17 +464,17 @@ func TestLockoutAndRevocation(t *testing.T) {
 			t.Fatalf("revoked %d tokens of the client, want at least 2", revoked)
 		}
 		for _, tok := range []string{before.Auth.ClientToken, after.Auth.ClientToken} {
-			if _, err := e.tokenClient(t, tok).Auth().Token().LookupSelfWithContext(t.Context()); !isForbidden(err) {
+			if _, err := e.TokenClient(t, tok).Auth().Token().LookupSelfWithContext(t.Context()); !isForbidden(err) {
 				t.Fatalf("a revoked token still works: %v", err)
 			}
 		}
-		if _, err := e.tokenClient(t, bystander.Auth.ClientToken).Auth().Token().LookupSelfWithContext(t.Context()); err != nil {
+		if _, err := e.TokenClient(t, bystander.Auth.ClientToken).Auth().Token().LookupSelfWithContext(t.Context()); err != nil {
 			t.Fatalf("another client's token was revoked: %v", err)
 		}
 	})
 
 	t.Run("a deleted client's token does not renew", func(t *testing.T) {
-		tc := noRetry(e.tokenClient(t, bystander.Auth.ClientToken))
+		tc := noRetry(e.TokenClient(t, bystander.Auth.ClientToken))
 		if _, err := tc.Auth().Token().RenewSelfWithContext(t.Context(), 600); err != nil {
 			t.Fatalf("renewal before delete: %v", err)
 		}
@@ -515,44 +487,22 @@ func TestLockoutAndRevocation(t *testing.T) {
 	})
 }
 
-// revokeClientTokens is the operator procedure of docs/operator.md: list
-// every token accessor, look each up, and revoke those whose metadata names
-// the client. It returns how many it revoked.
-func (e *env) revokeClientTokens(t *testing.T, role, id string) int {
-	t.Helper()
-	list, err := e.Client.Logical().ListWithContext(t.Context(), "auth/token/accessors")
-	must(t, err)
-	keys, _ := list.Data["keys"].([]interface{})
-	n := 0
-	for _, k := range keys {
-		acc, _ := k.(string)
-		info, err := e.Client.Auth().Token().LookupAccessorWithContext(t.Context(), acc)
-		must(t, err)
-		meta, _ := info.Data["meta"].(map[string]interface{})
-		if meta["role"] != role || meta["client_id"] != id {
-			continue
-		}
-		must(t, e.Client.Auth().Token().RevokeAccessorWithContext(t.Context(), acc))
-		n++
-	}
-	return n
-}
-
 // TestUnknownClientsAndBoundedStorage reads the mount's storage through
 // sys/raw (enabled for this server only): garbage logins for client ids that
 // do not exist change nothing in it, and a client rotating again and again
 // keeps at most three generations of entropy.
 func TestUnknownClientsAndBoundedStorage(t *testing.T) {
-	e := newEnv(t, "entropy")
-	e.enableRawStorage(t)
+	e := newRawEnv(t, "entropy")
 	e.lifecycleRole(t, "web", nil)
 	realState := e.enrollToState(t, entropyMount, "web", "real")
-	prefix := e.mountStoragePrefix(t)
 
 	t.Run("unknown clients write nothing", func(t *testing.T) {
 		e.quiesce(t)
 		clientsBefore := e.clientIDs(t, "web")
-		before := e.rawSnapshot(t, prefix)
+		before := e.MountStorage(t, "entropy")
+		if len(before) == 0 {
+			t.Fatal("nothing in the mount's storage")
+		}
 		st, err := client.LoadState(realState)
 		must(t, err)
 		pk, err := st.ServerKeys[0].Parse()
@@ -575,9 +525,8 @@ func TestUnknownClientsAndBoundedStorage(t *testing.T) {
 			must(t, err)
 			e.mustRefuse(t, entropyMount+"/login", map[string]interface{}{"role": role, "client_id": id, "proof": proof})
 		}
-		after := e.rawSnapshot(t, prefix)
-		if diff := snapshotDiff(before, after); diff != "" {
-			t.Fatalf("50 logins of unknown clients changed the mount's storage:\n%s", diff)
+		if added, removed, changed := harness.StorageDiff(before, e.MountStorage(t, "entropy")); len(added)+len(removed)+len(changed) > 0 {
+			t.Fatalf("50 logins of unknown clients changed the mount's storage: added %v, removed %v, changed %v", added, removed, changed)
 		}
 		if got := e.clientIDs(t, "web"); !slices.Equal(got, clientsBefore) {
 			t.Fatalf("client list %v, was %v", got, clientsBefore)
@@ -592,7 +541,7 @@ func TestUnknownClientsAndBoundedStorage(t *testing.T) {
 			}
 		}
 		st, rec := e.agree(t, realState, "web", "real")
-		gens := e.rawList(t, prefix+"entropy/web/real/")
+		gens := harness.StorageList(e.MountStorage(t, "entropy"), "entropy/web/real/")
 		t.Logf("after 30 rotating logins: generation %d, pending %d, entropy entries %v", st.Generation, rec.Pending, gens)
 		if st.Generation < 10 {
 			t.Fatalf("generation %d after 30 logins with forced rotation", st.Generation)
@@ -757,7 +706,7 @@ func TestReceiptAndLoginID(t *testing.T) {
 	if r, _ := secret.Data["receipt"].(string); r == "" {
 		t.Fatalf("no data.receipt in the login response: %v", secret.Data)
 	}
-	self, err := e.tokenClient(t, secret.Auth.ClientToken).Auth().Token().LookupSelfWithContext(t.Context())
+	self, err := e.TokenClient(t, secret.Auth.ClientToken).Auth().Token().LookupSelfWithContext(t.Context())
 	must(t, err)
 	if meta, _ := self.TokenMetadata(); meta["login_id"] != id {
 		t.Fatalf("token metadata %v, login_id %s", meta, id)
@@ -814,396 +763,4 @@ func TestReceiptAndLoginID(t *testing.T) {
 	if st, _ := e.agree(t, state, "web", "witness"); st.Generation != 2 {
 		t.Fatalf("generation %d, want 2", st.Generation)
 	}
-}
-
-// --- helpers ---------------------------------------------------------------
-
-// noRetry makes c send each request once: a refused renewal is a 500
-// (the backend's error), which the client would otherwise retry for seconds.
-func noRetry(c *api.Client) *api.Client {
-	c.SetMaxRetries(0)
-	return c
-}
-
-// lifecycleRole writes role name with the web-read policy and fields, and
-// fails if the backend does not know one of the fields: a field it ignores
-// comes back as an "unrecognized parameters" warning, or is missing when the
-// role is read back.
-func (e *env) lifecycleRole(t *testing.T, name string, fields map[string]interface{}) {
-	t.Helper()
-	path := entropyMount + "/role/" + name
-	data := map[string]interface{}{"token_policies": "web-read"}
-	maps.Copy(data, fields)
-	mustNotIgnore(t, e.write(t, path, data), path)
-	r, err := e.Client.Logical().ReadWithContext(t.Context(), path)
-	must(t, err)
-	for k := range fields {
-		if _, ok := r.Data[k]; !ok {
-			t.Fatalf("role %s does not return %s: the backend does not support it", name, k)
-		}
-	}
-}
-
-func mustNotIgnore(t *testing.T, s *api.Secret, path string) {
-	t.Helper()
-	if s == nil {
-		return
-	}
-	for _, w := range s.Warnings {
-		if strings.Contains(w, "unrecognized parameters") {
-			t.Fatalf("%s: %s", path, w)
-		}
-	}
-}
-
-// clientRecord is the lifecycle part of a client read.
-type clientRecord struct {
-	Generation, Pending, Superseded uint64
-	FailedLogins, LockedSources     uint64
-	Locked                          bool
-	LockReason                      string
-}
-
-// clientRecord reads role/<role>/client/<id>; the client must exist and the
-// read must have the lifecycle fields.
-func (e *env) clientRecord(t *testing.T, role, id string) *clientRecord {
-	t.Helper()
-	s, err := e.Client.Logical().ReadWithContext(t.Context(), entropyMount+"/role/"+role+"/client/"+id)
-	must(t, err)
-	if s == nil {
-		t.Fatalf("client %s of role %s does not exist", id, role)
-	}
-	r := &clientRecord{}
-	for k, dst := range map[string]*uint64{
-		"generation": &r.Generation, "pending_generation": &r.Pending,
-		"superseded_generation": &r.Superseded, "failed_logins": &r.FailedLogins,
-		"locked_sources": &r.LockedSources,
-	} {
-		v, ok := asUint(s.Data[k])
-		if !ok {
-			t.Fatalf("client read: %s is %v (%T), want a number", k, s.Data[k], s.Data[k])
-		}
-		*dst = v
-	}
-	locked, ok := s.Data["locked"].(bool)
-	if !ok {
-		t.Fatalf("client read: locked is %v", s.Data["locked"])
-	}
-	r.Locked = locked
-	r.LockReason, _ = s.Data["lock_reason"].(string)
-	return r
-}
-
-func asUint(v interface{}) (uint64, bool) {
-	switch x := v.(type) {
-	case json.Number:
-		n, err := strconv.ParseUint(x.String(), 10, 64)
-		return n, err == nil
-	case float64:
-		return uint64(x), x >= 0 && x == float64(uint64(x))
-	}
-	return 0, false
-}
-
-// agree loads the state and reads the client, and fails unless they name
-// the same current generation and the same pending one (none on both sides,
-// or the same). It holds after every completed login.
-func (e *env) agree(t *testing.T, statePath, role, id string) (*client.State, *clientRecord) {
-	t.Helper()
-	st, err := client.LoadState(statePath)
-	must(t, err)
-	rec := e.clientRecord(t, role, id)
-	var pending uint64
-	if st.Pending != nil {
-		pending = st.Pending.Generation
-	}
-	if st.Generation != rec.Generation || pending != rec.Pending {
-		t.Fatalf("state at generation %d pending %d, server at generation %d pending %d", st.Generation, pending, rec.Generation, rec.Pending)
-	}
-	return st, rec
-}
-
-func (e *env) mustNotBeLocked(t *testing.T, role, id string) {
-	t.Helper()
-	if rec := e.clientRecord(t, role, id); rec.Locked || rec.FailedLogins != 0 || rec.LockedSources != 0 {
-		t.Fatalf("client %s: locked=%v (%s), failed_logins=%d, locked_sources=%d", id, rec.Locked, rec.LockReason, rec.FailedLogins, rec.LockedSources)
-	}
-}
-
-func (e *env) clientIDs(t *testing.T, role string) []string {
-	t.Helper()
-	s, err := e.Client.Logical().ListWithContext(t.Context(), entropyMount+"/role/"+role+"/client")
-	must(t, err)
-	var ids []string
-	if s != nil {
-		for _, k := range s.Data["keys"].([]interface{}) {
-			ids = append(ids, k.(string))
-		}
-	}
-	sort.Strings(ids)
-	return ids
-}
-
-// copyState writes a copy of a state file, as someone who copied it would
-// have it.
-func copyState(t *testing.T, path string) string {
-	t.Helper()
-	s, err := client.LoadState(path)
-	must(t, err)
-	dst := filepath.Join(t.TempDir(), "copy.json")
-	must(t, s.Save(dst))
-	return dst
-}
-
-// cliLoginKilledAfter runs `vault-entropy login` and SIGKILLs it after
-// delay unless it has finished by then. It reports whether the signal ended
-// it; a run that finished must have succeeded.
-func (e *env) cliLoginKilledAfter(t *testing.T, state string, delay time.Duration) bool {
-	t.Helper()
-	cmd := exec.Command(e.cli, "login", "-state="+state)
-	cmd.Env = append(os.Environ(), "VAULT_ADDR="+e.Addr, "VAULT_TOKEN=")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	must(t, cmd.Start())
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	timer := time.NewTimer(delay)
-	defer timer.Stop()
-	var err error
-	select {
-	case err = <-done:
-	case <-timer.C:
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		err = <-done
-	}
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return true
-	}
-	if err != nil {
-		t.Fatalf("vault-entropy login (not killed) failed: %v: %s", err, stderr.String())
-	}
-	return false
-}
-
-// logLines returns the server log's lines that contain every one of parts.
-func (e *env) logLines(t *testing.T, parts ...string) []string {
-	t.Helper()
-	var out []string
-	for line := range strings.SplitSeq(e.Log(t), "\n") {
-		all := true
-		for _, p := range parts {
-			if !strings.Contains(line, p) {
-				all = false
-				break
-			}
-		}
-		if all {
-			out = append(out, line)
-		}
-	}
-	return out
-}
-
-// hasLogField reports whether an hclog line has key=value as a whole field.
-func hasLogField(line, key, value string) bool {
-	return regexp.MustCompile(`(^|\s)` + regexp.QuoteMeta(key+"="+value) + `(\s|$)`).MatchString(line)
-}
-
-// assertNoSecret fails if text holds secret (its first 30 bytes) raw, in
-// base64, base64url or hex: the encodings a careless log line would use.
-func assertNoSecret(t *testing.T, text, where, what string, secret []byte) {
-	t.Helper()
-	if len(secret) < 30 {
-		t.Fatalf("%s is only %d bytes", what, len(secret))
-	}
-	b := secret[:30]
-	for enc, s := range map[string]string{
-		"raw":       string(b),
-		"base64":    base64.StdEncoding.EncodeToString(b),
-		"base64url": base64.RawURLEncoding.EncodeToString(b),
-		"hex":       hex.EncodeToString(b),
-	} {
-		if strings.Contains(text, s) {
-			t.Fatalf("%s contains %s (%s)", where, what, enc)
-		}
-	}
-}
-
-// rawLoginError sends a login that must be refused and returns Vault's
-// error response.
-func (e *env) rawLoginError(t *testing.T, path string, data map[string]interface{}) *api.ResponseError {
-	t.Helper()
-	c, err := e.Client.Clone()
-	must(t, err)
-	c.ClearToken()
-	_, err = c.Logical().WriteWithContext(t.Context(), path, data)
-	var re *api.ResponseError
-	if !errors.As(err, &re) {
-		t.Fatalf("login to %s was not refused: %v", path, err)
-	}
-	return re
-}
-
-func (e *env) keys(t *testing.T) []map[string]interface{} {
-	t.Helper()
-	s, err := e.Client.Logical().ReadWithContext(t.Context(), entropyMount+"/keys")
-	must(t, err)
-	var out []map[string]interface{}
-	for _, k := range s.Data["keys"].([]interface{}) {
-		out = append(out, k.(map[string]interface{}))
-	}
-	return out
-}
-
-func (e *env) currentKeyID(t *testing.T) string {
-	t.Helper()
-	s, err := e.Client.Logical().ReadWithContext(t.Context(), entropyMount+"/keys")
-	must(t, err)
-	id, _ := s.Data["current_key_id"].(string)
-	if id == "" {
-		t.Fatalf("keys: no current_key_id: %v", s.Data)
-	}
-	return id
-}
-
-// stateCurrentKey is the key a state's next proof is sealed to.
-func stateCurrentKey(t *testing.T, path string) string {
-	t.Helper()
-	s, err := client.LoadState(path)
-	must(t, err)
-	for _, k := range s.ServerKeys {
-		if k.Current {
-			return k.KeyID
-		}
-	}
-	return s.ServerKeys[0].KeyID
-}
-
-// tidy starts a tidy and waits for it to finish; it returns its status.
-func (e *env) tidy(t *testing.T) map[string]interface{} {
-	t.Helper()
-	// tidy/status gives times in seconds: a run that started in this
-	// second or later is this one.
-	start := time.Now().Truncate(time.Second)
-	e.write(t, entropyMount+"/tidy", nil)
-	lastTrigger := time.Now()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		s, err := e.Client.Logical().ReadWithContext(t.Context(), entropyMount+"/tidy/status")
-		must(t, err)
-		if s == nil {
-			t.Fatal("tidy/status is empty")
-		}
-		state, _ := s.Data["state"].(string)
-		finished, _ := s.Data["finished_at"].(string)
-		started, _ := s.Data["started_at"].(string)
-		if state != "running" && finished != "" {
-			at, err := time.Parse(time.RFC3339, started)
-			if err == nil && !at.Before(start) {
-				return s.Data
-			}
-			// An older run (a periodic one): ours was refused as
-			// overlapping, or has not started yet.
-			if time.Since(lastTrigger) > 2*time.Second {
-				e.write(t, entropyMount+"/tidy", nil)
-				lastTrigger = time.Now()
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("tidy did not finish within a minute: %v", s.Data)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// quiesce lets background work settle before a storage snapshot: a tidy run
-// to its end, so that a first periodic tidy has nothing left to write.
-func (e *env) quiesce(t *testing.T) {
-	t.Helper()
-	if _, err := e.Client.Logical().WriteWithContext(t.Context(), entropyMount+"/tidy", nil); err != nil {
-		t.Logf("no tidy to settle background work (%v); comparing storage anyway", err)
-		return
-	}
-	e.tidy(t)
-}
-
-// enableRawStorage turns on sys/raw for this test's server: the option is
-// added to the server's own config.hcl, then the server restarts.
-func (e *env) enableRawStorage(t *testing.T) {
-	t.Helper()
-	f, err := os.OpenFile(filepath.Join(e.Dir, "config.hcl"), os.O_APPEND|os.O_WRONLY, 0)
-	must(t, err)
-	_, err = f.WriteString("raw_storage_endpoint = true\n")
-	must(t, errors.Join(err, f.Close()))
-	e.Restart(t)
-}
-
-// mountStoragePrefix is where the entropy mount's storage lives in the
-// barrier: auth/<mount uuid>/.
-func (e *env) mountStoragePrefix(t *testing.T) string {
-	t.Helper()
-	auths, err := e.Client.Sys().ListAuthWithContext(t.Context())
-	must(t, err)
-	m, ok := auths["entropy/"]
-	if !ok || m.UUID == "" {
-		t.Fatalf("no uuid for auth/entropy: %v", auths)
-	}
-	return "auth/" + m.UUID + "/"
-}
-
-// rawList lists one level of the barrier at prefix through sys/raw.
-func (e *env) rawList(t *testing.T, prefix string) []string {
-	t.Helper()
-	s, err := e.Client.Logical().ListWithContext(t.Context(), "sys/raw/"+prefix)
-	must(t, err)
-	var out []string
-	if s != nil {
-		for _, k := range s.Data["keys"].([]interface{}) {
-			out = append(out, k.(string))
-		}
-	}
-	return out
-}
-
-// rawSnapshot is every key under prefix with the sha256 of its value.
-func (e *env) rawSnapshot(t *testing.T, prefix string) map[string][32]byte {
-	t.Helper()
-	out := map[string][32]byte{}
-	var walk func(p string)
-	walk = func(p string) {
-		for _, k := range e.rawList(t, p) {
-			if strings.HasSuffix(k, "/") {
-				walk(p + k)
-				continue
-			}
-			s, err := e.Client.Logical().ReadWithDataWithContext(t.Context(), "sys/raw/"+p+k, map[string][]string{"encoding": {"base64"}})
-			must(t, err)
-			v, _ := s.Data["value"].(string)
-			out[strings.TrimPrefix(p+k, prefix)] = sha256.Sum256([]byte(v))
-		}
-	}
-	walk(prefix)
-	if len(out) == 0 {
-		t.Fatalf("nothing in storage under %s", prefix)
-	}
-	return out
-}
-
-// snapshotDiff names the keys added, removed or changed; "" if none.
-func snapshotDiff(before, after map[string][32]byte) string {
-	var d []string
-	for k, v := range after {
-		if w, ok := before[k]; !ok {
-			d = append(d, "added   "+k)
-		} else if w != v {
-			d = append(d, "changed "+k)
-		}
-	}
-	for k := range before {
-		if _, ok := after[k]; !ok {
-			d = append(d, "removed "+k)
-		}
-	}
-	sort.Strings(d)
-	return strings.Join(d, "\n")
 }

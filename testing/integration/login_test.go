@@ -49,7 +49,7 @@ func TestOperatorAndWorkloadFlow(t *testing.T) {
 
 	checkToken := func(t *testing.T, tok string) {
 		t.Helper()
-		c := e.tokenClient(t, tok)
+		c := e.TokenClient(t, tok)
 		self, err := c.Auth().Token().LookupSelfWithContext(t.Context())
 		must(t, err)
 		policies, _ := self.TokenPolicies()
@@ -219,7 +219,7 @@ func TestDeletedClientCannotLoginOrRenew(t *testing.T) {
 	state := e.enrollToState(t, "auth/entropy", "web", "doomed")
 	secret, err := e.login(t, state)
 	must(t, err)
-	tc := e.tokenClient(t, secret.Auth.ClientToken)
+	tc := e.TokenClient(t, secret.Auth.ClientToken)
 	if _, err := tc.Auth().Token().RenewSelfWithContext(t.Context(), 600); err != nil {
 		t.Fatalf("renewal before delete: %v", err)
 	}

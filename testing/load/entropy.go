@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/vault/api"
@@ -116,40 +115,23 @@ func (c *entropyClient) loginFollow(ctx context.Context, h *httpClient) (promote
 // kept clients and the time the enrollments took.
 func enroll(ctx context.Context, vc *api.Client, mount, role string, n, enrollers int, keep func(i int) bool) ([]*entropyClient, time.Duration, error) {
 	var (
-		mu    sync.Mutex
-		kept  []*entropyClient
-		next  atomic.Int64
-		first error
-		once  sync.Once
-		wg    sync.WaitGroup
+		mu   sync.Mutex
+		kept []*entropyClient
 	)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	start := time.Now()
-	for range max(1, enrollers) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n || ctx.Err() != nil {
-					return
-				}
-				c, err := enrollOne(ctx, vc, mount, role)
-				if err != nil {
-					once.Do(func() { first = fmt.Errorf("enrollment %d in %s/role/%s: %w", i, mount, role, err); cancel() })
-					return
-				}
-				if keep(i) {
-					mu.Lock()
-					kept = append(kept, c)
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return kept, time.Since(start), first
+	err := forEach(ctx, n, enrollers, func(ctx context.Context, i int) error {
+		c, err := enrollOne(ctx, vc, mount, role)
+		if err != nil {
+			return fmt.Errorf("enrollment %d in %s/role/%s: %w", i, mount, role, err)
+		}
+		if keep(i) {
+			mu.Lock()
+			kept = append(kept, c)
+			mu.Unlock()
+		}
+		return nil
+	})
+	return kept, time.Since(start), err
 }
 
 func enrollOne(ctx context.Context, vc *api.Client, mount, role string) (*entropyClient, error) {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync"
-	"sync/atomic"
 
 	"github.com/hashicorp/vault/api"
 )
@@ -96,37 +94,16 @@ func approleBodies(ctx context.Context, vc *api.Client, role string, n, parallel
 	}
 	roleID, _ := s.Data["role_id"].(string)
 	out := make([][]byte, n)
-	var (
-		next  atomic.Int64
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-	)
-	for range max(1, parallel) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				s, err := vc.Logical().WriteWithContext(ctx, "auth/"+approleMount+"/role/"+role+"/secret-id", nil)
-				if err == nil && (s == nil || s.Data["secret_id"] == nil) {
-					err = fmt.Errorf("no secret_id")
-				}
-				if err != nil {
-					mu.Lock()
-					if first == nil {
-						first = fmt.Errorf("creating a secret_id of %s: %w", role, err)
-					}
-					mu.Unlock()
-					return
-				}
-				out[i], _ = json.Marshal(map[string]interface{}{"role_id": roleID, "secret_id": s.Data["secret_id"]})
-			}
-		}()
-	}
-	wg.Wait()
-	return out, first
+	err = forEach(ctx, n, parallel, func(ctx context.Context, i int) error {
+		s, err := vc.Logical().WriteWithContext(ctx, "auth/"+approleMount+"/role/"+role+"/secret-id", nil)
+		if err == nil && (s == nil || s.Data["secret_id"] == nil) {
+			err = fmt.Errorf("no secret_id")
+		}
+		if err != nil {
+			return fmt.Errorf("creating a secret_id of %s: %w", role, err)
+		}
+		out[i], _ = json.Marshal(map[string]interface{}{"role_id": roleID, "secret_id": s.Data["secret_id"]})
+		return nil
+	})
+	return out, err
 }

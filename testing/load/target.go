@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/api"
+
+	"github.com/entropy-auth/vault-plugin-auth-entropy/testing/proc"
 )
 
 // Target is the Vault server under load: its address, root token and the
@@ -54,37 +56,7 @@ func (t *Target) api() (*api.Client, error) {
 
 // VaultPID is the server's pid, from DIR/vault.pid.
 func (t *Target) VaultPID() (int, error) {
-	b, err := os.ReadFile(filepath.Join(t.Dir, "vault.pid"))
-	if err != nil {
-		return 0, err
-	}
-	return strconv.Atoi(strings.TrimSpace(string(b)))
-}
-
-// clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat: 100
-// on every Linux architecture Vault runs on.
-const clockTicks = 100
-
-// procStat returns a process's parent pid and its CPU time (user + system).
-func procStat(pid int) (ppid int, cpu time.Duration, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, 0, err
-	}
-	// The command name (field 2) is in parentheses and may hold spaces:
-	// the fields after it start after the last ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, 0, errors.New("malformed stat")
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, 0, errors.New("malformed stat")
-	}
-	ppid, _ = strconv.Atoi(f[1])
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return ppid, time.Duration(utime+stime) * time.Second / clockTicks, nil
+	return proc.ReadPIDFile(filepath.Join(t.Dir, "vault.pid"))
 }
 
 // CPU is CPU time spent by the server process, by its plugin processes (its
@@ -104,19 +76,16 @@ func (c CPU) sub(d CPU) CPU {
 func cpuNow(vaultPID int) CPU {
 	var c CPU
 	if vaultPID > 0 {
-		_, c.Vault, _ = procStat(vaultPID)
-		entries, _ := os.ReadDir("/proc")
-		for _, e := range entries {
-			pid, err := strconv.Atoi(e.Name())
-			if err != nil {
-				continue
-			}
-			if ppid, cpu, err := procStat(pid); err == nil && ppid == vaultPID {
-				c.Plugin += cpu
-			}
+		if st, err := proc.ReadStat(vaultPID); err == nil {
+			c.Vault = st.CPU
+		}
+		for _, child := range proc.Children(vaultPID) {
+			c.Plugin += child.CPU
 		}
 	}
-	_, c.Self, _ = procStat(os.Getpid())
+	if st, err := proc.ReadStat(os.Getpid()); err == nil {
+		c.Self = st.CPU
+	}
 	return c
 }
 

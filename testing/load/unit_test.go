@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -184,5 +186,40 @@ func TestNiceCeil(t *testing.T) {
 		if got := niceCeil(tc.in); got != tc.want {
 			t.Errorf("niceCeil(%v) = %v, want %v", tc.in, got, tc.want)
 		}
+	}
+}
+
+// TestForEach: every index once; after an error no new index is taken and
+// the error returned is the first.
+func TestForEach(t *testing.T) {
+	for _, workers := range []int{0, 1, 4} {
+		var mu sync.Mutex
+		seen := map[int]int{}
+		err := forEach(context.Background(), 100, workers, func(_ context.Context, i int) error {
+			mu.Lock()
+			seen[i]++
+			mu.Unlock()
+			return nil
+		})
+		if err != nil || len(seen) != 100 {
+			t.Fatalf("workers=%d: err %v, %d indexes", workers, err, len(seen))
+		}
+		for i, n := range seen {
+			if n != 1 {
+				t.Fatalf("workers=%d: index %d called %d times", workers, i, n)
+			}
+		}
+	}
+	boom := errors.New("boom")
+	var calls atomic.Int64
+	err := forEach(context.Background(), 1000, 1, func(_ context.Context, i int) error {
+		calls.Add(1)
+		if i == 3 {
+			return boom
+		}
+		return nil
+	})
+	if !errors.Is(err, boom) || calls.Load() != 4 {
+		t.Fatalf("err %v after %d calls, want boom after 4", err, calls.Load())
 	}
 }

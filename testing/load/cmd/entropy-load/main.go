@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/entropy-auth/vault-plugin-auth-entropy/testing/harness"
 	"github.com/entropy-auth/vault-plugin-auth-entropy/testing/load"
 )
 
@@ -101,15 +102,15 @@ func run() error {
 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	repo, err := repoRoot()
+	repo, err := harness.FindRepoRoot()
 	if err != nil {
 		return err
 	}
 	vaultBin, pluginBin, cleanupBins, err := binaries(ctx, repo)
+	defer cleanupBins() // also after a failed build: the temporary directory exists
 	if err != nil {
 		return err
 	}
-	defer cleanupBins()
 	dir, err := os.MkdirTemp("", "entropy-load-")
 	if err != nil {
 		return err
@@ -217,24 +218,6 @@ func script(ctx context.Context, repo, name string, args ...string) (string, err
 		return "", fmt.Errorf("scripts/%s: %w", name, err)
 	}
 	return strings.TrimSpace(string(out)), nil
-}
-
-// repoRoot is the nearest directory above the working directory with go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory: run entropy-load from the repository")
-		}
-		dir = parent
-	}
 }
 
 func parseInts(s string) ([]int, error) {

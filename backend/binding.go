@@ -45,7 +45,7 @@ func newBindingID() (string, error) {
 }
 
 // sameBindingID compares two IDs in constant time; an empty ID (a token
-// or record that lacks it) is the same as none.
+// or record that lacks it) matches nothing.
 func sameBindingID(a, b string) bool {
 	return a != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }

@@ -55,11 +55,6 @@ func (c *clientEntry) boundTo(r *roleEntry) bool {
 	return sameBindingID(c.RoleInstanceID, r.InstanceID)
 }
 
-// aliasName identifies a client's identity within the mount: the alias
-// name stored at enrollment (role/client_id/enrollment_id, or role/client_id
-// with keep_identity). A client ID is unique within its role.
-func (c *clientEntry) aliasName() string { return c.AliasName }
-
 // sharedAliasName is the alias of every enrollment of a client ID made
 // with keep_identity.
 func sharedAliasName(role, clientID string) string { return role + "/" + clientID }
@@ -86,7 +81,7 @@ func (b *entropyBackend) loginAliasName(ctx context.Context, s logical.Storage, 
 	if c == nil {
 		return sharedAliasName(role, clientID), nil
 	}
-	return c.aliasName(), nil
+	return c.AliasName, nil
 }
 
 // tokenBoundTo reports whether the token whose internal data is internal was

@@ -28,8 +28,9 @@ type clientEntry struct {
 	Role          string `json:"role"`
 	Generation    uint64 `json:"generation"`
 	// EnrollmentID is made at enrollment, RoleInstanceID is the role's
-	// InstanceID then, and AliasName is the identity alias of every login
-	// (binding.go).
+	// InstanceID then, and AliasName is the identity alias of every login,
+	// fixed at enrollment: <role>/<client_id>/<enrollment_id>, or
+	// <role>/<client_id> with keep_identity (binding.go).
 	EnrollmentID   string `json:"enrollment_id"`
 	RoleInstanceID string `json:"role_instance_id"`
 	AliasName      string `json:"alias_name"`

@@ -127,7 +127,7 @@ func (b *entropyBackend) pathClientRead(ctx context.Context, req *logical.Reques
 		"lock_reason":  c.LockReason,
 
 		"enrollment_id": c.EnrollmentID,
-		"alias_name":    c.aliasName(),
+		"alias_name":    c.AliasName,
 		// An orphan cannot log in, and tidy deletes it: its role is gone,
 		// or was deleted and created again since it was enrolled.
 		"orphaned": r == nil || !c.boundTo(r),

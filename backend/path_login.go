@@ -182,7 +182,7 @@ func (b *entropyBackend) pathLogin(ctx context.Context, req *logical.Request, d 
 		},
 		DisplayName: in.role + "-" + in.clientID,
 		Alias: &logical.Alias{
-			Name: l.client.aliasName(),
+			Name: l.client.AliasName,
 			Metadata: map[string]string{
 				metaRole:     in.role,
 				metaClientID: in.clientID,

@@ -89,11 +89,13 @@ vectors:
 	$(GO) test -count=1 ./backend/protocol -run '^TestGenerateVectors$$' -generate
 	$(GO) test -count=1 ./backend/protocol -run '^TestVectors$$'
 
-## load: entropy vs AppRole logins/s, p50/p99 (service, batch), 100k clients, rotation, garbage; writes $(PERFDIR)/load.{json,md,svg} (LOADFLAGS=-quick: short)
+## load: entropy vs AppRole and the floor plugin, logins/s, p50/p99 (service, batch), 100k clients, rotation (vs the baseline build of testing/load/baseline-commit), garbage; writes $(PERFDIR)/load.{json,md,svg} (LOADFLAGS=-quick: short)
 load: build
 	@mkdir -p $(PERFDIR); \
 	$(GO) -C testing build -o $(BIN)/entropy-load ./load/cmd/entropy-load; \
-	VAULT_BIN=$(VAULT_BIN) ENTROPY_BIN_DIR=$(BIN) $(BIN)/entropy-load \
+	$(GO) -C testing build -trimpath -o $(BIN)/vault-plugin-auth-floor ./load/cmd/vault-plugin-auth-floor; \
+	baseline=$$(scripts/build-plugin-at.sh); \
+	VAULT_BIN=$(VAULT_BIN) ENTROPY_BIN_DIR=$(BIN) $(BIN)/entropy-load -baseline-plugin "$$baseline" \
 	  -out $(PERFDIR)/load.json -svg $(PERFDIR)/load.svg $(LOADFLAGS) | tee $(PERFDIR)/load.md
 
 ## soak: logins at saturation for SOAKTIME (default 10m) with background rotation; fails on any error; writes $(PERFDIR)/soak.{json,md}

@@ -24,7 +24,7 @@ func (r *runner) garbage(ctx context.Context) (*GarbageResult, error) {
 	c := cfg.GarbageConcurrency
 	mount := "auth/" + r.tgt.mount()
 	path := mount + "/login"
-	valid, err := r.ensureOwn(ctx, "batch", c)
+	valid, err := r.ensureOwn(ctx, r.tgt.mount(), "batch", c)
 	if err != nil {
 		return nil, err
 	}

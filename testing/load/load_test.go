@@ -22,7 +22,12 @@ func tinyConfig() Config {
 	}
 }
 
-func startTarget(t *testing.T) *Target {
+// startTarget starts a server with the entropy plugin at auth/entropy and,
+// with extra, the floor plugin (built now) at auth/floor and the same
+// entropy build registered again as the baseline at auth/entropy-baseline
+// (the real baseline, a build at a fixed commit, is make load's: a test
+// cannot count on a clone holding that commit).
+func startTarget(t *testing.T, extra bool) *Target {
 	t.Helper()
 	// sys/raw, to count the mount's keys; warn, because the plugin logs
 	// every login at info.
@@ -30,7 +35,24 @@ func startTarget(t *testing.T) *Target {
 	t.Setenv("VAULT_LOG_LEVEL", "warn")
 	s := harness.StartServer(t)
 	s.EnablePlugin(t)
-	return &Target{Addr: s.Addr, RootToken: s.RootToken, Dir: s.Dir}
+	tgt := &Target{Addr: s.Addr, RootToken: s.RootToken, Dir: s.Dir}
+	if extra {
+		repo, err := harness.FindRepoRoot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		floor, err := BuildFloor(ctx, repo, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		plugin, _ := harness.Binaries(t)
+		if err := tgt.MountExtra(ctx, Floor(floor), Baseline(plugin)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return tgt
 }
 
 // TestRunShort runs every step of the measurement in miniature against a
@@ -40,9 +62,9 @@ func startTarget(t *testing.T) *Target {
 // have a row per phase. Timings are printed, never asserted.
 func TestRunShort(t *testing.T) {
 	harness.Integration(t)
-	tgt := startTarget(t)
+	tgt := startTarget(t, true)
 	cfg := tinyConfig()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	res, err := Run(ctx, cfg, tgt)
 	if err != nil {
@@ -51,17 +73,35 @@ func TestRunShort(t *testing.T) {
 	if f := res.Failures(); len(f) > 0 {
 		t.Fatalf("failures:\n%s", strings.Join(f, "\n"))
 	}
-	// Three methods, two token types, two concurrencies.
-	if len(res.Sweep) != 12 || len(res.Ratios) != 4 {
-		t.Fatalf("%d sweep results and %d ratios, want 12 and 4", len(res.Sweep), len(res.Ratios))
+	// Four methods (entropy, floor, AppRole twice), two token types, two
+	// concurrencies.
+	if len(res.Sweep) != 16 || len(res.Ratios) != 4 {
+		t.Fatalf("%d sweep results and %d ratios, want 16 and 4", len(res.Sweep), len(res.Ratios))
 	}
 	for _, r := range res.Sweep {
 		if r.OK != cfg.Logins {
 			t.Errorf("%s %s c=%d: %d logins succeeded, want %d", r.Method, r.TokenType, r.Concurrency, r.OK, cfg.Logins)
 		}
 	}
-	if res.Rotation == nil || res.Rotation.Rotation.Rotations == 0 {
-		t.Fatalf("no background rotation: %+v", res.Rotation)
+	for _, r := range res.Ratios {
+		if r.VsFloor == 0 || r.CPUVsFloor == 0 {
+			t.Errorf("c=%d %s: no ratio against the floor: %+v", r.Concurrency, r.TokenType, r)
+		}
+	}
+	// The floor's CPU is its own process's, apart from the entropy
+	// plugin's.
+	for _, r := range res.Sweep {
+		if r.Method == "floor" && r.CPU.Plugins[FloorPlugin] == 0 && r.CPU.Plugins["vault-plugin-auth-entropy"] > 0 {
+			t.Errorf("floor phase c=%d %s: CPU charged to the entropy plugin only: %+v", r.Concurrency, r.TokenType, r.CPU)
+		}
+	}
+	for _, rot := range []*RotationResult{res.Rotation, res.BaselineRotation} {
+		if rot == nil || rot.Rotation.Rotations == 0 {
+			t.Fatalf("no background rotation: %+v", rot)
+		}
+	}
+	if res.Rotation.Mount != "entropy" || res.BaselineRotation.Mount != baselineMount || res.RotationSpeedup == 0 {
+		t.Errorf("rotation comparison: mounts %q and %q, speedup %.2f", res.Rotation.Mount, res.BaselineRotation.Mount, res.RotationSpeedup)
 	}
 	g := res.Garbage
 	if g == nil || len(g.Phases) != 4 {
@@ -80,8 +120,8 @@ func TestRunShort(t *testing.T) {
 	}
 	var md bytes.Buffer
 	res.WriteMarkdown(&md)
-	if n := strings.Count(md.String(), "\n| sweep |"); n != 12 {
-		t.Errorf("%d sweep rows in the report, want 12", n)
+	if n := strings.Count(md.String(), "\n| sweep |"); n != 16 {
+		t.Errorf("%d sweep rows in the report, want 16", n)
 	}
 	if !strings.Contains(md.String(), res.Hardware.CPUModel) || res.Hardware.Cores == 0 || res.Hardware.Vault == "" {
 		t.Errorf("hardware not reported: %+v", res.Hardware)
@@ -94,7 +134,7 @@ func TestRunShort(t *testing.T) {
 // accepted nonces in memory).
 func TestSoakShort(t *testing.T) {
 	harness.Integration(t)
-	tgt := startTarget(t)
+	tgt := startTarget(t, false)
 	cfg := tinyConfig()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

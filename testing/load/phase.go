@@ -49,11 +49,14 @@ type Result struct {
 	Extra       map[string]any `json:"extra,omitempty"`
 }
 
-// CPUPerThousand is CPU seconds per 1,000 requests of a phase.
+// CPUPerThousand is CPU seconds per 1,000 requests of a phase: Vault's,
+// every plugin process's together (Plugin) and each one's by program name
+// (Plugins), and the load generator's.
 type CPUPerThousand struct {
-	Vault  float64 `json:"vault_s"`
-	Plugin float64 `json:"plugin_s"`
-	Self   float64 `json:"load_generator_s"`
+	Vault   float64            `json:"vault_s"`
+	Plugin  float64            `json:"plugin_s"`
+	Plugins map[string]float64 `json:"plugins_s,omitempty"`
+	Self    float64            `json:"load_generator_s"`
 }
 
 type workerOut struct {
@@ -158,7 +161,10 @@ func (p *phase) run(ctx context.Context, h *httpClient, vaultPID int) Result {
 	r.P50ms, r.P99ms = percentile(lat, 0.50), percentile(lat, 0.99)
 	if r.Requests > 0 {
 		per := 1000 / float64(r.Requests)
-		r.CPU = CPUPerThousand{Vault: cpu.Vault.Seconds() * per, Plugin: cpu.Plugin.Seconds() * per, Self: cpu.Self.Seconds() * per}
+		r.CPU = CPUPerThousand{Vault: cpu.Vault.Seconds() * per, Plugin: cpu.Plugin().Seconds() * per, Self: cpu.Self.Seconds() * per, Plugins: map[string]float64{}}
+		for name, d := range cpu.Plugins {
+			r.CPU.Plugins[name] = d.Seconds() * per
+		}
 	}
 	return r
 }

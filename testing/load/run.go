@@ -23,23 +23,34 @@ type Results struct {
 	Sweep      []Result        `json:"sweep"`
 	Ratios     []Ratio         `json:"ratios"`
 	Rotation   *RotationResult `json:"rotation,omitempty"`
-	Garbage    *GarbageResult  `json:"garbage,omitempty"`
-	Scale      *ScaleResult    `json:"scale,omitempty"`
-	Soak       *SoakResult     `json:"soak,omitempty"`
+	// BaselineRotation is the same rotation comparison against the
+	// baseline build (-baseline-plugin), and RotationSpeedup the current
+	// build's rotations/s over the baseline's.
+	BaselineRotation *RotationResult `json:"baseline_rotation,omitempty"`
+	RotationSpeedup  float64         `json:"rotation_speedup,omitempty"`
+	Garbage          *GarbageResult  `json:"garbage,omitempty"`
+	Scale            *ScaleResult    `json:"scale,omitempty"`
+	Soak             *SoakResult     `json:"soak,omitempty"`
 }
 
-// Ratio is entropy logins/s over AppRole logins/s at one concurrency and
-// token type (target: >= 1.0).
+// Ratio is entropy logins/s over AppRole's and over the floor plugin's at
+// one concurrency and token type, and entropy's CPU per login (Vault and
+// plugin) over the floor's (issue targets: >= 1.0 against single-use
+// secret_ids; >= 0.8 batch and >= 0.9 service against the floor; CPU <=
+// 1.25 the floor's).
 type Ratio struct {
 	Concurrency int     `json:"concurrency"`
 	TokenType   string  `json:"token_type"`
 	VsReused    float64 `json:"vs_approle_reused"`
 	VsSingleUse float64 `json:"vs_approle_single_use"`
+	VsFloor     float64 `json:"vs_floor,omitempty"`
+	CPUVsFloor  float64 `json:"cpu_vs_floor,omitempty"`
 }
 
 // RotationResult compares the same paced login load without and with
 // background rotation (target: p99 ratio <= 1.5).
 type RotationResult struct {
+	Mount        string        `json:"mount"`
 	Baseline     Result        `json:"baseline"`
 	WithRotation Result        `json:"with_rotation"`
 	Rotation     RotationStats `json:"rotation"`
@@ -71,8 +82,8 @@ type runner struct {
 	vc  *api.Client
 	h   *httpClient
 	pid int
-	// own[token] are clients of the entropy role of that token type, one
-	// per worker.
+	// own[mount+" "+token] are clients of the entropy role of that token
+	// type on that mount, one per worker.
 	own map[string][]*entropyClient
 }
 
@@ -93,28 +104,35 @@ func newRunner(ctx context.Context, cfg Config, tgt *Target) (*runner, error) {
 	}
 	conns := slices.Max(append(slices.Clone(cfg.Sweep), cfg.SoakConcurrency, cfg.GarbageConcurrency, cfg.RotationConcurrency+cfg.RotationWorkers, cfg.ScaleConcurrency, 1))
 	r := &runner{cfg: cfg, tgt: tgt, vc: vc, h: newHTTPClient(tgt.Addr, conns), pid: pid, own: map[string][]*entropyClient{}}
-	if err := setup(ctx, vc, "auth/"+tgt.mount(), cfg.TokenTTL); err != nil {
-		return nil, err
+	for _, m := range []string{tgt.mount(), tgt.Baseline} {
+		if m == "" {
+			continue
+		}
+		if err := setup(ctx, vc, "auth/"+m, cfg.TokenTTL); err != nil {
+			return nil, err
+		}
 	}
 	return r, nil
 }
 
-// ensureOwn enrolls clients of the entropy role of token until there are n.
-func (r *runner) ensureOwn(ctx context.Context, token string, n int) ([]*entropyClient, error) {
-	if have := len(r.own[token]); have < n {
-		more, _, err := enroll(ctx, r.vc, "auth/"+r.tgt.mount(), entropyRole(token), n-have, r.cfg.EnrollConcurrency, func(int) bool { return true })
+// ensureOwn enrolls clients of the entropy role of token on mount until
+// there are n.
+func (r *runner) ensureOwn(ctx context.Context, mount, token string, n int) ([]*entropyClient, error) {
+	key := mount + " " + token
+	if have := len(r.own[key]); have < n {
+		more, _, err := enroll(ctx, r.vc, "auth/"+mount, entropyRole(token), n-have, r.cfg.EnrollConcurrency, func(int) bool { return true })
 		if err != nil {
 			return nil, err
 		}
-		r.own[token] = append(r.own[token], more...)
+		r.own[key] = append(r.own[key], more...)
 	}
-	return r.own[token][:n], nil
+	return r.own[key][:n], nil
 }
 
 // entropyRequests returns the request function of count logins spread over
 // clients by pick(i): proofs made now, or in the window with InlineProofs.
 func (r *runner) entropyRequests(clients []*entropyClient, count int, pick func(i int) int) (func(w, i int) (string, []byte, error), error) {
-	path := "auth/" + r.tgt.mount() + "/login"
+	path := "auth/" + clients[0].mount + "/login"
 	if r.cfg.InlineProofs {
 		return func(_, i int) (string, []byte, error) {
 			b, _, _, err := clients[pick(i)].body()
@@ -155,8 +173,15 @@ func Run(ctx context.Context, cfg Config, tgt *Target) (*Results, error) {
 		return res, err
 	}
 	if cfg.RotationRate > 0 {
-		if res.Rotation, err = r.rotation(ctx, res); err != nil {
+		if res.Rotation, err = r.rotation(ctx, res, tgt.mount()); err != nil {
 			return res, err
+		}
+		if tgt.Baseline != "" {
+			if res.BaselineRotation, err = r.rotation(ctx, res, tgt.Baseline); err != nil {
+				return res, err
+			}
+			res.RotationSpeedup = ratio(res.Rotation.Rotation.PerSecond, res.BaselineRotation.Rotation.PerSecond)
+			r.logf("rotation: %.1f rotations/s against the baseline build's %.1f: %.2fx", res.Rotation.Rotation.PerSecond, res.BaselineRotation.Rotation.PerSecond, res.RotationSpeedup)
 		}
 	}
 	if cfg.GarbageConcurrency > 0 {
@@ -172,14 +197,15 @@ func Run(ctx context.Context, cfg Config, tgt *Target) (*Results, error) {
 	return res, nil
 }
 
-// sweep runs, at each concurrency and token type, entropy, AppRole with a
-// reused secret_id and AppRole with single-use secret_ids back to back, so
-// that drift of the machine touches all three alike.
+// sweep runs, at each concurrency and token type, entropy, the floor
+// plugin (when mounted), AppRole with a reused secret_id and AppRole with
+// single-use secret_ids back to back, so that drift of the machine touches
+// all of them alike.
 func (r *runner) sweep(ctx context.Context, res *Results) error {
 	cfg := r.cfg
 	for _, c := range cfg.Sweep {
 		for _, token := range tokenTypes {
-			clients, err := r.ensureOwn(ctx, token, c)
+			clients, err := r.ensureOwn(ctx, r.tgt.mount(), token, c)
 			if err != nil {
 				return err
 			}
@@ -189,6 +215,16 @@ func (r *runner) sweep(ctx context.Context, res *Results) error {
 			}
 			ent := r.phase("sweep", "entropy", token, c, cfg.Logins, req, expectToken, 0).run(ctx, r.h, r.pid)
 			r.logResult(ent)
+			res.Sweep = append(res.Sweep, ent)
+			rt := Ratio{Concurrency: c, TokenType: token}
+
+			if r.tgt.Floor != "" {
+				fl := r.phase("sweep", "floor", token, c, cfg.Logins, bodiesRequest("auth/"+r.tgt.Floor+"/login", floorBodies(token, cfg.TokenTTL, c), func(i int) int { return i % c }), expectToken, 0).run(ctx, r.h, r.pid)
+				r.logResult(fl)
+				res.Sweep = append(res.Sweep, fl)
+				rt.VsFloor = ratio(ent.PerSecond, fl.PerSecond)
+				rt.CPUVsFloor = ratio(ent.CPU.Vault+ent.CPU.Plugin, fl.CPU.Vault+fl.CPU.Plugin)
+			}
 
 			path := "auth/" + approleMount + "/login"
 			reused, err := approleBodies(ctx, r.vc, approleRole(token, false), c, cfg.EnrollConcurrency)
@@ -205,8 +241,9 @@ func (r *runner) sweep(ctx context.Context, res *Results) error {
 			si := r.phase("sweep", "approle-single-use", token, c, cfg.Logins, bodiesRequest(path, single, func(i int) int { return i }), expectToken, 0).run(ctx, r.h, r.pid)
 			r.logResult(si)
 
-			res.Sweep = append(res.Sweep, ent, re, si)
-			res.Ratios = append(res.Ratios, Ratio{Concurrency: c, TokenType: token, VsReused: ratio(ent.PerSecond, re.PerSecond), VsSingleUse: ratio(ent.PerSecond, si.PerSecond)})
+			res.Sweep = append(res.Sweep, re, si)
+			rt.VsReused, rt.VsSingleUse = ratio(ent.PerSecond, re.PerSecond), ratio(ent.PerSecond, si.PerSecond)
+			res.Ratios = append(res.Ratios, rt)
 		}
 	}
 	return nil
@@ -231,9 +268,9 @@ func ratio(a, b float64) float64 {
 	return a / b
 }
 
-// rotation runs the same paced entropy service-token load twice: alone,
-// then with the rotation worker at cfg.RotationRate.
-func (r *runner) rotation(ctx context.Context, res *Results) (*RotationResult, error) {
+// rotation runs the same paced entropy service-token load on mount twice:
+// alone, then with the rotation worker at cfg.RotationRate.
+func (r *runner) rotation(ctx context.Context, res *Results, mount string) (*RotationResult, error) {
 	cfg := r.cfg
 	c := cfg.RotationConcurrency
 	rate := cfg.RotationLoginRate
@@ -253,12 +290,12 @@ func (r *runner) rotation(ctx context.Context, res *Results) (*RotationResult, e
 	// As many logins as fit in the phase's time at that rate, leaving a
 	// margin under the proofs' age limit.
 	count := min(cfg.Logins, int(rate*(cfg.PhaseTimeout-10*time.Second).Seconds()))
-	r.logf("rotation: enrolling %d clients of role %s (rotation_period 1s)", cfg.RotationPopulation, roleRotate)
-	pop, _, err := enroll(ctx, r.vc, "auth/"+r.tgt.mount(), roleRotate, cfg.RotationPopulation, cfg.EnrollConcurrency, func(int) bool { return true })
+	r.logf("rotation: enrolling %d clients of role %s on auth/%s (rotation_period 1s)", cfg.RotationPopulation, roleRotate, mount)
+	pop, _, err := enroll(ctx, r.vc, "auth/"+mount, roleRotate, cfg.RotationPopulation, cfg.EnrollConcurrency, func(int) bool { return true })
 	if err != nil {
 		return nil, err
 	}
-	clients, err := r.ensureOwn(ctx, "service", c)
+	clients, err := r.ensureOwn(ctx, mount, "service", c)
 	if err != nil {
 		return nil, err
 	}
@@ -273,7 +310,7 @@ func (r *runner) rotation(ctx context.Context, res *Results) (*RotationResult, e
 	// rotation_period pass so that every first login is handed a
 	// generation.
 	time.Sleep(1500 * time.Millisecond)
-	out := &RotationResult{}
+	out := &RotationResult{Mount: mount}
 	if out.Baseline, err = run("rotation-baseline"); err != nil {
 		return nil, err
 	}

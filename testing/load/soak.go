@@ -52,7 +52,7 @@ func Soak(ctx context.Context, cfg Config, tgt *Target) (*SoakResult, error) {
 		return nil, err
 	}
 	c := max(1, cfg.SoakConcurrency)
-	clients, err := r.ensureOwn(ctx, cfg.SoakTokenType, c)
+	clients, err := r.ensureOwn(ctx, r.tgt.mount(), cfg.SoakTokenType, c)
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,7 @@ type series struct {
 func (res *Results) WriteSVG(w io.Writer) error {
 	methods := []struct{ method, label, color string }{
 		{"entropy", "entropy", "#1f77b4"},
+		{"floor", "floor plugin (returns at once)", "#7f7f7f"},
 		{"approle-reused", "AppRole, secret_id reused", "#d62728"},
 		{"approle-single-use", "AppRole, single-use secret_id", "#2ca02c"},
 	}

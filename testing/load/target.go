@@ -27,6 +27,9 @@ type Target struct {
 	Dir       string
 	// Mount is the entropy mount (default "entropy").
 	Mount string
+	// Floor and Baseline are the mounts of the floor plugin and of the
+	// baseline entropy build (plugins.go); empty when not mounted.
+	Floor, Baseline string
 }
 
 func (t *Target) mount() string {
@@ -59,28 +62,46 @@ func (t *Target) VaultPID() (int, error) {
 	return proc.ReadPIDFile(filepath.Join(t.Dir, "vault.pid"))
 }
 
-// CPU is CPU time spent by the server process, by its plugin processes (its
-// children: this project's plugin; AppRole is built into Vault) and by this
-// load generator.
+// CPU is CPU time spent by the server process, by each of its plugin
+// processes (its children: one per plugin binary, keyed by program name;
+// AppRole is built into Vault) and by this load generator.
 type CPU struct {
-	Vault, Plugin, Self time.Duration
+	Vault, Self time.Duration
+	Plugins     map[string]time.Duration
+}
+
+// Plugin is the CPU time of every plugin process together.
+func (c CPU) Plugin() time.Duration {
+	var sum time.Duration
+	for _, d := range c.Plugins {
+		sum += d
+	}
+	return sum
 }
 
 func (c CPU) sub(d CPU) CPU {
-	return CPU{Vault: c.Vault - d.Vault, Plugin: c.Plugin - d.Plugin, Self: c.Self - d.Self}
+	out := CPU{Vault: c.Vault - d.Vault, Self: c.Self - d.Self, Plugins: map[string]time.Duration{}}
+	for name, t := range c.Plugins {
+		out.Plugins[name] = t - d.Plugins[name]
+	}
+	return out
 }
 
 // cpuNow reads CPU for vault pid and its children. Plugin processes that
-// ended between two reads would make the difference negative; the plugin is
-// not restarted during a run.
+// ended between two reads would make the difference negative; the plugins
+// are not restarted during a run.
 func cpuNow(vaultPID int) CPU {
-	var c CPU
+	c := CPU{Plugins: map[string]time.Duration{}}
 	if vaultPID > 0 {
 		if st, err := proc.ReadStat(vaultPID); err == nil {
 			c.Vault = st.CPU
 		}
 		for _, child := range proc.Children(vaultPID) {
-			c.Plugin += child.CPU
+			name, err := proc.Program(child.PID)
+			if err != nil {
+				name = child.Comm
+			}
+			c.Plugins[name] += child.CPU
 		}
 	}
 	if st, err := proc.ReadStat(os.Getpid()); err == nil {
@@ -122,8 +143,9 @@ func dirSize(dir string) int64 {
 // StartVault starts a server in dir with scripts/vault-server.sh (log level
 // logLevel, sys/raw enabled so that the mount's keys can be counted),
 // registers and enables the plugin at auth/entropy with
-// scripts/register-plugin.sh, and returns it with a function that stops it.
-func StartVault(ctx context.Context, repo, dir, vaultBin, pluginBin, logLevel string) (*Target, func() error, error) {
+// scripts/register-plugin.sh and each of extra at its own mount, and
+// returns it with a function that stops it.
+func StartVault(ctx context.Context, repo, dir, vaultBin, pluginBin, logLevel string, extra ...ExtraPlugin) (*Target, func() error, error) {
 	env := append(os.Environ(), "VAULT_BIN="+vaultBin, "VAULT_LOG_LEVEL="+logLevel, "VAULT_RAW_STORAGE=1")
 	run := func(ctx context.Context, name string, args ...string) error {
 		cmd := exec.CommandContext(ctx, filepath.Join(repo, "scripts", name), args...)
@@ -174,7 +196,40 @@ func StartVault(ctx context.Context, repo, dir, vaultBin, pluginBin, logLevel st
 		stop()
 		return nil, nil, fmt.Errorf("no VAULT_ADDR or VAULT_TOKEN in %s/env", dir)
 	}
+	if err := t.mountExtra(ctx, extra); err != nil {
+		stop()
+		return nil, nil, err
+	}
 	return t, stop, nil
+}
+
+// mountExtra registers and mounts the floor and baseline plugins of extra
+// on t (MountExtra, for a server started otherwise).
+func (t *Target) mountExtra(ctx context.Context, extra []ExtraPlugin) error {
+	if len(extra) == 0 {
+		return nil
+	}
+	vc, err := t.api()
+	if err != nil {
+		return err
+	}
+	for _, p := range extra {
+		if err := registerPlugin(ctx, vc, t.Dir, p); err != nil {
+			return err
+		}
+		switch p.Name {
+		case FloorPlugin:
+			t.Floor = p.Mount
+		case BaselinePlugin:
+			t.Baseline = p.Mount
+		}
+	}
+	return nil
+}
+
+// MountExtra is mountExtra for a server the caller started.
+func (t *Target) MountExtra(ctx context.Context, extra ...ExtraPlugin) error {
+	return t.mountExtra(ctx, extra)
 }
 
 // freePortPair finds a loopback port whose successor (Vault's cluster

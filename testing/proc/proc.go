@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -76,6 +77,21 @@ func Children(pid int) []Stat {
 		}
 	}
 	return out
+}
+
+// Program is the base name of the file a process runs (the first word of
+// /proc/PID/cmdline): whole, unlike Stat.Comm, so that plugins whose names
+// share their first 15 bytes can be told apart.
+func Program(pid int) (string, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil {
+		return "", err
+	}
+	argv0, _, _ := strings.Cut(string(b), "\x00")
+	if argv0 == "" {
+		return "", fmt.Errorf("proc: process %d has no command line", pid)
+	}
+	return filepath.Base(argv0), nil
 }
 
 // ReadPIDFile reads a pid file: a decimal pid on its first line

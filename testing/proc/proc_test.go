@@ -77,3 +77,18 @@ func TestReadPIDFile(t *testing.T) {
 		}
 	}
 }
+
+// TestProgram reads this test binary's own name, whole, and refuses a
+// process that does not exist.
+func TestProgram(t *testing.T) {
+	got, err := Program(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Base(os.Args[0]); got != want {
+		t.Errorf("Program(self) = %q, want %q", got, want)
+	}
+	if _, err := Program(1 << 30); err == nil {
+		t.Error("Program of a pid that does not exist: no error")
+	}
+}

@@ -54,6 +54,8 @@ func run() error {
 	svg := fs.String("svg", "load-plot.svg", "plot of logins/s against concurrency (SVG; empty: none)")
 	logLevel := fs.String("log-level", "warn", "Vault's log level (the plugin logs every login at info)")
 	keep := fs.Bool("keep", false, "leave the server's directory (data, log) in place")
+	floor := fs.Bool("floor", true, "mount the floor plugin (the least an external auth plugin does per login) and measure it in the sweep")
+	baseline := fs.String("baseline-plugin", "", "a build of the entropy plugin at a fixed commit (scripts/build-plugin-at.sh) whose rotation throughput is measured beside this build's")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: entropy-load [flags]\n\nStarts a Vault (VAULT_BIN, else scripts/build-vault.sh) with the plugin (ENTROPY_BIN_DIR, else\nscripts/build-plugin.sh) and measures logins against AppRole. Run it from the repository.\n\n")
 		fs.PrintDefaults()
@@ -116,7 +118,20 @@ func run() error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "entropy-load: starting Vault in %s (log level %s)\n", dir, *logLevel)
-	tgt, stop, err := load.StartVault(ctx, repo, dir, vaultBin, pluginBin, *logLevel)
+	var extra []load.ExtraPlugin
+	if *floor {
+		floorBin := filepath.Join(filepath.Dir(pluginBin), load.FloorPlugin)
+		if _, serr := os.Stat(floorBin); serr != nil {
+			if floorBin, err = load.BuildFloor(ctx, repo, dir); err != nil {
+				return err
+			}
+		}
+		extra = append(extra, load.Floor(floorBin))
+	}
+	if *baseline != "" {
+		extra = append(extra, load.Baseline(*baseline))
+	}
+	tgt, stop, err := load.StartVault(ctx, repo, dir, vaultBin, pluginBin, *logLevel, extra...)
 	if err != nil {
 		return err
 	}

@@ -26,8 +26,8 @@ const (
 	configStorageKey  = "config"
 	keyringStorageKey = "keyring"
 	rolePrefix        = "role/"
-	clientPrefix      = "client/"  // client/<role>/<client_id>: metadata
-	entropyPrefix     = "entropy/" // entropy/<role>/<client_id>/<generation>
+	clientPrefix      = "client/"  // client/<role>/<client_id>: record and entropy (client_value.go)
+	entropyPrefix     = "entropy/" // entropy/<role>/<client_id>/<generation>: schema version 1's entropy
 )
 
 type entropyBackend struct {
@@ -50,8 +50,10 @@ type entropyBackend struct {
 	nonces nonceStore
 	// lockout counts failed proofs per role, client and source (lockout.go).
 	lockout *lockoutTable
-	// cache holds the config, keyring and roles for the login path.
-	cache *readCache
+	// cache holds the config, keyring and roles for the login path;
+	// clients holds clients' records and entropy (client_cache.go).
+	cache   *readCache
+	clients *clientCache
 
 	// Background housekeeping (tidy.go, periodic.go) runs on bgCtx, which
 	// is cancelled when the backend is unmounted or reloaded.
@@ -80,6 +82,7 @@ func newBackend() *entropyBackend {
 		nonces:      newMemoryNonceStore(),
 		lockout:     newLockoutTable(maxLockoutSources),
 		cache:       newReadCache(),
+		clients:     newClientCache(defaultClientCacheSize),
 		now:         time.Now,
 	}
 	b.bgCtx, b.bgCancel = context.WithCancel(context.Background())
@@ -88,7 +91,7 @@ func newBackend() *entropyBackend {
 		BackendType: logical.TypeCredential,
 		PathsSpecial: &logical.Paths{
 			Unauthenticated: []string{"login", "keys", "challenge"},
-			SealWrapStorage: []string{keyringStorageKey, entropyPrefix, challengeKeyStorageKey},
+			SealWrapStorage: []string{keyringStorageKey, clientPrefix, entropyPrefix, challengeKeyStorageKey},
 		},
 		Paths: framework.PathAppend(
 			[]*framework.Path{

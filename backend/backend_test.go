@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -233,13 +235,34 @@ func readClient(t testing.TB, b *entropyBackend, s logical.Storage, role, id str
 	return c
 }
 
+// entropyGenerations lists the generations whose entropy the client's
+// stored entry holds (current, pending, superseded), in increasing order,
+// read from storage itself rather than the cache.
 func entropyGenerations(t *testing.T, s logical.Storage, role, id string) []string {
 	t.Helper()
-	gens, err := s.List(context.Background(), entropyPrefix+role+"/"+id+"/")
+	entry, err := s.Get(context.Background(), clientStorageKey(role, id))
+	if err != nil || entry == nil {
+		t.Fatalf("client %s/%s: %v %v", role, id, entry, err)
+	}
+	c, err := decodeClientValue(entry)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return gens
+	var gens []uint64
+	for _, g := range []struct {
+		n uint64
+		e *generationEntropy
+	}{{c.SupersededGeneration, c.supersededEntropy}, {c.Generation, c.entropy}, {c.PendingGeneration, c.pendingEntropy}} {
+		if g.e != nil {
+			gens = append(gens, g.n)
+		}
+	}
+	slices.Sort(gens)
+	out := make([]string, len(gens))
+	for i, g := range gens {
+		out[i] = strconv.FormatUint(g, 10)
+	}
+	return out
 }
 
 // outcome describes a login's result without its (long) receipt.
@@ -276,7 +299,7 @@ func TestBackendReportsVersionAndSpecialPaths(t *testing.T) {
 	if got := strings.Join(special.Unauthenticated, ","); got != "login,keys,challenge" {
 		t.Errorf("Unauthenticated = %s", got)
 	}
-	if got := strings.Join(special.SealWrapStorage, ","); got != "keyring,entropy/,challenge_key" {
+	if got := strings.Join(special.SealWrapStorage, ","); got != "keyring,client/,entropy/,challenge_key" {
 		t.Errorf("SealWrapStorage = %s", got)
 	}
 }

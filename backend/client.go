@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
@@ -12,16 +13,22 @@ import (
 	"github.com/entropy-auth/vault-plugin-auth-entropy/backend/protocol"
 )
 
-// A client's storage, all of it in this file: its record (clientEntry, at
-// client/<role>/<client_id>) and one entry per generation of its entropy
-// (entropy/<role>/<client_id>/<generation>, the raw bytes, seal-wrapped).
-// The record names the generations it uses; entropy is written before the
-// record that names it and deleted after the record that stops naming it,
-// so that a record never names entropy that is not there. Writers hold the
+// A client's storage, all of it in this file: one entry per client, at
+// client/<role>/<client_id>, holding its record (clientEntry, JSON) and the
+// entropy of every generation the record names (current, pending,
+// superseded), raw, after it (clientValue). One entry, so that a login
+// reads one entry (or none: client_cache.go), a rotation writes one entry
+// when it issues a generation and one when the client proves it, and a
+// record can never name entropy that is not there. Writers hold the
 // client's lock (clientLock).
+//
+// Schema version 1 kept each generation's entropy in an entry of its own,
+// at entropy/<role>/<client_id>/<generation>; such a client is read with
+// that entropy (legacyEntropy) and moves to the one-entry form at its next
+// write, which then deletes those entries.
 
-// clientEntry is an enrolled client's metadata. The entropy lives apart, in
-// entropyEntry, so that reading or changing metadata never touches it.
+// clientEntry is an enrolled client's record, and the entropy of the
+// generations it names.
 type clientEntry struct {
 	SchemaVersion int    `json:"schema_version"`
 	ClientID      string `json:"client_id"`
@@ -80,6 +87,50 @@ type clientEntry struct {
 	LockedAt    time.Time `json:"locked_at"`
 	LockedUntil time.Time `json:"locked_until"`
 	LockReason  string    `json:"lock_reason"`
+
+	// The sizes of the pending and superseded generations' entropy (the
+	// current one's is EntropySize): where each ends in the stored value.
+	PendingEntropySize    int `json:"pending_entropy_size,omitempty"`
+	SupersededEntropySize int `json:"superseded_entropy_size,omitempty"`
+
+	// The entropy of each generation the record names, nil for a
+	// generation it does not name. Never modified in place: a copy of the
+	// record (the cache hands out copies) may share them.
+	entropy, pendingEntropy, supersededEntropy *generationEntropy
+	// legacyEntropy: read from a schema version 1 record, whose entropy
+	// lives in entries of its own until the record's next write.
+	legacyEntropy bool
+}
+
+// generationEntropy is one generation's entropy and, derived once when a
+// receipt first needs it, its entropy key (docs/protocol.md §9.1): hashing
+// the whole entropy at every login would cost more than the rest of the
+// receipt.
+type generationEntropy struct {
+	bytes  []byte
+	keyOf  sync.Once
+	keyVal *protocol.EntropyKey
+}
+
+func newGenerationEntropy(b []byte) *generationEntropy {
+	if len(b) == 0 {
+		return nil
+	}
+	return &generationEntropy{bytes: b}
+}
+
+// raw is the entropy's bytes; nil for a generation without entropy.
+func (g *generationEntropy) raw() []byte {
+	if g == nil {
+		return nil
+	}
+	return g.bytes
+}
+
+// key is the entropy key, derived at the first call.
+func (g *generationEntropy) key() *protocol.EntropyKey {
+	g.keyOf.Do(func() { g.keyVal = protocol.NewEntropyKey(g.bytes) })
+	return g.keyVal
 }
 
 func (c *clientEntry) expired(now time.Time) bool {
@@ -110,43 +161,103 @@ func (c *clientEntry) rotationDue(r *roleEntry, now time.Time) bool {
 
 func clientStorageKey(role, id string) string { return clientPrefix + role + "/" + id }
 
-func entropyStorageKey(role, id string, generation uint64) string {
+func legacyEntropyKey(role, id string, generation uint64) string {
 	return entropyPrefix + role + "/" + id + "/" + strconv.FormatUint(generation, 10)
 }
 
-// client returns the client's record, or nil if there is none.
+// client returns the client's record with its entropy, or nil if there is
+// none: from the cache (client_cache.go), else from storage. The record is
+// the caller's own copy.
 func (b *entropyBackend) client(ctx context.Context, s logical.Storage, role, id string) (*clientEntry, error) {
-	entry, err := s.Get(ctx, clientStorageKey(role, id))
+	key := clientStorageKey(role, id)
+	if c := b.clients.get(key); c != nil {
+		return c, nil
+	}
+	epoch := b.clients.epochNow()
+	entry, err := s.Get(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("reading client: %w", err)
 	}
 	if entry == nil {
 		return nil, nil
 	}
-	return decodeClient(entry)
+	c, err := decodeClientValue(entry)
+	if err != nil {
+		return nil, err
+	}
+	if c.legacyEntropy {
+		if err := b.readLegacyEntropy(ctx, s, c); err != nil {
+			return nil, err
+		}
+	}
+	b.clients.add(key, c, epoch)
+	return c.copy(), nil
 }
 
-// putClientRecord writes a client's record only; its entropy is
-// untouched.
-func (b *entropyBackend) putClientRecord(ctx context.Context, s logical.Storage, c *clientEntry) error {
-	if err := putRecord(ctx, s, clientStorageKey(c.Role, c.ClientID), c); err != nil {
-		return fmt.Errorf("writing client: %w", err)
+// copy is a copy of c that shares its (never modified) entropy.
+func (c *clientEntry) copy() *clientEntry {
+	cp := *c
+	return &cp
+}
+
+// readLegacyEntropy fills in the entropy of a schema version 1 record from
+// its entries; a generation whose entry is missing is left without (the
+// callers refuse, or issue a pending generation again).
+func (b *entropyBackend) readLegacyEntropy(ctx context.Context, s logical.Storage, c *clientEntry) error {
+	read := func(g uint64) (*generationEntropy, error) {
+		if g == 0 {
+			return nil, nil
+		}
+		entry, err := s.Get(ctx, legacyEntropyKey(c.Role, c.ClientID, g))
+		if err != nil || entry == nil {
+			return nil, err
+		}
+		return newGenerationEntropy(entry.Value), nil
 	}
+	var err error
+	if c.entropy, err = read(c.Generation); err != nil {
+		return fmt.Errorf("reading entropy: %w", err)
+	}
+	if c.pendingEntropy, err = read(c.PendingGeneration); err != nil {
+		return fmt.Errorf("reading entropy: %w", err)
+	}
+	if c.supersededEntropy, err = read(c.SupersededGeneration); err != nil {
+		return fmt.Errorf("reading entropy: %w", err)
+	}
+	c.PendingEntropySize, c.SupersededEntropySize = len(c.pendingEntropy.raw()), len(c.supersededEntropy.raw())
 	return nil
 }
 
-// putClient stores a new client: entropy first, so that a client record
-// never exists without its entropy.
-func (b *entropyBackend) putClient(ctx context.Context, s logical.Storage, c *clientEntry, entropy []byte) error {
-	if err := b.putEntropy(ctx, s, c.Role, c.ClientID, c.Generation, entropy); err != nil {
+// putClient stores the client's record and entropy in one write, then,
+// for a client read in the schema version 1 form, deletes its old entropy
+// entries. The caller holds the client's lock.
+func (b *entropyBackend) putClient(ctx context.Context, s logical.Storage, c *clientEntry) error {
+	key := clientStorageKey(c.Role, c.ClientID)
+	entry, err := encodeClientValue(key, c)
+	if err != nil {
 		return err
 	}
-	return b.putClientRecord(ctx, s, c)
+	if err := s.Put(ctx, entry); err != nil {
+		// The write may or may not have reached storage: read it again
+		// next time.
+		b.clients.invalidate(key)
+		return fmt.Errorf("writing client: %w", err)
+	}
+	if c.legacyEntropy {
+		// The record no longer needs them; tidy deletes what is left if
+		// this fails.
+		if err := b.deleteLegacyEntropy(ctx, s, c.Role, c.ClientID); err != nil {
+			b.Logger().Warn("client moved to the one-entry form; its old entropy entries are left for tidy", "role", c.Role, "client_id", c.ClientID, "error", err)
+		}
+		c.legacyEntropy = false
+	}
+	b.clients.store(key, c.copy())
+	return nil
 }
 
 // updateClient applies change to a client's record under the client's
-// lock, re-reading the record after taking it, and writes the record only.
-// A missing client is a 404 error and writes nothing.
+// lock, re-reading the record after taking it, and writes it. A missing
+// client is a 404 error and writes nothing.
 func (b *entropyBackend) updateClient(ctx context.Context, s logical.Storage, role, id string, change func(c *clientEntry)) (*clientEntry, error) {
 	lock := b.clientLock(role, id)
 	lock.Lock()
@@ -160,7 +271,7 @@ func (b *entropyBackend) updateClient(ctx context.Context, s logical.Storage, ro
 		return nil, errClientNotFound(role, id)
 	}
 	change(c)
-	if err := b.putClientRecord(ctx, s, c); err != nil {
+	if err := b.putClient(ctx, s, c); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -173,8 +284,7 @@ func errClientNotFound(role, id string) error {
 	return logical.CodedError(http.StatusNotFound, fmt.Sprintf("client %q does not exist in role %q", id, role))
 }
 
-// deleteClient removes a client: the record first, so that it can no
-// longer log in or renew, then every generation of its entropy.
+// deleteClient removes a client, with its entropy.
 func (b *entropyBackend) deleteClient(ctx context.Context, s logical.Storage, role, id string) error {
 	lock := b.clientLock(role, id)
 	lock.Lock()
@@ -183,11 +293,20 @@ func (b *entropyBackend) deleteClient(ctx context.Context, s logical.Storage, ro
 }
 
 // nonLockedDeleteClient is deleteClient for a caller that holds the
-// client's lock.
+// client's lock. Any entropy entries of the schema version 1 form go
+// after the record, so that no record is left naming entropy that is gone.
 func (b *entropyBackend) nonLockedDeleteClient(ctx context.Context, s logical.Storage, role, id string) error {
-	if err := s.Delete(ctx, clientStorageKey(role, id)); err != nil {
+	key := clientStorageKey(role, id)
+	err := s.Delete(ctx, key)
+	b.clients.invalidate(key)
+	if err != nil {
 		return fmt.Errorf("deleting client: %w", err)
 	}
+	return b.deleteLegacyEntropy(ctx, s, role, id)
+}
+
+// deleteLegacyEntropy deletes a client's schema version 1 entropy entries.
+func (b *entropyBackend) deleteLegacyEntropy(ctx context.Context, s logical.Storage, role, id string) error {
 	prefix := entropyPrefix + role + "/" + id + "/"
 	gens, err := s.List(ctx, prefix)
 	if err != nil {
@@ -201,32 +320,16 @@ func (b *entropyBackend) nonLockedDeleteClient(ctx context.Context, s logical.St
 	return nil
 }
 
-// entropy returns one generation of the client's entropy, or nil. The
-// entry's value is the entropy itself: no encoding to parse on every login.
-func (b *entropyBackend) entropy(ctx context.Context, s logical.Storage, role, id string, generation uint64) ([]byte, error) {
-	entry, err := s.Get(ctx, entropyStorageKey(role, id, generation))
-	if err != nil {
-		return nil, fmt.Errorf("reading entropy: %w", err)
-	}
-	if entry == nil {
-		return nil, nil
-	}
-	return entry.Value, nil
-}
-
-// putEntropy stores one generation of the client's entropy.
-func (b *entropyBackend) putEntropy(ctx context.Context, s logical.Storage, role, id string, generation uint64, entropy []byte) error {
-	entry := &logical.StorageEntry{Key: entropyStorageKey(role, id, generation), Value: entropy, SealWrap: true}
-	if err := s.Put(ctx, entry); err != nil {
-		return fmt.Errorf("writing entropy: %w", err)
-	}
-	return nil
-}
-
-// deleteEntropy removes one generation of a client's entropy.
-func (b *entropyBackend) deleteEntropy(ctx context.Context, s logical.Storage, role, id string, generation uint64) error {
-	if err := s.Delete(ctx, entropyStorageKey(role, id, generation)); err != nil {
-		return fmt.Errorf("deleting entropy: %w", err)
+// entropyOf returns the entropy of the generation of kind k, nil if it has
+// none.
+func (c *clientEntry) entropyOf(k generationKind) *generationEntropy {
+	switch k {
+	case genCurrent:
+		return c.entropy
+	case genPending:
+		return c.pendingEntropy
+	case genSuperseded:
+		return c.supersededEntropy
 	}
 	return nil
 }
@@ -261,20 +364,19 @@ func (c *clientEntry) generationOf(g uint64) (generationKind, protocol.Sampling)
 	return genUnknown, protocol.Sampling{}
 }
 
-// promote makes the pending generation, just proven with entropy of
-// pendingSize bytes by a proof issued at provenIssuedAt, current; the
-// current one becomes superseded. It returns the generation whose entropy
-// nothing needs any more (0 if none), for the caller to delete once the
-// record is written.
-func (c *clientEntry) promote(pendingSize int, provenIssuedAt time.Time) (obsolete uint64) {
-	obsolete = c.SupersededGeneration
+// promote makes the pending generation, just proven by a proof issued at
+// provenIssuedAt, current; the current one becomes superseded, and the
+// superseded one's entropy is dropped with the record's next write.
+func (c *clientEntry) promote(provenIssuedAt time.Time) {
 	c.SupersededAt = provenIssuedAt
 	c.SupersededGeneration = c.Generation
 	c.SupersededSampleCount, c.SupersededSampleLength = c.SampleCount, c.SampleLength
+	c.supersededEntropy = c.entropy
 
 	c.Generation = c.PendingGeneration
 	c.SampleCount, c.SampleLength = c.PendingSampleCount, c.PendingSampleLength
-	c.EntropySize = pendingSize
+	c.entropy = c.pendingEntropy
+	c.EntropySize = len(c.entropy.raw())
 	c.GenerationCreatedAt = c.PendingCreatedAt
 	// A rotation asked for after this generation was issued (say, for a
 	// suspected theft) is still owed: the next login rotates again.
@@ -284,5 +386,5 @@ func (c *clientEntry) promote(pendingSize int, provenIssuedAt time.Time) (obsole
 
 	c.PendingGeneration, c.PendingCreatedAt = 0, time.Time{}
 	c.PendingSampleCount, c.PendingSampleLength = 0, 0
-	return obsolete
+	c.pendingEntropy = nil
 }

@@ -114,8 +114,9 @@ func fuzzLoginBackend(tb testing.TB) (*entropyBackend, logical.Storage, []*fuzzV
 		ClientID: v.clientID, Role: v.role, RoleInstanceID: r.InstanceID, EnrollmentID: "fuzz", AliasName: sharedAliasName(v.role, v.clientID),
 		Generation: v.generation, EntropySize: len(v.entropy),
 		SampleCount: v.sampling.Count, SampleLength: v.sampling.Length, CreatedAt: now, GenerationCreatedAt: now,
+		entropy: newGenerationEntropy(v.entropy),
 	}
-	if err := b.putClient(ctx, s, c, v.entropy); err != nil {
+	if err := b.putClient(ctx, s, c); err != nil {
 		tb.Fatal(err)
 	}
 	return b, s, vs

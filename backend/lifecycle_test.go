@@ -88,7 +88,7 @@ func TestForcedRotation(t *testing.T) {
 	b, s, c := setupRotation(t, map[string]interface{}{"rotation_period": "24h"})
 	rec := readClient(t, b, s, "web", "agent-1")
 	rec.RotateRequested = true
-	if err := b.putClientRecord(context.Background(), s, rec); err != nil {
+	if err := b.putClient(context.Background(), s, rec); err != nil {
 		t.Fatal(err)
 	}
 	if r := c.login(t, b, s); r.Rotation == nil {
@@ -156,7 +156,7 @@ func TestCloneDetected(t *testing.T) {
 					t.Fatalf("lock %+v", rec)
 				}
 				rec.unlock()
-				if err := b.putClientRecord(context.Background(), s, rec); err != nil {
+				if err := b.putClient(context.Background(), s, rec); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -206,7 +206,7 @@ func TestLockedClientCannotRenew(t *testing.T) {
 	resp := mustOK(t, b, s, logical.UpdateOperation, "login", c.loginData(t))
 	rec := readClient(t, b, s, "web", "agent-1")
 	rec.lock(c.clock.now(), time.Time{}, "operator")
-	if err := b.putClientRecord(context.Background(), s, rec); err != nil {
+	if err := b.putClient(context.Background(), s, rec); err != nil {
 		t.Fatal(err)
 	}
 	req := &logical.Request{Operation: logical.RenewOperation, Path: "login", Storage: s, Auth: resp.Auth}

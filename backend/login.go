@@ -53,11 +53,11 @@ type login struct {
 	claims  *protocol.Claims
 	role    *roleEntry
 	// Read by authenticate: the client's record, which of its generations
-	// the proof names, and that generation's entropy (its size is what a
-	// promotion records, and it keys the receipt, docs/protocol.md §9.1).
+	// the proof names, and that generation's entropy (it keys the receipt,
+	// docs/protocol.md §9.1).
 	client  *clientEntry
 	kind    generationKind
-	entropy []byte
+	entropy *generationEntropy
 }
 
 func (b *entropyBackend) newLogin(ctx context.Context, req *logical.Request, in *loginRequest) *login {
@@ -109,6 +109,7 @@ func (b *entropyBackend) checkProof(l *login) error {
 	if l.config, err = b.cachedConfig(l.ctx, l.storage); err != nil {
 		return err
 	}
+	b.clients.resize(l.config.ClientCacheSize)
 	if l.keyring, err = b.cachedKeyring(l.ctx, l.storage); err != nil {
 		return err
 	}
@@ -197,13 +198,10 @@ func (b *entropyBackend) authenticate(l *login) error {
 		return refuse(fmt.Errorf("%w (generation %d, issued at %s, no later than the first proof of generation %d)",
 			errStaleSuperseded, g, claims.IssuedAt().UTC().Format(time.RFC3339), c.Generation))
 	}
-	if l.entropy, err = b.entropy(l.ctx, l.storage, c.Role, c.ClientID, g); err != nil {
-		return err
-	}
-	if l.entropy == nil {
+	if l.entropy = c.entropyOf(l.kind); l.entropy == nil {
 		return fmt.Errorf("client %s/%s has no entropy for its %s generation %d", c.Role, c.ClientID, l.kind, g)
 	}
-	if err := claims.Verify(l.entropy, sampling); err != nil {
+	if err := claims.Verify(l.entropy.raw(), sampling); err != nil {
 		return refuse(err)
 	}
 	// A verified proof of the superseded generation is a clone whatever its

@@ -50,15 +50,14 @@ func (b *entropyBackend) settle(l *login, checked error) (*protocol.Receipt, err
 
 // recordAccepted updates the client for an accepted proof: a proven
 // pending generation becomes current, a due rotation is issued into
-// receipt, a lock that has run out is lifted. The record is written once,
-// after any new entropy and before the entropy it no longer names is
-// deleted.
+// receipt, a lock that has run out is lifted. The client (record and
+// entropy, one entry) is written once, or not at all if nothing changed:
+// a rotation costs one write when it is issued and one when it is proven.
 func (b *entropyBackend) recordAccepted(l *login, receipt *protocol.Receipt) error {
 	c := l.client
 	changed := false
-	var obsolete uint64
 	if l.claims.Generation() == c.PendingGeneration {
-		obsolete = c.promote(len(l.entropy), l.claims.IssuedAt())
+		c.promote(l.claims.IssuedAt())
 		changed = true
 		b.Logger().Info("entropy generation proven; the previous one is superseded", "role", c.Role, "client_id", c.ClientID,
 			"generation", c.Generation, "superseded_generation", c.SupersededGeneration)
@@ -76,13 +75,7 @@ func (b *entropyBackend) recordAccepted(l *login, receipt *protocol.Receipt) err
 	if !changed {
 		return nil
 	}
-	if err := b.putClientRecord(l.ctx, l.storage, c); err != nil {
-		return err
-	}
-	if obsolete != 0 {
-		return b.deleteEntropy(l.ctx, l.storage, c.Role, c.ClientID, obsolete)
-	}
-	return nil
+	return b.putClient(l.ctx, l.storage, c)
 }
 
 // A client's entropy rotates in band: a login that proves the current
@@ -95,27 +88,22 @@ func (b *entropyBackend) recordAccepted(l *login, receipt *protocol.Receipt) err
 // rotation returns the generation to hand to a login that has just proven
 // its client's current generation: the pending one again if there is one,
 // else a new one if rotation is due, else nil. It reports whether it
-// issued a new one, changing the record. A new generation's entropy is
-// stored before the caller stores the record that names it, so that a
-// record never names entropy that is not there.
+// issued a new one, changing the record (its entropy is written with it).
 func (b *entropyBackend) rotation(l *login) (*protocol.Rotation, bool, error) {
 	c, r := l.client, l.role
 	if c.PendingGeneration != 0 {
-		entropy, err := b.entropy(l.ctx, l.storage, c.Role, c.ClientID, c.PendingGeneration)
-		if err != nil {
-			return nil, false, err
-		}
-		if entropy != nil {
+		if pending := c.pendingEntropy.raw(); pending != nil {
 			b.Logger().Info("pending entropy generation handed out again (the client did not take it up: it crashed, or another holder of its material logged in)",
 				"role", c.Role, "client_id", c.ClientID, "generation", c.PendingGeneration)
 			return &protocol.Rotation{
 				Generation:   c.PendingGeneration,
-				Entropy:      entropy,
+				Entropy:      pending,
 				SampleCount:  c.PendingSampleCount,
 				SampleLength: c.PendingSampleLength,
 			}, false, nil
 		}
-		// Nobody can have proven entropy that is gone: make it again.
+		// A schema version 1 record whose pending entropy was lost: nobody
+		// can have proven entropy that is gone, so make it again.
 		b.Logger().Warn("pending entropy generation missing from storage; issuing a new one",
 			"role", c.Role, "client_id", c.ClientID, "generation", c.PendingGeneration)
 	} else if !c.rotationDue(r, l.now) {
@@ -131,11 +119,9 @@ func (b *entropyBackend) rotation(l *login) (*protocol.Rotation, bool, error) {
 		return nil, false, err
 	}
 	next := c.Generation + 1
-	if err := b.putEntropy(l.ctx, l.storage, c.Role, c.ClientID, next, entropy); err != nil {
-		return nil, false, err
-	}
 	c.PendingGeneration, c.PendingCreatedAt = next, l.now
 	c.PendingSampleCount, c.PendingSampleLength = sampling.Count, sampling.Length
+	c.pendingEntropy = newGenerationEntropy(entropy)
 	b.Logger().Info("entropy generation issued", "role", c.Role, "client_id", c.ClientID, "generation", next)
 	return &protocol.Rotation{
 		Generation:   next,
@@ -160,7 +146,7 @@ func (b *entropyBackend) recordClone(l *login) error {
 		return nil
 	}
 	c.lock(l.now, time.Time{}, fmt.Sprintf("clone detected: generation %d proven after generation %d", g, c.Generation))
-	return b.putClientRecord(l.ctx, l.storage, c)
+	return b.putClient(l.ctx, l.storage, c)
 }
 
 // publishedKeys is the keyring as a receipt carries it to a client whose

@@ -36,7 +36,7 @@ func TestClientListReadDelete(t *testing.T) {
 		t.Fatalf("deleted client still reads: %v", resp.Data)
 	}
 	for k := range storageSnapshot(t, s) {
-		if k == clientStorageKey("web", "a") || k == entropyStorageKey("web", "a", 1) {
+		if k == clientStorageKey("web", "a") || k == legacyEntropyKey("web", "a", 1) {
 			t.Fatalf("delete left %s", k)
 		}
 	}

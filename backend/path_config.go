@@ -19,6 +19,9 @@ const (
 	defaultSampleCount  = 320
 	defaultSampleLength = 8
 	defaultEntropySize  = 64 << 10
+	// defaultClientCacheSize holds about 500 clients of the default
+	// entropy size with a rotation in flight, 1,000 without.
+	defaultClientCacheSize = 64 << 20
 )
 
 // configEntry is the mount's configuration.
@@ -34,6 +37,12 @@ type configEntry struct {
 	// created without sampling parameters of their own.
 	DefaultSampleCount  int `json:"default_sample_count"`
 	DefaultSampleLength int `json:"default_sample_length"`
+	// ClientCacheSize bounds, in bytes, the plugin's memory cache of
+	// clients' records and entropy (client_cache.go); 0 turns it off.
+	ClientCacheSize int64 `json:"client_cache_size"`
+	// LogAcceptedLogins adds a server log line for every accepted login;
+	// Vault's audit devices record every login anyway.
+	LogAcceptedLogins bool `json:"log_accepted_logins"`
 }
 
 func defaultConfig() *configEntry {
@@ -44,6 +53,7 @@ func defaultConfig() *configEntry {
 		AllowedClockSkew:    defaultClockSkew,
 		DefaultSampleCount:  defaultSampleCount,
 		DefaultSampleLength: defaultSampleLength,
+		ClientCacheSize:     defaultClientCacheSize,
 	}
 }
 
@@ -97,6 +107,16 @@ func pathConfig(b *entropyBackend) *framework.Path {
 				Description: "Length in bytes of each sampled range, for roles created without sample_length.",
 				Default:     defaultSampleLength,
 			},
+			"client_cache_size": {
+				Type:        framework.TypeInt64,
+				Description: "Bytes of plugin memory for the cache of clients' records and entropy, which spares each login its storage read. 0 turns it off.",
+				Default:     defaultClientCacheSize,
+			},
+			"log_accepted_logins": {
+				Type:        framework.TypeBool,
+				Description: "Log every accepted login (role, client_id, generation, login_id, remote_addr) in the server log. Off by default: audit devices record every login, and the line costs each login a round trip of the plugin's log to Vault.",
+				Default:     false,
+			},
 		},
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.ReadOperation: &framework.PathOperation{
@@ -131,6 +151,8 @@ func (b *entropyBackend) pathConfigRead(ctx context.Context, req *logical.Reques
 		"allowed_clock_skew":    int64(c.AllowedClockSkew.Seconds()),
 		"default_sample_count":  c.DefaultSampleCount,
 		"default_sample_length": c.DefaultSampleLength,
+		"client_cache_size":     c.ClientCacheSize,
+		"log_accepted_logins":   c.LogAcceptedLogins,
 	}}, nil
 }
 
@@ -174,6 +196,15 @@ func (b *entropyBackend) pathConfigWrite(ctx context.Context, req *logical.Reque
 	}
 	if v, ok := d.GetOk("default_sample_length"); ok {
 		c.DefaultSampleLength = v.(int)
+	}
+	if v, ok := d.GetOk("log_accepted_logins"); ok {
+		c.LogAcceptedLogins = v.(bool)
+	}
+	if v, ok := d.GetOk("client_cache_size"); ok {
+		c.ClientCacheSize = v.(int64)
+		if c.ClientCacheSize < 0 {
+			return logical.ErrorResponse("client_cache_size must not be negative"), nil
+		}
 	}
 	if n := keysInGrace(c.KeyRotationPeriod, c.KeyGracePeriod); n > maxKeys {
 		return logical.ErrorResponse("key_grace_period (%s) spans too many key_rotation_periods (%s): every key stays accepted "+
@@ -255,4 +286,13 @@ key_grace_period shortens the grace of keys already retired.
 allowed_clock_skew bounds how far a proof's issued_at may be from the server's
 clock. default_sample_count and default_sample_length are the sampling
 parameters copied into roles created without their own.
+
+log_accepted_logins (default false) adds a server log line for every accepted
+login; refusals, rotations, clones and locks are always logged, and audit
+devices record every login.
+
+client_cache_size (default 64 MiB; 0 turns it off) bounds the plugin's memory
+cache of clients' records and entropy: a login of a cached client reads
+nothing from storage. The cache holds secrets, as the plugin's memory already
+does (the server's private keys); see the operator guide.
 `

@@ -124,6 +124,8 @@ func (b *entropyBackend) pathEnroll(ctx context.Context, req *logical.Request, d
 		CreatedAt:    now,
 
 		GenerationCreatedAt: now,
+
+		entropy: newGenerationEntropy(entropy),
 	}
 	if d.Get("keep_identity").(bool) {
 		c.AliasName = sharedAliasName(role, id)
@@ -131,7 +133,7 @@ func (b *entropyBackend) pathEnroll(ctx context.Context, req *logical.Request, d
 	if r.ClientTTL > 0 {
 		c.ExpiresAt = now.Add(r.ClientTTL)
 	}
-	if err := b.putClient(ctx, req.Storage, c, entropy); err != nil {
+	if err := b.putClient(ctx, req.Storage, c); err != nil {
 		return nil, err
 	}
 	b.Logger().Info("client enrolled", "role", role, "client_id", id, "generation", c.Generation, "enrollment_id", c.EnrollmentID, "alias_name", c.AliasName)

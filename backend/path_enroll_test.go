@@ -29,8 +29,7 @@ func TestEnrollReturnsBundle(t *testing.T) {
 	if len(c.entropy) != 8192 {
 		t.Fatalf("entropy is %d bytes, want 8192", len(c.entropy))
 	}
-	stored, err := b.entropy(context.Background(), s, "web", c.id, 1)
-	if err != nil || string(stored) != string(c.entropy) {
+	if stored := readClient(t, b, s, "web", c.id).entropy.raw(); string(stored) != string(c.entropy) {
 		t.Fatal("stored entropy differs from the bundle's")
 	}
 	if c.id == d["client_id"] {

@@ -43,7 +43,18 @@ func pathLogin(b *entropyBackend) *framework.Path {
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.UpdateOperation: &framework.PathOperation{
 				Callback: b.pathLogin,
-				Summary:  "Log in with an entropy proof.",
+				// Accepted nonces live in the memory of the node that
+				// writes the mount's storage (nonce.go), and Vault
+				// forwards a request refused with ErrReadOnly to it: a
+				// performance standby or secondary (Vault Enterprise,
+				// untested here) hands logins on; community standbys
+				// forward every request by themselves. The framework
+				// checks these with the replication state it reads for
+				// every request anyway, sparing the login a second round
+				// trip to Vault for it.
+				ForwardPerformanceStandby:   true,
+				ForwardPerformanceSecondary: true,
+				Summary:                     "Log in with an entropy proof.",
 			},
 			logical.AliasLookaheadOperation: &framework.PathOperation{
 				Callback: b.pathLoginAliasLookahead,
@@ -144,14 +155,6 @@ func (b *entropyBackend) pathLoginResolveRole(ctx context.Context, req *logical.
 }
 
 func (b *entropyBackend) pathLogin(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	// Accepted nonces live in the memory of the node that writes the
-	// mount's storage (nonce.go), and Vault forwards a request refused with
-	// ErrReadOnly to it: a performance standby or secondary (Vault
-	// Enterprise, untested here) hands logins on. Community standbys
-	// forward every request by themselves.
-	if !b.WriteSafeReplicationState() {
-		return nil, logical.ErrReadOnly
-	}
 	in, resp := parseLoginRequest(d)
 	if resp != nil {
 		return resp, nil
@@ -161,7 +164,7 @@ func (b *entropyBackend) pathLogin(ctx context.Context, req *logical.Request, d 
 	if err != nil {
 		return b.refused(l, err)
 	}
-	sealed, err := l.claims.SealReceipt(receipt, l.entropy)
+	sealed, err := l.claims.SealReceiptKeyed(receipt, l.entropy.key())
 	if err != nil {
 		return nil, err
 	}
@@ -190,8 +193,12 @@ func (b *entropyBackend) pathLogin(ctx context.Context, req *logical.Request, d 
 		},
 	}
 	l.role.PopulateTokenAuth(auth)
-	b.Logger().Info("login accepted", "role", in.role, "client_id", in.clientID, "generation", gen,
-		"login_id", l.claims.LoginID(), "remote_addr", l.remoteAddr)
+	// Off by default: a plugin's log lines all travel to Vault, which
+	// parses each before it applies its own level (docs/performance.md).
+	if l.config.LogAcceptedLogins {
+		b.Logger().Info("login accepted", "role", in.role, "client_id", in.clientID, "generation", gen,
+			"login_id", l.claims.LoginID(), "remote_addr", l.remoteAddr)
+	}
 	return &logical.Response{
 		Auth: auth,
 		// Sealed for the client alone; audit devices HMAC it like any

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"fmt"
 	"reflect"
 	"strings"
 	"sync"
@@ -230,8 +231,7 @@ func expireClient(t *testing.T, b *entropyBackend, s logical.Storage, c *testCli
 		t.Fatal(err)
 	}
 	ce.ExpiresAt = time.Now().Add(-time.Second)
-	entry, _ := logical.StorageEntryJSON(clientStorageKey(c.role, c.id), ce)
-	if err := s.Put(context.Background(), entry); err != nil {
+	if err := b.putClient(context.Background(), s, ce); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -474,5 +474,27 @@ func TestCheapChecksComeFirst(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), protocol.ErrHeaderMismatch.Error()) {
 		t.Fatalf("refused for another reason:\n%s", logs.String())
+	}
+}
+
+// TestAcceptedLoginLogLine: an accepted login is logged only when the
+// config asks for it; a refusal always is.
+func TestAcceptedLoginLogLine(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		t.Run(fmt.Sprintf("log_accepted_logins=%v", on), func(t *testing.T) {
+			b, s, logs := getLoggedTestBackend(t)
+			mustOK(t, b, s, logical.UpdateOperation, "config", map[string]interface{}{"log_accepted_logins": on})
+			mustOK(t, b, s, logical.UpdateOperation, "role/web", nil)
+			c := enroll(t, b, s, "web", map[string]interface{}{"client_id": "agent-1"})
+			mustOK(t, b, s, logical.UpdateOperation, "login", c.loginData(t))
+			if got := strings.Contains(logs.String(), "login accepted"); got != on {
+				t.Fatalf("login accepted logged: %v, want %v\n%s", got, on, logs)
+			}
+			c.entropy = bytes.Repeat([]byte{0}, len(c.entropy))
+			mustFail(t, b, s, logical.UpdateOperation, "login", c.loginData(t))
+			if !strings.Contains(logs.String(), "login refused") {
+				t.Fatalf("a refusal was not logged:\n%s", logs)
+			}
+		})
 	}
 }

@@ -111,4 +111,5 @@ func (b *entropyBackend) periodicTidy(ctx context.Context, s logical.Storage) er
 // cleanup ends background work when the mount goes away or is reloaded.
 func (b *entropyBackend) cleanup(context.Context) {
 	b.bgCancel()
+	b.clients.clear()
 }

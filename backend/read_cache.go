@@ -81,8 +81,11 @@ func (b *entropyBackend) storeCached(ctx context.Context, s logical.Storage, key
 
 // invalidateFunc is the backend's InvalidateFunc.
 func (b *entropyBackend) invalidateFunc(_ context.Context, key string) {
-	if cachedKey(key) {
+	switch {
+	case cachedKey(key):
 		b.cache.invalidate(key)
+	case strings.HasPrefix(key, clientPrefix):
+		b.clients.invalidate(key)
 	}
 }
 

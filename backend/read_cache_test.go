@@ -3,7 +3,9 @@ package backend
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,10 +88,13 @@ func TestReadCacheDropsAValueInvalidatedWhileItLoaded(t *testing.T) {
 	}
 }
 
-// countingStorage counts reads, each a round trip from the plugin to Vault.
+// countingStorage counts reads, each a round trip from the plugin to Vault,
+// and writes.
 type countingStorage struct {
 	logical.Storage
-	gets int
+	gets, puts int
+	// written counts puts by key.
+	written map[string]int
 }
 
 func (c *countingStorage) Get(ctx context.Context, key string) (*logical.StorageEntry, error) {
@@ -97,17 +102,80 @@ func (c *countingStorage) Get(ctx context.Context, key string) (*logical.Storage
 	return c.Storage.Get(ctx, key)
 }
 
-func TestLoginReadsOnlyTheClientAndItsEntropy(t *testing.T) {
-	b, s, c := setupLogin(t, nil)
-	loginPolicies(t, b, s, c) // fills the cache
-	cs := &countingStorage{Storage: s}
-	mustOK(t, b, cs, logical.ResolveRoleOperation, "login", c.loginData(t))
-	if cs.gets != 0 {
-		t.Fatalf("resolving the role read storage %d times", cs.gets)
+func (c *countingStorage) Put(ctx context.Context, e *logical.StorageEntry) error {
+	c.puts++
+	if c.written == nil {
+		c.written = map[string]int{}
 	}
-	mustOK(t, b, cs, logical.UpdateOperation, "login", c.loginData(t))
-	if cs.gets != 2 {
-		t.Fatalf("a login read storage %d times, want 2 (client, entropy)", cs.gets)
+	c.written[e.Key]++
+	return c.Storage.Put(ctx, e)
+}
+
+// clientPuts counts the writes of one client's entries: its record and any
+// entropy entry of its own.
+func (c *countingStorage) clientPuts(role, id string) int {
+	n := 0
+	for k, v := range c.written {
+		if k == clientStorageKey(role, id) || strings.HasPrefix(k, entropyPrefix+role+"/"+id+"/") {
+			n += v
+		}
+	}
+	return n
+}
+
+// TestLoginStorageReads: a login of a cached client reads nothing from
+// storage; with the cache off, one entry (the client with its entropy).
+func TestLoginStorageReads(t *testing.T) {
+	for _, tc := range []struct {
+		cacheSize int64
+		want      int
+	}{{defaultClientCacheSize, 0}, {0, 1}} {
+		t.Run(fmt.Sprintf("client_cache_size=%d", tc.cacheSize), func(t *testing.T) {
+			b, s, c := setupLogin(t, nil)
+			mustOK(t, b, s, logical.UpdateOperation, "config", map[string]interface{}{"client_cache_size": tc.cacheSize})
+			loginPolicies(t, b, s, c) // fills the caches
+			cs := &countingStorage{Storage: s}
+			mustOK(t, b, cs, logical.ResolveRoleOperation, "login", c.loginData(t))
+			if cs.gets != 0 {
+				t.Fatalf("resolving the role read storage %d times", cs.gets)
+			}
+			mustOK(t, b, cs, logical.UpdateOperation, "login", c.loginData(t))
+			if cs.gets != tc.want || cs.clientPuts("web", "agent-1") != 0 {
+				t.Fatalf("a login read storage %d times and wrote %v, want %d reads and no client write", cs.gets, cs.written, tc.want)
+			}
+		})
+	}
+}
+
+// TestRotationWritesTwice: a rotation costs two writes of the client's
+// storage, one when the login that is due is handed the next generation
+// and one when the client first proves it; the logins after it, none. The
+// only other write is the replay watermark's (nonce.go), at most once per
+// interval whatever the logins.
+func TestRotationWritesTwice(t *testing.T) {
+	b, s, c := setupRotation(t, nil)
+	c.clock.advance(time.Hour)
+	cs := &countingStorage{Storage: s}
+	if r := c.login(t, b, cs); r.Rotation == nil {
+		t.Fatal("no rotation issued")
+	}
+	if n := cs.clientPuts("web", "agent-1"); n != 1 {
+		t.Fatalf("issuing a generation wrote %d entries, want 1", n)
+	}
+	if r := c.login(t, b, cs); r.Generation != 2 {
+		t.Fatalf("receipt %+v", r)
+	}
+	if n := cs.clientPuts("web", "agent-1"); n != 2 {
+		t.Fatalf("a rotation wrote %d entries in all, want 2", n)
+	}
+	c.login(t, b, cs)
+	if n := cs.clientPuts("web", "agent-1"); n != 2 {
+		t.Fatalf("a login after the rotation wrote: %d entries in all", n)
+	}
+	for k := range cs.written {
+		if k != clientStorageKey("web", "agent-1") && k != watermarkStorageKey {
+			t.Errorf("a rotation wrote %s", k)
+		}
 	}
 }
 

@@ -17,7 +17,9 @@ import (
 // record's next write, never at the read: a read (the login's authenticate
 // step among them) writes nothing, and a standby could not write anyway.
 //
-// Version 1 is the first release's. No release wrote a record without a
+// Version 1 was the first layout; version 2, still before the first
+// release, moved a client's entropy into its record's entry, so that a
+// login reads one entry and a rotation writes two. No release wrote a record without a
 // version, so such a record is refused, naming its key, rather than read
 // as defaults. A release that changes a record raises schemaVersion and
 // adds its step to each upgrade function (a no-op step for the records it
@@ -29,10 +31,10 @@ import (
 //	}
 //
 // A step that changes a field's type must decode the old form itself
-// first. Entropy and the challenge key are stored as raw bytes, not JSON:
-// the value is the secret itself, its length is checked where it is read,
-// and another format would be stored under another key.
-const schemaVersion = 1
+// first. A client's entropy follows its JSON record, raw, in the same
+// entry (client_value.go); the challenge key is stored as raw bytes, its
+// length checked where it is read.
+const schemaVersion = 2
 
 var (
 	errSchemaNewer   = errors.New("written by a newer release of the plugin; downgrade is not supported")
@@ -64,15 +66,37 @@ func checkSchemaVersion(v int) error {
 
 // The upgrade functions, one per record type: the place for migrations.
 
-func upgradeClient(c *clientEntry) error { return checkSchemaVersion(c.SchemaVersion) }
+// upgradeClient: version 2 stores a client's entropy in its record's own
+// entry (client_value.go); decodeClientValue marks a version 1 record, and
+// the caller reads its entropy from the entries version 1 kept it in.
+func upgradeClient(c *clientEntry) error {
+	if err := checkSchemaVersion(c.SchemaVersion); err != nil {
+		return err
+	}
+	if c.SchemaVersion == 1 {
+		c.SchemaVersion = 2
+	}
+	return nil
+}
 
-func upgradeRole(r *roleEntry) error { return checkSchemaVersion(r.SchemaVersion) }
+// The other records are the same in version 2 as in version 1.
 
-func upgradeConfig(c *configEntry) error { return checkSchemaVersion(c.SchemaVersion) }
+func upgradeRole(r *roleEntry) error { return upgradeUnchanged(&r.SchemaVersion) }
 
-func upgradeKeyring(kr *keyring) error { return checkSchemaVersion(kr.SchemaVersion) }
+func upgradeConfig(c *configEntry) error { return upgradeUnchanged(&c.SchemaVersion) }
 
-func upgradeWatermark(w *watermarkEntry) error { return checkSchemaVersion(w.SchemaVersion) }
+func upgradeKeyring(kr *keyring) error { return upgradeUnchanged(&kr.SchemaVersion) }
+
+func upgradeWatermark(w *watermarkEntry) error { return upgradeUnchanged(&w.SchemaVersion) }
+
+// upgradeUnchanged is the upgrade of a record no version since 1 changed.
+func upgradeUnchanged(v *int) error {
+	if err := checkSchemaVersion(*v); err != nil {
+		return err
+	}
+	*v = schemaVersion
+	return nil
+}
 
 // decodeRecord decodes a stored record of type T and upgrades it with its
 // type's upgrade function; what names the type in errors, which also name
@@ -89,10 +113,6 @@ func decodeRecord[T any, R interface {
 		return nil, fmt.Errorf("%s %q: %w", what, entry.Key, err)
 	}
 	return rec, nil
-}
-
-func decodeClient(e *logical.StorageEntry) (*clientEntry, error) {
-	return decodeRecord(e, "client", upgradeClient)
 }
 
 func decodeRole(e *logical.StorageEntry) (*roleEntry, error) {

@@ -22,6 +22,8 @@ type schemaRecord struct {
 	// key is where read finds the record.
 	key  string
 	read func(ctx context.Context, b *entropyBackend, s logical.Storage) error
+	// encode is how the record's version stores it (nil: JSON alone).
+	encode func(key string, v versioned) (*logical.StorageEntry, error)
 }
 
 func schemaRecords() map[string]schemaRecord {
@@ -29,7 +31,20 @@ func schemaRecords() map[string]schemaRecord {
 	return map[string]schemaRecord{
 		"client": {
 			sample: func() versioned {
-				return &clientEntry{SchemaVersion: 1, ClientID: "a", Role: "web", Generation: 3, CreatedAt: now, GenerationCreatedAt: now}
+				return &clientEntry{SchemaVersion: 1, ClientID: "a", Role: "web", Generation: 3, EntropySize: 16, CreatedAt: now, GenerationCreatedAt: now}
+			},
+			// From version 2 on, the entropy follows the record
+			// (client_value.go); version 1 stored the record alone.
+			encode: func(key string, v versioned) (*logical.StorageEntry, error) {
+				c := v.(*clientEntry)
+				if c.SchemaVersion == 1 {
+					return logical.StorageEntryJSON(key, c)
+				}
+				record, err := json.Marshal(c)
+				if err != nil {
+					return nil, err
+				}
+				return &logical.StorageEntry{Key: key, Value: append(append(record, '\n'), make([]byte, c.EntropySize)...)}, nil
 			},
 			upgrade: func(v versioned) error { return upgradeClient(v.(*clientEntry)) },
 			key:     clientStorageKey("web", "a"),
@@ -87,9 +102,10 @@ func schemaRecords() map[string]schemaRecord {
 // schemaVersions: what each upgrade function does with each version.
 var schemaVersions = map[string]struct {
 	version int
-	want    error // nil: read, unchanged
+	want    error // nil: read, and brought to the current version
 }{
 	"current":       {version: schemaVersion},
+	"first (1)":     {version: 1},
 	"missing (0)":   {version: 0, want: errSchemaMissing},
 	"negative":      {version: -1, want: errSchemaMissing},
 	"newer release": {version: schemaVersion + 1, want: errSchemaNewer},
@@ -103,6 +119,12 @@ func TestSchemaUpgradeFunctions(t *testing.T) {
 				*got.schemaVersionField() = tc.version
 				want := rec.sample()
 				*want.schemaVersionField() = tc.version
+				if tc.want == nil {
+					// No version since 1 changed a field the
+					// samples set: an upgrade changes the version
+					// alone.
+					*want.schemaVersionField() = schemaVersion
+				}
 				err := rec.upgrade(got)
 				if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
 					t.Fatalf("upgrade: %v, want %v", err, tc.want)
@@ -124,7 +146,11 @@ func TestSchemaReadHelpers(t *testing.T) {
 				b, s := getTestBackend(t)
 				r := rec.sample()
 				*r.schemaVersionField() = tc.version
-				entry, err := logical.StorageEntryJSON(rec.key, r)
+				encode := rec.encode
+				if encode == nil {
+					encode = func(key string, v versioned) (*logical.StorageEntry, error) { return logical.StorageEntryJSON(key, v) }
+				}
+				entry, err := encode(rec.key, r)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -147,9 +173,10 @@ func TestSchemaReadHelpers(t *testing.T) {
 }
 
 // TestEveryRecordWrittenWithSchemaVersion: after a mount has been
-// configured and used, and a client rotated, every JSON entry in its storage carries
-// this build's schema version; only the raw entries (entropy, the
-// challenge key) do not.
+// configured and used, and a client rotated, every JSON record in its
+// storage carries this build's schema version (a client's ends at the line
+// feed its entropy follows); only the challenge key is raw, and no entropy
+// is stored apart from its client.
 func TestEveryRecordWrittenWithSchemaVersion(t *testing.T) {
 	b, s := getTestBackend(t)
 	mustOK(t, b, s, logical.UpdateOperation, "config", map[string]interface{}{"allowed_clock_skew": "30s"})
@@ -161,9 +188,15 @@ func TestEveryRecordWrittenWithSchemaVersion(t *testing.T) {
 
 	raw := 0
 	for key, value := range storageSnapshot(t, s) {
-		if strings.HasPrefix(key, entropyPrefix) || key == challengeKeyStorageKey {
+		if strings.HasPrefix(key, entropyPrefix) {
+			t.Fatalf("entropy stored apart from its client: %s", key)
+		}
+		if key == challengeKeyStorageKey {
 			raw++
 			continue
+		}
+		if strings.HasPrefix(key, clientPrefix) {
+			value, _, _ = strings.Cut(value, "\n")
 		}
 		var rec struct {
 			SchemaVersion *int `json:"schema_version"`
@@ -175,7 +208,42 @@ func TestEveryRecordWrittenWithSchemaVersion(t *testing.T) {
 			t.Fatalf("%s written without schema version %d: %s", key, schemaVersion, value)
 		}
 	}
-	if raw < 3 {
-		t.Fatalf("%d raw entries, want the challenge key and two generations", raw)
+	if raw != 1 {
+		t.Fatalf("%d raw entries, want the challenge key alone", raw)
+	}
+	if got := entropyGenerations(t, s, "web", "a"); strings.Join(got, ",") != "1,2" {
+		t.Fatalf("client a's entry holds generations %v, want 1 (current) and 2 (pending)", got)
+	}
+}
+
+// TestSchemaOneClientMoves: a client stored in schema version 1's form
+// (record alone, each generation's entropy in an entry of its own) logs
+// in, rotates and is moved to the one-entry form at its first write, which
+// deletes its old entropy entries; nothing it proved is lost.
+func TestSchemaOneClientMoves(t *testing.T) {
+	b, s, c := setupRotation(t, nil)
+	ctx := context.Background()
+	key := clientStorageKey("web", "agent-1")
+	rec := readClient(t, b, s, "web", "agent-1")
+	putLegacyClient(t, s, rec, map[uint64][]byte{1: rec.entropy.raw()})
+	b.invalidateFunc(ctx, key) // as if written by the release before
+
+	c.login(t, b, s) // read from the old form, written nothing
+	if left, _ := s.List(ctx, entropyPrefix+"web/agent-1/"); len(left) != 1 {
+		t.Fatalf("a login that changed nothing moved the client: entropy entries %v", left)
+	}
+	c.clock.advance(time.Hour)
+	if r := c.login(t, b, s); r.Rotation == nil {
+		t.Fatal("no rotation issued")
+	}
+	if left, _ := s.List(ctx, entropyPrefix+"web/agent-1/"); len(left) != 0 {
+		t.Fatalf("entropy entries left after the move: %v", left)
+	}
+	if got := entropyGenerations(t, s, "web", "agent-1"); strings.Join(got, ",") != "1,2" {
+		t.Fatalf("the moved client holds generations %v, want 1 and 2", got)
+	}
+	b.invalidateFunc(ctx, key)
+	if r := c.login(t, b, s); r.Generation != 2 {
+		t.Fatalf("the moved client's pending generation: receipt %+v", r)
 	}
 }

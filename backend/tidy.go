@@ -188,10 +188,11 @@ func (b *entropyBackend) tidyClient(ctx context.Context, s logical.Storage, r *r
 	return nil
 }
 
-// tidyEntropy deletes every entropy generation that its client's record
-// does not name as current, pending or superseded, or whose client record
-// is gone: a rotation whose record was never written (the server stopped
-// between the two writes), a deletion that stopped half-way.
+// tidyEntropy deletes the schema version 1 entropy entries that no client
+// still reads: those of a client whose record has moved to the one-entry
+// form (whose deletion of them failed or was cut short), whose record is
+// gone, or that its record does not name as current, pending or
+// superseded (a version 1 rotation whose record was never written).
 func (b *entropyBackend) tidyEntropy(ctx context.Context, s logical.Storage, res *tidyResult) error {
 	roles, err := s.List(ctx, entropyPrefix)
 	if err != nil {
@@ -238,7 +239,7 @@ func (b *entropyBackend) tidyClientEntropy(ctx context.Context, s logical.Storag
 		return fmt.Errorf("listing entropy: %w", err)
 	}
 	for _, g := range gens {
-		if strings.HasSuffix(g, "/") || (c != nil && namesGeneration(c, g)) {
+		if strings.HasSuffix(g, "/") || (c != nil && c.legacyEntropy && namesGeneration(c, g)) {
 			continue
 		}
 		if err := s.Delete(ctx, prefix+g); err != nil {

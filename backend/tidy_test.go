@@ -15,7 +15,7 @@ import (
 // as a deletion that stopped half-way leaves it: the next tidy removes it.
 func abandonEntropy(t testing.TB, s logical.Storage, id string) {
 	t.Helper()
-	if err := s.Put(context.Background(), &logical.StorageEntry{Key: entropyStorageKey("gone", id, 1), Value: []byte("entropy"), SealWrap: true}); err != nil {
+	if err := s.Put(context.Background(), &logical.StorageEntry{Key: legacyEntropyKey("gone", id, 1), Value: []byte("entropy"), SealWrap: true}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -41,6 +41,26 @@ func mustTidy(t testing.TB, b *entropyBackend, s logical.Storage) *tidyResult {
 	return res
 }
 
+// putLegacyClient stores c as schema version 1 did: the record alone, and
+// each generation's entropy in an entry of its own.
+func putLegacyClient(t testing.TB, s logical.Storage, c *clientEntry, entropy map[uint64][]byte) {
+	t.Helper()
+	ctx := context.Background()
+	c.SchemaVersion = 1
+	entry, err := logical.StorageEntryJSON(clientStorageKey(c.Role, c.ClientID), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, entry); err != nil {
+		t.Fatal(err)
+	}
+	for g, e := range entropy {
+		if err := s.Put(ctx, &logical.StorageEntry{Key: legacyEntropyKey(c.Role, c.ClientID, g), Value: e, SealWrap: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestTidyAbandonedEntropy(t *testing.T) {
 	b, s := getTestBackend(t)
 	ctx := context.Background()
@@ -48,45 +68,46 @@ func TestTidyAbandonedEntropy(t *testing.T) {
 	enroll(t, b, s, "web", map[string]interface{}{"client_id": "a"})
 	enroll(t, b, s, "web", map[string]interface{}{"client_id": "b"})
 
-	// a is at generation 3 with 4 pending and 2 superseded; generations 1
-	// and 5 are abandoned, and so is a key that only looks like 3.
-	c := readClient(t, b, s, "web", "a")
-	c.Generation, c.PendingGeneration, c.SupersededGeneration = 3, 4, 2
-	if err := b.putClientRecord(ctx, s, c); err != nil {
-		t.Fatal(err)
-	}
+	// legacy is a schema version 1 client at generation 3 with 4 pending
+	// and 2 superseded, in entries of their own; generations 1 and 5 are
+	// abandoned, and so is a key that only looks like 3.
+	legacy := readClient(t, b, s, "web", "a")
+	legacy.ClientID = "legacy"
+	legacy.Generation, legacy.PendingGeneration, legacy.SupersededGeneration = 3, 4, 2
+	e := readClient(t, b, s, "web", "a").entropy.raw()
+	putLegacyClient(t, s, legacy, map[uint64][]byte{1: e, 2: e, 3: e, 4: e, 5: e})
 	put := func(key string) {
 		if err := s.Put(ctx, &logical.StorageEntry{Key: key, Value: []byte("entropy"), SealWrap: true}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, g := range []uint64{2, 3, 4, 5} {
-		put(entropyStorageKey("web", "a", g))
-	}
-	put(entropyPrefix + "web/a/03")
-	// Entropy whose client record is gone (a deletion that stopped).
-	put(entropyStorageKey("web", "ghost", 1))
-	put(entropyStorageKey("web", "ghost", 2))
-	put(entropyStorageKey("gone", "x", 1))
-	bBefore := storageSnapshot(t, s)[entropyStorageKey("web", "b", 1)]
+	put(entropyPrefix + "web/legacy/03")
+	// Entropy entries of a client in the one-entry form (a move whose
+	// deletion of them was cut short), and of clients whose record is gone.
+	put(legacyEntropyKey("web", "a", 1))
+	put(legacyEntropyKey("web", "ghost", 1))
+	put(legacyEntropyKey("web", "ghost", 2))
+	put(legacyEntropyKey("gone", "x", 1))
+	bBefore := storageSnapshot(t, s)[clientStorageKey("web", "b")]
 
 	res := mustTidy(t, b, s)
-	if res.EntropyDeleted != 6 || res.ClientsDeleted != 0 {
+	if res.EntropyDeleted != 7 || res.ClientsDeleted != 0 {
 		t.Fatalf("result %+v", res)
 	}
-	if got := strings.Join(entropyGenerations(t, s, "web", "a"), ","); got != "2,3,4" {
-		t.Fatalf("a's generations after tidy: %s", got)
+	left, _ := s.List(ctx, entropyPrefix+"web/legacy/")
+	if got := strings.Join(left, ","); got != "2,3,4" {
+		t.Fatalf("legacy's generations after tidy: %s", got)
 	}
-	for _, dir := range []string{"web/ghost/", "gone/x/"} {
+	for _, dir := range []string{"web/a/", "web/ghost/", "gone/x/"} {
 		if left, _ := s.List(ctx, entropyPrefix+dir); len(left) != 0 {
 			t.Fatalf("%s left: %v", dir, left)
 		}
 	}
-	if after := storageSnapshot(t, s)[entropyStorageKey("web", "b", 1)]; after != bBefore {
-		t.Fatal("b's entropy changed")
+	if after := storageSnapshot(t, s)[clientStorageKey("web", "b")]; after != bBefore {
+		t.Fatal("b changed")
 	}
-	if readClient(t, b, s, "web", "a").Generation != 3 {
-		t.Fatal("a's record changed")
+	if readClient(t, b, s, "web", "legacy").Generation != 3 || readClient(t, b, s, "web", "a").entropy == nil {
+		t.Fatal("a client's record changed")
 	}
 	// A second tidy finds nothing.
 	if res := mustTidy(t, b, s); !res.empty() {
@@ -106,8 +127,8 @@ func TestTidyExpiredAndOrphanedClients(t *testing.T) {
 	clock.advance(30 * time.Minute)
 	enroll(t, b, s, "web", map[string]interface{}{"client_id": "new"})
 	// A client whose role is gone: a role deletion that stopped half-way.
-	orphan := &clientEntry{ClientID: "o", Role: "deleted", Generation: 1, CreatedAt: clock.now()}
-	if err := b.putClient(ctx, s, orphan, []byte("entropy")); err != nil {
+	orphan := &clientEntry{ClientID: "o", Role: "deleted", Generation: 1, CreatedAt: clock.now(), entropy: newGenerationEntropy([]byte("entropy"))}
+	if err := b.putClient(ctx, s, orphan); err != nil {
 		t.Fatal(err)
 	}
 
@@ -125,7 +146,7 @@ func TestTidyExpiredAndOrphanedClients(t *testing.T) {
 			left = append(left, k)
 		}
 	}
-	want := []string{"client/forever/f", "client/web/new", "entropy/forever/f/1", "entropy/web/new/1"}
+	want := []string{"client/forever/f", "client/web/new"}
 	if !reflect.DeepEqual(keysOf(setOf(left)), want) {
 		t.Fatalf("left after tidy: %v", keysOf(setOf(left)))
 	}

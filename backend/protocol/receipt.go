@@ -3,6 +3,7 @@ package protocol
 import (
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 )
 
@@ -93,11 +94,20 @@ func (c *Claims) NewReceipt(challengeRequired bool) *Receipt {
 // in unpadded base64url. entropy is the whole entropy of the generation the
 // proof was verified against.
 func (c *Claims) SealReceipt(r *Receipt, entropy []byte) (string, error) {
+	if len(entropy) == 0 {
+		return "", errors.New("sealing a receipt needs the proven generation's entropy")
+	}
+	return c.SealReceiptKeyed(r, NewEntropyKey(entropy))
+}
+
+// SealReceiptKeyed is SealReceipt with the proven generation's entropy key
+// (NewEntropyKey) instead of its entropy.
+func (c *Claims) SealReceiptKeyed(r *Receipt, ek *EntropyKey) (string, error) {
 	pt, err := json.Marshal(r)
 	if err != nil {
 		return "", err
 	}
-	sealed, err := c.SealResponse(ReceiptPurpose, pt, entropy)
+	sealed, err := c.SealResponseKeyed(ReceiptPurpose, pt, ek)
 	if err != nil {
 		return "", err
 	}

@@ -141,3 +141,30 @@ func TestOpenReceiptRefuses(t *testing.T) {
 		t.Fatalf("the untouched receipt does not open: %v", err)
 	}
 }
+
+// TestSealReceiptKeyed: a receipt sealed with the generation's entropy key,
+// derived once, opens exactly as one sealed with the entropy; one sealed
+// with the key of other entropy does not.
+func TestSealReceiptKeyed(t *testing.T) {
+	for _, s := range Suites() {
+		t.Run(s.String(), func(t *testing.T) {
+			session, claims, entropy := loginPair(t, s)
+			sealed, err := claims.SealReceiptKeyed(claims.NewReceipt(false), NewEntropyKey(entropy))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := session.OpenReceipt(sealed); err != nil {
+				t.Fatalf("keyed receipt refused: %v", err)
+			}
+			other := append([]byte(nil), entropy...)
+			other[len(other)-1] ^= 1
+			forged, err := claims.SealReceiptKeyed(claims.NewReceipt(false), NewEntropyKey(other))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := session.OpenReceipt(forged); !errors.Is(err, ErrResponse) {
+				t.Fatalf("receipt keyed by other entropy: %v, want ErrResponse", err)
+			}
+		})
+	}
+}

@@ -37,6 +37,22 @@ const responseNonceSize = 12
 // EntropyKeySize is the length of an entropy key.
 const EntropyKeySize = sha256.Size
 
+// EntropyKey is a generation's entropy key (§9.1). A server seals every
+// receipt of a generation with the same one, so it may derive it once per
+// generation (NewEntropyKey) rather than hash the whole entropy at every
+// login; it is as secret as the entropy itself.
+type EntropyKey [EntropyKeySize]byte
+
+// NewEntropyKey derives the entropy key of a generation's whole entropy.
+// It panics on empty entropy, which no generation has.
+func NewEntropyKey(entropy []byte) *EntropyKey {
+	if len(entropy) == 0 {
+		panic("protocol: entropy key of empty entropy")
+	}
+	k := EntropyKey(entropyKey(entropy))
+	return &k
+}
+
 // entropyKey is the entropy key of §9.1: SHA-256(lp8(labelEntropyKey) || entropy).
 func entropyKey(entropy []byte) [EntropyKeySize]byte {
 	h := sha256.New()
@@ -54,8 +70,13 @@ func (c *Claims) SealResponse(purpose string, plaintext, entropy []byte) ([]byte
 	if len(entropy) == 0 {
 		return nil, errors.New("sealing a response needs the proven generation's entropy")
 	}
-	ek := entropyKey(entropy)
-	gcm, aad, err := responseAEAD(c.exp, purpose, &ek)
+	return c.SealResponseKeyed(purpose, plaintext, NewEntropyKey(entropy))
+}
+
+// SealResponseKeyed is SealResponse with the proven generation's entropy
+// key instead of its entropy.
+func (c *Claims) SealResponseKeyed(purpose string, plaintext []byte, ek *EntropyKey) ([]byte, error) {
+	gcm, aad, err := responseAEAD(c.exp, purpose, (*[EntropyKeySize]byte)(ek))
 	if err != nil {
 		return nil, err
 	}

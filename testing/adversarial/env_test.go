@@ -59,7 +59,8 @@ func newEnv(t *testing.T) *env {
 	s := harness.StartRawServer(t)
 	s.EnablePlugin(t, mount)
 	e := &env{Server: s, http: &http.Client{Timeout: time.Minute}, state: map[string]string{}}
-	s.Write(t, "auth/"+mount+"/config", map[string]interface{}{"allowed_clock_skew": int(skew.Seconds())})
+	// The lockout test counts accepted logins from their log lines.
+	s.Write(t, "auth/"+mount+"/config", map[string]interface{}{"allowed_clock_skew": int(skew.Seconds()), "log_accepted_logins": true})
 	for name, data := range roles {
 		s.Write(t, "auth/"+mount+"/role/"+name, data)
 	}

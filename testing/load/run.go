@@ -132,7 +132,7 @@ func (r *runner) ensureOwn(ctx context.Context, mount, token string, n int) ([]*
 // entropyRequests returns the request function of count logins spread over
 // clients by pick(i): proofs made now, or in the window with InlineProofs.
 func (r *runner) entropyRequests(clients []*entropyClient, count int, pick func(i int) int) (func(w, i int) (string, []byte, error), error) {
-	path := "auth/" + clients[0].mount + "/login"
+	path := clients[0].loginPath()
 	if r.cfg.InlineProofs {
 		return func(_, i int) (string, []byte, error) {
 			b, _, _, err := clients[pick(i)].body()

@@ -54,6 +54,8 @@ func newEnv(t *testing.T, ttl, maxTTL string) *env {
 	}
 	e := &env{Server: s, dir: t.TempDir()}
 	e.putSecret(t, "v1")
+	// serverLog counts accepted logins from their log lines.
+	s.Write(t, "auth/entropy/config", map[string]interface{}{"log_accepted_logins": true})
 	s.Write(t, "auth/entropy/role/web", map[string]interface{}{
 		"token_policies": "app-read", "rotation_period": "1s", "token_ttl": ttl, "token_max_ttl": maxTTL,
 	})

@@ -21,8 +21,10 @@ import (
 // <header> is the unpadded base64url encoding (RFC 4648 §5) of the state's
 // JSON without its entropy and without a pending generation: exactly the
 // fields state_version, mount_path, role, client_id, generation,
-// sample_count, sample_length, server_keys and challenge_required, and no
-// other. <entropy> is the unpadded base64url encoding of the raw entropy.
+// entropy_size, sample_count, sample_length, server_keys and
+// challenge_required, and no other. <entropy> is the unpadded base64url
+// encoding of the raw entropy, whose length must be entropy_size: a token
+// cut short in a copy and paste is refused here, not by Vault.
 //
 // The entropy travels apart from the JSON so that it is base64-encoded
 // once (4/3 of its size), not twice as base64 inside base64 would be
@@ -52,6 +54,7 @@ type encodedHeader struct {
 	Role              string      `json:"role"`
 	ClientID          string      `json:"client_id"`
 	Generation        uint64      `json:"generation"`
+	EntropySize       int         `json:"entropy_size"`
 	SampleCount       int         `json:"sample_count"`
 	SampleLength      int         `json:"sample_length"`
 	ServerKeys        []ServerKey `json:"server_keys"`
@@ -68,7 +71,7 @@ func EncodeState(s *State) (string, error) {
 	}
 	h, err := json.Marshal(encodedHeader{
 		Version: s.Version, MountPath: s.MountPath, Role: s.Role, ClientID: s.ClientID,
-		Generation: s.Generation, SampleCount: s.SampleCount, SampleLength: s.SampleLength,
+		Generation: s.Generation, EntropySize: len(s.Entropy), SampleCount: s.SampleCount, SampleLength: s.SampleLength,
 		ServerKeys: s.ServerKeys, ChallengeRequired: s.ChallengeRequired,
 	})
 	if err != nil {
@@ -136,6 +139,9 @@ func decodeEncoded(body string) (*State, error) {
 	var eh encodedHeader
 	if err := decodeStrictJSON(h, &eh); err != nil {
 		return nil, fmt.Errorf("the header: %w", err)
+	}
+	if len(e) != eh.EntropySize {
+		return nil, fmt.Errorf("the entropy is %d bytes, the header says %d: the text was cut or altered", len(e), eh.EntropySize)
 	}
 	return &State{
 		Version: eh.Version, MountPath: eh.MountPath, Role: eh.Role, ClientID: eh.ClientID,

@@ -106,7 +106,7 @@ func readOnlySources(t *testing.T, path string) map[string]func(t *testing.T, lo
 			t.Setenv("TEST_ENTROPY_STATE", string(raw))
 			return WithStateFromEnv("TEST_ENTROPY_STATE")
 		}),
-		"reader": mk(func() Option { return WithStateReader(strings.NewReader(enc+"\n"), "stdin") }),
+		"reader":              mk(func() Option { return WithStateReader(strings.NewReader(enc+"\n"), "stdin") }),
 		"reader holding JSON": mk(func() Option { return WithStateReader(bytes.NewReader(raw), "stdin") }),
 	}
 }
@@ -366,9 +366,18 @@ func TestReadOnlySourcesRefuseBadInput(t *testing.T) {
 		opt  func(t *testing.T) Option
 		want error
 	}{
-		{"unset variable", func(t *testing.T) Option { os.Unsetenv("TEST_ENTROPY_UNSET"); return WithStateFromEnv("TEST_ENTROPY_UNSET") }, ErrNoState},
-		{"empty variable", func(t *testing.T) Option { t.Setenv("TEST_ENTROPY_STATE", ""); return WithStateFromEnv("TEST_ENTROPY_STATE") }, ErrNoState},
-		{"blank variable", func(t *testing.T) Option { t.Setenv("TEST_ENTROPY_STATE", " \n"); return WithStateFromEnv("TEST_ENTROPY_STATE") }, ErrEncodedState},
+		{"unset variable", func(t *testing.T) Option {
+			os.Unsetenv("TEST_ENTROPY_UNSET")
+			return WithStateFromEnv("TEST_ENTROPY_UNSET")
+		}, ErrNoState},
+		{"empty variable", func(t *testing.T) Option {
+			t.Setenv("TEST_ENTROPY_STATE", "")
+			return WithStateFromEnv("TEST_ENTROPY_STATE")
+		}, ErrNoState},
+		{"blank variable", func(t *testing.T) Option {
+			t.Setenv("TEST_ENTROPY_STATE", " \n")
+			return WithStateFromEnv("TEST_ENTROPY_STATE")
+		}, ErrEncodedState},
 		{"a path in the variable", func(t *testing.T) Option {
 			t.Setenv("TEST_ENTROPY_STATE", path)
 			return WithStateFromEnv("TEST_ENTROPY_STATE")

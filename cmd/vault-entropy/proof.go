@@ -19,7 +19,7 @@ type proofCommand struct{ *baseCommand }
 
 func (c *proofCommand) help() string { return proofHelp }
 
-func (c *proofCommand) defineFlags() { c.flagSet(flagSetMount | flagSetFormat) }
+func (c *proofCommand) defineFlags() { c.flagSet(flagSetMount | flagSetFormat | flagSetReadOnly) }
 
 func (c *proofCommand) run(ctx context.Context) error {
 	auth, vc, err := c.authAndClient()

@@ -360,6 +360,8 @@ func TestReadOnlySourcesRefuseBadInput(t *testing.T) {
 	readable := readOnlyCopy(t, path)
 	os.Chmod(filepath.Dir(readable), 0o700)
 	os.Chmod(readable, 0o440)
+	openDir := readOnlyCopy(t, path)
+	os.Chmod(filepath.Dir(openDir), 0o777)
 
 	cases := []struct {
 		name string
@@ -411,6 +413,7 @@ func TestReadOnlySourcesRefuseBadInput(t *testing.T) {
 		want error
 	}{
 		{"readable by others", readable, ErrStateReadable},
+		{"in a directory others can write", openDir, ErrStateDirectory},
 		{"missing", filepath.Join(t.TempDir(), "none.json"), ErrNoState},
 	}
 	for _, tc := range fileCases {

@@ -5,13 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/api"
 
 	"github.com/entropy-auth/vault-plugin-auth-entropy/backend/protocol"
@@ -64,7 +64,7 @@ type EntropyAuth struct {
 	fixed     *State
 	source    string
 	sourceErr error
-	logger    hclog.Logger
+	logger    *slog.Logger
 	notes     notes
 	// beforeSave, when set, runs after a login's response has been
 	// checked and before the state it changed is saved; an error stops
@@ -106,7 +106,7 @@ func NewEntropyAuth(opts ...Option) (*EntropyAuth, error) {
 		return nil, errors.New("no state file")
 	}
 	if a.logger == nil {
-		a.logger = hclog.New(&hclog.LoggerOptions{Name: "vault-entropy", Output: os.Stderr, Level: hclog.Info})
+		a.logger = slog.Default()
 	}
 	return a, nil
 }

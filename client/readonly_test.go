@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/api"
 )
 
@@ -43,9 +43,9 @@ func (b *logBuffer) count(s string) int {
 	return n
 }
 
-func newLogBuffer() (*logBuffer, hclog.Logger) {
+func newLogBuffer() (*logBuffer, *slog.Logger) {
 	b := &logBuffer{}
-	return b, hclog.New(&hclog.LoggerOptions{Output: b, Level: hclog.Trace})
+	return b, slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // readOnlyCopy writes the state of path into a fresh 0400 file in a 0500
@@ -79,12 +79,12 @@ func encoded(t *testing.T, path string) string {
 
 // readOnlySources makes, for one writable state file, an auth method of
 // each read-only source over a copy of it.
-func readOnlySources(t *testing.T, path string) map[string]func(t *testing.T, log hclog.Logger) *EntropyAuth {
+func readOnlySources(t *testing.T, path string) map[string]func(t *testing.T, log *slog.Logger) *EntropyAuth {
 	enc := encoded(t, path)
 	ro := readOnlyCopy(t, path)
 	raw := mustRead(t, path)
-	mk := func(opt func() Option) func(t *testing.T, log hclog.Logger) *EntropyAuth {
-		return func(t *testing.T, log hclog.Logger) *EntropyAuth {
+	mk := func(opt func() Option) func(t *testing.T, log *slog.Logger) *EntropyAuth {
+		return func(t *testing.T, log *slog.Logger) *EntropyAuth {
 			t.Helper()
 			a, err := NewEntropyAuth(opt(), WithLogger(log))
 			if err != nil {
@@ -96,7 +96,7 @@ func readOnlySources(t *testing.T, path string) map[string]func(t *testing.T, lo
 			return a
 		}
 	}
-	return map[string]func(t *testing.T, log hclog.Logger) *EntropyAuth{
+	return map[string]func(t *testing.T, log *slog.Logger) *EntropyAuth{
 		"file": mk(func() Option { return WithReadOnlyStateFile(ro) }),
 		"env": mk(func() Option {
 			t.Setenv("TEST_ENTROPY_STATE", enc)

@@ -4,10 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sync"
-
-	"github.com/hashicorp/go-hclog"
 )
 
 // Where a state comes from. A writable state file (WithStateFile, the
@@ -106,8 +105,11 @@ func decodeFrom(source string, text []byte) (*State, error) {
 }
 
 // WithLogger sets where the auth method reports what it does not act on:
-// today, what a read-only state cannot keep. The default writes to stderr.
-func WithLogger(l hclog.Logger) Option { return func(a *EntropyAuth) { a.logger = l } }
+// today, what a read-only state cannot keep, at level Warn, once each.
+// The default is slog.Default() (stderr, unless the program has set it).
+// A log/slog logger keeps the library free of a logging dependency; any
+// logger can sit behind a slog.Handler.
+func WithLogger(l *slog.Logger) Option { return func(a *EntropyAuth) { a.logger = l } }
 
 // ReadOnly reports whether the state is read-only (WithReadOnlyStateFile,
 // WithStateFromEnv, WithStateReader).

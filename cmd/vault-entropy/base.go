@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/api"
@@ -130,11 +131,12 @@ func (b *baseCommand) stateOption() client.Option {
 
 // noteLogger is where the library's notes go: the command's logger, or
 // stderr, one sanitized line each.
-func (b *baseCommand) noteLogger() hclog.Logger {
-	if b.logger != nil {
-		return b.logger
+func (b *baseCommand) noteLogger() *slog.Logger {
+	l := b.logger
+	if l == nil {
+		l = hclog.New(&hclog.LoggerOptions{Name: b.name, Level: hclog.Info, Output: logLine{b.stderr}, DisableTime: true})
 	}
-	return hclog.New(&hclog.LoggerOptions{Name: b.name, Level: hclog.Info, Output: logLine{b.stderr}, DisableTime: true})
+	return slog.New(hclogHandler{l: l})
 }
 
 // newAuth is the library's auth method for -state (or -state-env,

@@ -22,7 +22,7 @@ import (
 // docs/vault-agent.md. Its flags and their checks are in agent_config.go,
 // the two modes in agent_token.go and agent_proof.go.
 
-const agentHelp = `Usage: vault-entropy agent [-state=PATH] [-mount=auth/entropy] (-sink=PATH | -proof-file=PATH) [options]
+const agentHelp = `Usage: vault-entropy agent [-state=PATH [-read-only] | -state=- | -state-env=NAME] [-mount=auth/entropy] (-sink=PATH | -proof-file=PATH) [options]
 
 Runs until SIGINT or SIGTERM (then exits 0 and leaves the file in place),
 keeping one file fresh for a program that cannot log in with entropy itself.

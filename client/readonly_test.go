@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/hashicorp/vault/api"
+
+	"github.com/entropy-auth/vault-plugin-auth-entropy/backend/protocol"
 )
 
 // logBuffer is a logger's output, safe for concurrent logins.
@@ -158,12 +160,31 @@ func TestReadOnlyLoginKeepsProvingTheCurrentGeneration(t *testing.T) {
 				}
 			}
 			// A proof made by NewLoginRequest is of generation 1 too.
-			if _, sess, err := a.NewLoginRequest(context.Background(), c); err != nil || sess == nil {
-				t.Fatal(err)
+			if g := requestGeneration(t, f, a); g != 1 {
+				t.Fatalf("NewLoginRequest proves generation %d", g)
 			}
 			f.checkUnauthenticated(t)
 		})
 	}
+}
+
+// requestGeneration is the generation a proof of a.NewLoginRequest proves.
+func requestGeneration(t *testing.T, f *fakeVault, a *EntropyAuth) uint64 {
+	t.Helper()
+	lr, _, err := a.NewLoginRequest(context.Background(), f.client(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := protocol.ParseProof(lr.Proof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims *protocol.Claims
+	f.with(func() { claims, err = env.Open(f.keys[0]) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return claims.Generation()
 }
 
 // sourceNames are the keys of readOnlySources.
@@ -231,6 +252,9 @@ func TestReadOnlyStateDoesNotProveAStoredPendingGeneration(t *testing.T) {
 			}
 			if gen, pending, _ := f.serverState(); gen != 1 || pending != 2 {
 				t.Fatalf("server at %d pending %d", gen, pending)
+			}
+			if g := requestGeneration(t, f, a); g != 1 {
+				t.Fatalf("NewLoginRequest proves generation %d", g)
 			}
 			if n := logs.count("holds pending generation 2"); n != 1 {
 				t.Fatalf("the stored-pending note was logged %d times: %q", n, logs.lines())

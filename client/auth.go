@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,13 +17,11 @@ import (
 	"github.com/entropy-auth/vault-plugin-auth-entropy/backend/protocol"
 )
 
-// StateEnv names the environment variable that holds the state file path.
-const StateEnv = "VAULT_ENTROPY_STATE"
-
 // DefaultStatePath is the state file used when neither an option nor
-// VAULT_ENTROPY_STATE names one: ~/.vault-entropy/state.json.
+// VAULT_ENTROPY_STATE_FILE (StateFileEnv) names one:
+// ~/.vault-entropy/state.json.
 func DefaultStatePath() string {
-	if p := os.Getenv(StateEnv); p != "" {
+	if p := os.Getenv(StateFileEnv); p != "" {
 		return p
 	}
 	home, err := os.UserHomeDir()
@@ -58,6 +57,15 @@ type EntropyAuth struct {
 	statePath string
 	mountPath string
 	now       func() time.Time
+	// readOnly: the state is never written nor locked (source.go); it is
+	// read from statePath, or is fixed, read once from the environment
+	// or a reader. source names it in messages.
+	readOnly  bool
+	fixed     *State
+	source    string
+	sourceErr error
+	logger    *slog.Logger
+	notes     notes
 	// beforeSave, when set, runs after a login's response has been
 	// checked and before the state it changed is saved; an error stops
 	// the login there. Tests use it to stand for a crash in between.
@@ -69,8 +77,14 @@ var _ api.AuthMethod = (*EntropyAuth)(nil)
 // Option configures an EntropyAuth.
 type Option func(*EntropyAuth)
 
-// WithStateFile sets the state file (default: DefaultStatePath).
-func WithStateFile(path string) Option { return func(a *EntropyAuth) { a.statePath = path } }
+// WithStateFile sets the state file (default: DefaultStatePath), which
+// logins read and write under its lock. It replaces a read-only source
+// given before it.
+func WithStateFile(path string) Option {
+	return func(a *EntropyAuth) {
+		a.statePath, a.readOnly, a.fixed, a.source, a.sourceErr = path, false, nil, path, nil
+	}
+}
 
 // WithMountPath overrides the mount path recorded in the state file, for
 // example "auth/entropy-eu".
@@ -80,17 +94,25 @@ func WithMountPath(path string) Option {
 
 // NewEntropyAuth returns an auth method for client.Auth().Login.
 func NewEntropyAuth(opts ...Option) (*EntropyAuth, error) {
-	a := &EntropyAuth{statePath: DefaultStatePath(), now: time.Now}
+	path := DefaultStatePath()
+	a := &EntropyAuth{statePath: path, source: path, now: time.Now}
 	for _, o := range opts {
 		o(a)
 	}
-	if a.statePath == "" {
+	if a.sourceErr != nil {
+		return nil, a.sourceErr
+	}
+	if a.statePath == "" && a.fixed == nil {
 		return nil, errors.New("no state file")
+	}
+	if a.logger == nil {
+		a.logger = slog.Default()
 	}
 	return a, nil
 }
 
-// StatePath is the state file this auth method reads.
+// StatePath is the state file this auth method reads: "" for a state read
+// from the environment or a reader (see StateSource).
 func (a *EntropyAuth) StatePath() string { return a.statePath }
 
 func (a *EntropyAuth) mount(s *State) string {
@@ -166,22 +188,32 @@ func sleepContext(ctx context.Context, d time.Duration) error {
 //     windowRetryDelay and tries again with a new proof, at most
 //     maxWindowRetries times.
 //
+// A read-only state (source.go) takes no lock, proves its current
+// generation, and keeps nothing: what the receipt brings is reported once
+// through the logger, and anything a retry learns (fetched keys, challenge
+// mode) lasts for this login only.
+//
 // It does not send the client's token: these paths are unauthenticated.
 func (a *EntropyAuth) Login(ctx context.Context, c *api.Client) (*api.Secret, error) {
 	lc, err := unauthenticated(c)
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := lockExisting(ctx, a.statePath)
-	if err != nil {
-		return nil, err
+	if !a.readOnly {
+		unlock, err := lockExisting(ctx, a.statePath)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
 	}
-	defer unlock()
-	loaded, err := LoadState(a.statePath)
+	loaded, err := a.ReadState()
 	if err != nil {
 		return nil, err
 	}
 	s := loaded // the state this login proves from
+	if a.readOnly {
+		s = a.readOnlyView(loaded)
+	}
 	mount := a.mount(s)
 	// Keys fetched from the unauthenticated keys endpoint are untrusted:
 	// they are used for the retry but stored only once a receipt has come
@@ -236,8 +268,13 @@ func (a *EntropyAuth) Login(ctx context.Context, c *api.Client) (*api.Secret, er
 			}
 		case errors.Is(err, protocol.ErrChallengeRequired) && !s.ChallengeRequired:
 			// Saved now, so that the next login starts in challenge mode
-			// even if this one fails; the receipt confirms it later.
+			// even if this one fails; the receipt confirms it later. A
+			// read-only state keeps it for this login only.
 			s.ChallengeRequired, loaded.ChallengeRequired = true, true
+			if a.readOnly {
+				a.noteChallengeMode()
+				continue
+			}
 			if err := loaded.saveLocked(a.statePath); err != nil {
 				return nil, fmt.Errorf("saving the state: %w", err)
 			}
@@ -269,6 +306,16 @@ func (a *EntropyAuth) loginOnce(ctx context.Context, lc *api.Client, mount strin
 	next, changed, err := s.advance(at.generation, keys, receipt)
 	if err != nil {
 		return nil, err
+	}
+	if a.readOnly {
+		// The receipt is checked in full (advance refuses one that
+		// leads to an invalid state); what it brings is reported, and
+		// dropped: s came from readOnlyView, so it proved the current
+		// generation, and the next login starts from the source again.
+		if changed {
+			a.noteIgnored(s, next)
+		}
+		return secret, nil
 	}
 	if changed {
 		if a.beforeSave != nil {

@@ -240,3 +240,45 @@ func FuzzAdvance(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeState: an encoded state arrives through an environment
+// variable or stdin, pasted into a secret store by hand, and may be
+// anything. DecodeState refuses it with ErrEncodedState, or returns a
+// valid state; an accepted encoded form holds no pending generation and
+// encodes back to itself (white space aside).
+func FuzzDecodeState(f *testing.F) {
+	s := fuzzSeedState(f)
+	e, err := EncodeState(s)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte(e))
+	f.Add([]byte(e + "\n"))
+	f.Add(mustJSON(f, s))
+	f.Add([]byte("ves1.e30.AAAA"))
+	f.Add([]byte("ves2." + strings.TrimPrefix(e, "ves1.")))
+	f.Add([]byte("/path/to/state.json"))
+	f.Fuzz(func(t *testing.T, text []byte) {
+		st, err := DecodeState(text)
+		if err != nil {
+			if st != nil || !errors.Is(err, ErrEncodedState) {
+				t.Fatalf("error %v with state %v", err, st)
+			}
+			return
+		}
+		if err := st.Validate(); err != nil {
+			t.Fatalf("accepted an invalid state: %v", err)
+		}
+		trimmed := bytes.TrimSpace(text)
+		if trimmed[0] == '{' {
+			return
+		}
+		if st.Pending != nil {
+			t.Fatal("an encoded state planted a pending generation")
+		}
+		again, err := EncodeState(st)
+		if err != nil || again != string(trimmed) {
+			t.Fatalf("the accepted encoding does not round-trip: %v", err)
+		}
+	})
+}

@@ -21,7 +21,7 @@ func (a *EntropyAuth) FetchKeys(ctx context.Context, c *api.Client) ([]ServerKey
 	if err != nil {
 		return nil, err
 	}
-	s, err := LoadState(a.statePath)
+	s, err := a.ReadState()
 	if err != nil {
 		return nil, err
 	}

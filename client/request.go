@@ -30,15 +30,23 @@ func (r *LoginRequest) Data() map[string]interface{} {
 // login is superseding (the agent's proof mode runs beside such logins),
 // and changes nothing: whoever sends the request must check the receipt
 // with the session and keep what it brings, as Login does.
+//
+// A read-only state (source.go) takes no lock and proves its current
+// generation.
 func (a *EntropyAuth) NewLoginRequest(ctx context.Context, c *api.Client) (*LoginRequest, *protocol.ClientSession, error) {
-	unlock, err := lockExisting(ctx, a.statePath)
+	if !a.readOnly {
+		unlock, err := lockExisting(ctx, a.statePath)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer unlock()
+	}
+	s, err := a.ReadState()
 	if err != nil {
 		return nil, nil, err
 	}
-	defer unlock()
-	s, err := LoadState(a.statePath)
-	if err != nil {
-		return nil, nil, err
+	if a.readOnly {
+		s = a.readOnlyView(s)
 	}
 	var lc *api.Client
 	if s.ChallengeRequired {

@@ -22,7 +22,7 @@ import (
 // docs/vault-agent.md. Its flags and their checks are in agent_config.go,
 // the two modes in agent_token.go and agent_proof.go.
 
-const agentHelp = `Usage: vault-entropy agent [-state=PATH] [-mount=auth/entropy] (-sink=PATH | -proof-file=PATH) [options]
+const agentHelp = `Usage: vault-entropy agent [-state=PATH [-read-only] | -state=- | -state-env=NAME] [-mount=auth/entropy] (-sink=PATH | -proof-file=PATH) [options]
 
 Runs until SIGINT or SIGTERM (then exits 0 and leaves the file in place),
 keeping one file fresh for a program that cannot log in with entropy itself.
@@ -53,6 +53,10 @@ While Vault cannot be reached or refuses, it retries with exponential backoff
 and jitter, from 1s up to -max-backoff, logging each failure. It logs one
 line per event to stderr, never a token or a proof. See docs/vault-agent.md.
 
+With a read-only state (-state-env, -state=- or -read-only, as for login) every
+login proves the state's current generation and nothing is stored; the agent
+logs once what it could not keep.
+
 `
 
 // agentCommand is `vault-entropy agent`.
@@ -64,7 +68,7 @@ type agentCommand struct {
 func (c *agentCommand) help() string { return agentHelp }
 
 func (c *agentCommand) defineFlags() {
-	f := c.flagSet(flagSetMount)
+	f := c.flagSet(flagSetMount | flagSetReadOnly)
 	f.StringVar(&c.cfg.sink, "sink", "", "token mode: the file to keep a token in")
 	f.StringVar(&c.cfg.proofFile, "proof-file", "", "proof mode: the file to keep a proof in, Vault Agent's jwt method's path")
 	f.DurationVar(&c.cfg.rotationCheck, "rotation-check", defaultRotationCheck, "token mode: how often to log in only to take up rotations")
@@ -80,18 +84,21 @@ func (c *agentCommand) run(ctx context.Context) error {
 	if err := c.cfg.validate(func(name string) bool { return given[name] }); err != nil {
 		return c.usageErrorf("Error: %s\nRun \"vault-entropy agent -h\" for its options.", err)
 	}
-	// A missing or unreadable state file will not fix itself: say so now
-	// rather than retry forever.
-	if _, err := client.LoadState(c.cfg.statePath); err != nil {
-		return err
-	}
+	// The library's notes (what a read-only state cannot keep) go to the
+	// agent's log.
+	c.logger = newAgentLogger(c.stderr)
 	auth, vc, err := c.authAndClient()
 	if err != nil {
 		return err
 	}
+	// A missing or unreadable state file will not fix itself: say so now
+	// rather than retry forever.
+	if _, err := auth.ReadState(); err != nil {
+		return err
+	}
 	// The agent's own tokens are the only ones it uses.
 	vc.ClearToken()
-	a := &agent{cfg: c.cfg, auth: auth, vault: vc, log: newAgentLogger(c.stderr)}
+	a := &agent{cfg: c.cfg, auth: auth, vault: vc, log: c.logger}
 	return a.run(ctx)
 }
 
@@ -134,13 +141,13 @@ func (l logLine) Write(p []byte) (int, error) {
 // run runs the agent's mode until ctx is done; it returns nil then.
 func (a *agent) run(ctx context.Context) error {
 	if a.cfg.sink != "" {
-		a.log.Info(fmt.Sprintf("token mode: state %s, sink %s, rotation check every %s", a.cfg.statePath, a.cfg.sink, a.cfg.rotationCheck))
+		a.log.Info(fmt.Sprintf("token mode: state %s, sink %s, rotation check every %s", a.stateSource(), a.cfg.sink, a.cfg.rotationCheck))
 		a.runToken(ctx)
 		a.log.Info(fmt.Sprintf("stopping; %s is left as it is", a.cfg.sink))
 		return nil
 	}
 	a.log.Info(fmt.Sprintf("proof mode: state %s, proof file %s, a proof every %s, an unread one replaced after %s",
-		a.cfg.statePath, a.cfg.proofFile, a.cfg.proofEvery, a.cfg.proofMaxAge))
+		a.stateSource(), a.cfg.proofFile, a.cfg.proofEvery, a.cfg.proofMaxAge))
 	a.runProof(ctx)
 	a.log.Info(fmt.Sprintf("stopping; %s is left as it is", a.cfg.proofFile))
 	return nil
@@ -182,12 +189,25 @@ func (a *agent) rotationLogin(ctx context.Context, what string) error {
 	return nil
 }
 
+// stateSource names the state for the log: its file, or the read-only
+// source it was read from.
+func (a *agent) stateSource() string {
+	if a.auth.ReadOnly() {
+		return a.auth.StateSource() + " (read-only)"
+	}
+	return a.auth.StateSource()
+}
+
 // stateGenerations describes the generations the state file holds, for the
 // log: the one a proof would prove is the pending one if there is one.
 func (a *agent) stateGenerations() string {
-	s, err := client.LoadState(a.cfg.statePath)
+	s, err := a.auth.ReadState()
 	if err != nil {
 		return "state unreadable"
+	}
+	if a.auth.ReadOnly() {
+		// It proves its current generation, whatever it holds.
+		return fmt.Sprintf("read-only state at generation %d", s.Generation)
 	}
 	if s.Pending != nil {
 		return fmt.Sprintf("state at generation %d, pending %d", s.Generation, s.Pending.Generation)

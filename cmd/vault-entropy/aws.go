@@ -54,7 +54,7 @@ type awsCommand struct {
 func (c *awsCommand) help() string { return awsHelp }
 
 func (c *awsCommand) defineFlags() {
-	f := c.flagSet(flagSetMount)
+	f := c.flagSet(flagSetMount | flagSetReadOnly)
 	f.StringVar(&c.flagPath, "path", "", "Vault path to read AWS credentials from, for example aws/sts/web or aws/creds/web (required)")
 	f.StringVar(&c.flagTTL, "ttl", "", `lifetime to ask Vault's AWS engine for, for example "15m" (its ttl parameter; default: the Vault role's)`)
 	f.StringVar(&c.flagRoleARN, "role-arn", "", "ARN of the AWS role to assume, when the Vault role allows several (the engine's role_arn parameter)")

@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/api"
 
 	"github.com/entropy-auth/vault-plugin-auth-entropy/client"
@@ -22,11 +24,16 @@ type baseCommand struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 
-	flags      *flag.FlagSet
-	shared     flagSetBit
-	flagState  string
-	flagMount  string // "" when not given: the mount in the state file
-	flagFormat string
+	flags        *flag.FlagSet
+	shared       flagSetBit
+	flagState    string
+	flagStateEnv string // the variable holding an encoded state (read-only)
+	flagReadOnly bool   // -state names a file that is read, never written
+	flagMount    string // "" when not given: the mount in the state file
+	flagFormat   string
+	// logger, when set, receives the library's notes (the agent's log);
+	// otherwise they go to stderr, one line each.
+	logger hclog.Logger
 }
 
 // flagSetBit names a group of shared flags a command takes besides -state,
@@ -38,6 +45,10 @@ const (
 	flagSetMount flagSetBit = 1 << iota
 	// flagSetFormat is -format, for the commands that print what they fetch.
 	flagSetFormat
+	// flagSetReadOnly is -state-env and -read-only, and -state=- for
+	// stdin: the read-only sources, for every command that writes no
+	// state of its own.
+	flagSetReadOnly
 )
 
 // base gives a subcommand's embedded baseCommand to the code that runs it.
@@ -48,9 +59,17 @@ func (b *baseCommand) base() *baseCommand { return b }
 func (b *baseCommand) flagSet(bits flagSetBit) *flag.FlagSet {
 	f := flag.NewFlagSet(b.name, flag.ContinueOnError)
 	f.SetOutput(b.stderr)
-	f.StringVar(&b.flagState, "state", client.DefaultStatePath(), "path of the client state file")
+	stateUsage := "path of the client state file"
+	if bits&flagSetReadOnly != 0 {
+		stateUsage += `; "-" reads the state from stdin, read-only (see -read-only)`
+	}
+	f.StringVar(&b.flagState, "state", client.DefaultStatePath(), stateUsage)
 	if bits&flagSetMount != 0 {
 		f.StringVar(&b.flagMount, "mount", "", "mount path of the auth method (default: the one in the state file)")
+	}
+	if bits&flagSetReadOnly != 0 {
+		f.StringVar(&b.flagStateEnv, "state-env", "", "read the state, read-only, from this environment variable (by convention "+client.StateEnv+"), as \"vault-entropy bootstrap -encode\" prints it")
+		f.BoolVar(&b.flagReadOnly, "read-only", false, "read the -state file without ever writing or locking it: prove its current generation, keep nothing a login brings (said once on stderr)")
 	}
 	if bits&flagSetFormat != 0 {
 		f.StringVar(&b.flagFormat, "format", "table", `output format: "table" (the token or proof alone) or "json"`)
@@ -84,12 +103,46 @@ func (b *baseCommand) parse(args []string) error {
 	if b.shared&flagSetFormat != 0 && b.flagFormat != "table" && b.flagFormat != "json" {
 		return fmt.Errorf("unknown -format %q (want table or json)", b.flagFormat)
 	}
+	given := map[string]bool{}
+	b.flags.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if given["state-env"] && given["state"] {
+		return b.usageErrorf("give only one of -state and -state-env")
+	}
+	if given["state-env"] && b.flagStateEnv == "" {
+		return b.usageErrorf("-state-env needs the name of a variable, for example -state-env=%s", client.StateEnv)
+	}
 	return nil
 }
 
-// newAuth is the library's auth method for -state and -mount.
+// stateOption is the library's state source for -state, -state-env and
+// -read-only: a writable state file unless one of the read-only sources is
+// asked for, never as a fallback.
+func (b *baseCommand) stateOption() client.Option {
+	switch {
+	case b.flagStateEnv != "":
+		return client.WithStateFromEnv(b.flagStateEnv)
+	case b.shared&flagSetReadOnly != 0 && b.flagState == "-":
+		return client.WithStateReader(b.stdin, "stdin")
+	case b.flagReadOnly:
+		return client.WithReadOnlyStateFile(b.flagState)
+	}
+	return client.WithStateFile(b.flagState)
+}
+
+// noteLogger is where the library's notes go: the command's logger, or
+// stderr, one sanitized line each.
+func (b *baseCommand) noteLogger() *slog.Logger {
+	l := b.logger
+	if l == nil {
+		l = hclog.New(&hclog.LoggerOptions{Name: b.name, Level: hclog.Info, Output: logLine{b.stderr}, DisableTime: true})
+	}
+	return slog.New(hclogHandler{l: l})
+}
+
+// newAuth is the library's auth method for -state (or -state-env,
+// -read-only) and -mount.
 func (b *baseCommand) newAuth() (*client.EntropyAuth, error) {
-	opts := []client.Option{client.WithStateFile(b.flagState)}
+	opts := []client.Option{b.stateOption(), client.WithLogger(b.noteLogger())}
 	if b.flagMount != "" {
 		opts = append(opts, client.WithMountPath(b.flagMount))
 	}

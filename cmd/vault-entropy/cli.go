@@ -14,7 +14,8 @@ import (
 const usage = `Usage: vault-entropy <command> [options]
 
 Commands:
-  bootstrap   Unwrap an enrollment bundle (or read one from a file) and write the client state.
+  bootstrap   Unwrap an enrollment bundle (or read one from a file) and write the client state
+              (or, with -encode, print it for VAULT_ENTROPY_STATE).
   proof       Print a fresh single-use login proof.
   login       Log in to Vault and print the token (or the whole response with -format=json).
   keys        Fetch the server's public keys and store them in the state.
@@ -22,7 +23,10 @@ Commands:
   aws-credential-process
               Print AWS credentials read from Vault as AWS credential_process JSON.
 
-The state file is -state, else $VAULT_ENTROPY_STATE, else ~/.vault-entropy/state.json.
+The state file is -state, else $VAULT_ENTROPY_STATE_FILE, else ~/.vault-entropy/state.json.
+A workload that cannot write its state (a CI job, a function) reads it read-only
+with -state-env=VAULT_ENTROPY_STATE (as "bootstrap -encode" prints it), -state=-
+(stdin) or -read-only (a file it may not write); see docs/ci-and-serverless.md.
 Vault is reached as the vault CLI does: VAULT_ADDR, VAULT_CACERT, VAULT_NAMESPACE, ...
 
 Run "vault-entropy <command> -h" for a command's options.

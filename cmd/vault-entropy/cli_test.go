@@ -148,7 +148,7 @@ func TestErrorsSayWhatToDo(t *testing.T) {
 		{"bootstrap missing bundle", nil, []string{"bootstrap", "-bundle", filepath.Join(dir, "none"), "-state", filepath.Join(dir, "x")}, 1, "no bundle file"},
 		{"bootstrap bad bundle", nil, []string{"bootstrap", "-bundle", corrupt, "-state", filepath.Join(dir, "x")}, 1, "bundle is not JSON"},
 		{"missing state", nil, []string{"proof", "-state", filepath.Join(dir, "none.json")}, 1, "vault-entropy bootstrap"},
-		{"state from env", map[string]string{"VAULT_ENTROPY_STATE": filepath.Join(dir, "env.json")}, []string{"proof"}, 1, "env.json"},
+		{"state from env", map[string]string{"VAULT_ENTROPY_STATE_FILE": filepath.Join(dir, "env.json")}, []string{"proof"}, 1, "env.json"},
 		{"readable state", nil, []string{"proof", "-state", readable}, 1, "chmod 600"},
 		{"corrupt state", nil, []string{"login", "-state", corrupt}, 1, "enroll the client again"},
 		{"vault unreachable", map[string]string{"VAULT_ADDR": closedAddr, "VAULT_MAX_RETRIES": "0"}, []string{"login", "-state", good}, 1, "cannot reach Vault"},

@@ -16,8 +16,13 @@ import (
 // explain turns an error into a message that says what to do about it.
 func explain(err error, b *baseCommand) string {
 	switch {
+	case errors.Is(err, client.ErrNoState) && b.flagStateEnv != "":
+		return fmt.Sprintf("%s. Set it to the state as \"vault-entropy bootstrap -encode\" prints it (a CI secret, a function's configuration).", err)
 	case errors.Is(err, client.ErrNoState):
-		return fmt.Sprintf("%s. Run \"vault-entropy bootstrap\" first, or point -state or %s at the state file.", err, client.StateEnv)
+		return fmt.Sprintf("%s. Run \"vault-entropy bootstrap\" first, or point -state or %s at the state file.", err, client.StateFileEnv)
+	case errors.Is(err, client.ErrEncodedState):
+		return fmt.Sprintf("%s. Give the state as \"vault-entropy bootstrap -encode\" prints it (one line starting with \"ves1.\"), or as a state file's JSON; "+
+			"a state file's path belongs in -state or %s.", err, client.StateFileEnv)
 	case errors.Is(err, client.ErrStateReadable):
 		return fmt.Sprintf("%s. The file holds this client's secret entropy: run \"chmod 600 %s\".", err, b.flagState)
 	case errors.Is(err, client.ErrStateOwner):
@@ -66,13 +71,32 @@ func safeLines(msg string) string {
 // an operator to read; placeholders when the state cannot be read.
 func clientPath(b *baseCommand) string {
 	mount, role, id := "auth/entropy", "<role>", "<client_id>"
-	if s, err := client.LoadState(b.flagState); err == nil {
+	if s := b.stateForMessages(); s != nil {
 		mount, role, id = s.MountPath, s.Role, s.ClientID
 	}
 	if b.flagMount != "" {
 		mount = strings.Trim(b.flagMount, "/")
 	}
 	return fmt.Sprintf("%s/role/%s/client/%s", mount, role, id)
+}
+
+// stateForMessages is the state the command used, read again for a
+// message, or nil: stdin cannot be read twice.
+func (b *baseCommand) stateForMessages() *client.State {
+	var s *client.State
+	var err error
+	switch {
+	case b.flagStateEnv != "":
+		s, err = client.DecodeState([]byte(os.Getenv(b.flagStateEnv)))
+	case b.flagState == "-":
+		return nil
+	default:
+		s, err = client.LoadState(b.flagState)
+	}
+	if err != nil {
+		return nil
+	}
+	return s
 }
 
 // unreachable reports whether err is a failure to reach Vault (to connect,

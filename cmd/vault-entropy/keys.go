@@ -23,7 +23,7 @@ type keysCommand struct{ *baseCommand }
 
 func (c *keysCommand) help() string { return keysHelp }
 
-func (c *keysCommand) defineFlags() { c.flagSet(flagSetMount | flagSetFormat) }
+func (c *keysCommand) defineFlags() { c.flagSet(flagSetMount | flagSetFormat | flagSetReadOnly) }
 
 func (c *keysCommand) run(ctx context.Context) error {
 	auth, vc, err := c.authAndClient()

@@ -368,8 +368,7 @@ func (s *State) advance(proven uint64, keys []ServerKey, r *protocol.Receipt) (*
 		if rot.Generation != next.Generation+1 {
 			return nil, false, fmt.Errorf("%w: it issues generation %d after generation %d", ErrReceipt, rot.Generation, next.Generation)
 		}
-		p := PendingGeneration(*rot)
-		next.Pending = &p
+		next.Pending = &PendingGeneration{Generation: rot.Generation, Entropy: rot.Entropy, SampleCount: rot.SampleCount, SampleLength: rot.SampleLength}
 		changed = true
 	}
 	if !sameKeys(keys, s.ServerKeys) {

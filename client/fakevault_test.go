@@ -50,6 +50,14 @@ type fakeVault struct {
 	// server that has just started, keeping the proofs in windowRefused.
 	windowRefusals int
 	windowRefused  []string
+	// watermark, when set, refuses with the same named refusal every
+	// verified proof issued at or before it (docs/protocol.md §8.3), as a
+	// server does after a start; the proofs go to windowRefused too.
+	watermark int64
+	// clock and skew are the server's clock and allowed skew (default
+	// time.Now and a minute).
+	clock func() time.Time
+	skew  time.Duration
 	// editReceipt and editBody change a successful login's answer, before
 	// and after the receipt is sealed.
 	editReceipt func(r *protocol.Receipt)
@@ -297,7 +305,7 @@ func (f *fakeVault) login(w http.ResponseWriter, body map[string]string) {
 	}
 	claims, err := env.Open(sk)
 	if err != nil || claims.CheckHeader(body["role"], body["client_id"]) != nil ||
-		body["role"] != f.role || body["client_id"] != f.clientID || claims.CheckTime(time.Now(), time.Minute) != nil {
+		body["role"] != f.role || body["client_id"] != f.clientID || claims.CheckTime(f.now(), f.allowedSkew()) != nil {
 		deny(w)
 		return
 	}
@@ -320,6 +328,11 @@ func (f *fakeVault) login(w http.ResponseWriter, body map[string]string) {
 	}
 	if f.challengeRequired && len(claims.Challenge()) == 0 {
 		badRequest(w, protocol.ErrChallengeRequired.Error())
+		return
+	}
+	if f.watermark != 0 && claims.IssuedAt().Unix() <= f.watermark {
+		f.windowRefused = append(f.windowRefused, body["proof"])
+		badRequest(w, protocol.ErrProofPredatesWindow.Error())
 		return
 	}
 	if f.nonces[claims.NonceID()] {
@@ -385,4 +398,18 @@ func (f *fakeVault) cloneCount() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.clones
+}
+
+func (f *fakeVault) now() time.Time {
+	if f.clock != nil {
+		return f.clock()
+	}
+	return time.Now()
+}
+
+func (f *fakeVault) allowedSkew() time.Duration {
+	if f.skew != 0 {
+		return f.skew
+	}
+	return time.Minute
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -502,6 +503,50 @@ func TestFetchKeysStoresNothing(t *testing.T) {
 		t.Fatalf("requests %v", got)
 	}
 	f.checkUnauthenticated(t)
+}
+
+// FetchKeys refuses a list from the keys endpoint that breaks the rules of
+// a published key list (docs/protocol.md §3.1, §17.1).
+func TestFetchKeysRefusesMalformedLists(t *testing.T) {
+	cases := map[string]func(f *fakeVault){
+		"current_key_id names another key": func(f *fakeVault) { f.currentKeyID = "0000000000000000" },
+		"current key listed second": func(f *fakeVault) {
+			f.editKeys = func(keys []map[string]interface{}) { keys[0], keys[1] = keys[1], keys[0] }
+		},
+		"two current keys": func(f *fakeVault) {
+			f.editKeys = func(keys []map[string]interface{}) { keys[1]["current"] = true }
+		},
+		"no current key": func(f *fakeVault) {
+			f.editKeys = func(keys []map[string]interface{}) { keys[0]["current"] = false }
+		},
+		"a key listed twice": func(f *fakeVault) {
+			f.editKeys = func(keys []map[string]interface{}) { keys[1] = maps.Clone(keys[0]); keys[1]["current"] = false }
+		},
+		"public key with a line break": func(f *fakeVault) {
+			f.editKeys = func(keys []map[string]interface{}) {
+				pk := keys[0]["public_key"].(string)
+				keys[0]["public_key"] = pk[:20] + "\n" + pk[20:]
+			}
+		},
+	}
+	for name, edit := range cases {
+		t.Run(name, func(t *testing.T) {
+			f := newFakeVault(t)
+			path := f.stateFile(t)
+			f.with(func() { f.rotateKey(); edit(f) })
+			if keys, err := newAuth(t, path).FetchKeys(context.Background(), f.client(t)); err == nil {
+				t.Fatalf("FetchKeys accepted %v", keys)
+			}
+		})
+	}
+	t.Run("well formed", func(t *testing.T) {
+		f := newFakeVault(t)
+		path := f.stateFile(t)
+		f.with(f.rotateKey)
+		if _, err := newAuth(t, path).FetchKeys(context.Background(), f.client(t)); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // scaleWindowRetries runs the retries after a "make a new proof" refusal

@@ -54,6 +54,11 @@ type fakeVault struct {
 	// verified proof issued at or before it (docs/protocol.md §8.3), as a
 	// server does after a start; the proofs go to windowRefused too.
 	watermark int64
+	// currentKeyID, when set, is the keys endpoint's current_key_id in
+	// place of the first key's.
+	currentKeyID string
+	// editKeys changes the keys endpoint's list before it is sent.
+	editKeys func(keys []map[string]interface{})
 	// clock and skew are the server's clock and allowed skew (default
 	// time.Now and a minute).
 	clock func() time.Time
@@ -233,7 +238,14 @@ func (f *fakeVault) serve(w http.ResponseWriter, r *http.Request) {
 				"current": k.Current, "created_at": "2026-01-01T00:00:00Z", "retired_at": "", "accepted_until": "",
 			})
 		}
-		writeJSON(w, http.StatusOK, map[string]interface{}{"data": map[string]interface{}{"keys": keys, "grace_period": 86400}})
+		if f.editKeys != nil {
+			f.editKeys(keys)
+		}
+		currentKeyID := f.published()[0].KeyID
+		if f.currentKeyID != "" {
+			currentKeyID = f.currentKeyID
+		}
+		writeJSON(w, http.StatusOK, map[string]interface{}{"data": map[string]interface{}{"keys": keys, "current_key_id": currentKeyID, "grace_period": 86400}})
 	default:
 		writeJSON(w, http.StatusNotFound, map[string]interface{}{"errors": []string{}})
 	}

@@ -3,7 +3,7 @@ package backend
 import (
 	"context"
 	"errors"
-		"strconv"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/vault/sdk/framework"

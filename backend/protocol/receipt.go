@@ -72,16 +72,18 @@ type PublishedKey struct {
 // Parse checks the key and returns it: known suite, valid key bytes, and a
 // key_id that is the one derived from them.
 func (k *PublishedKey) Parse() (*PublicKey, error) {
+	// The key ID is the sender's text until it is checked: quoted, so that
+	// an error shows no control character of it.
 	s, err := ParseSuite(k.Suite)
 	if err != nil {
-		return nil, fmt.Errorf("server key %s: %w", k.KeyID, err)
+		return nil, fmt.Errorf("server key %q: %w", k.KeyID, err)
 	}
 	pk, err := ParsePublicKey(s, k.PublicKey)
 	if err != nil {
-		return nil, fmt.Errorf("server key %s: %w", k.KeyID, err)
+		return nil, fmt.Errorf("server key %q: %w", k.KeyID, err)
 	}
 	if pk.ID().String() != k.KeyID {
-		return nil, fmt.Errorf("server key %s: key_id does not match the public key", k.KeyID)
+		return nil, fmt.Errorf("server key %q: key_id does not match the public key", k.KeyID)
 	}
 	return pk, nil
 }
@@ -183,7 +185,7 @@ func CheckKeyList(keys []PublishedKey, empty bool) error {
 			return err
 		}
 		if seen[keys[i].KeyID] {
-			return fmt.Errorf("server key %s is listed twice", keys[i].KeyID)
+			return fmt.Errorf("server key %q is listed twice", keys[i].KeyID)
 		}
 		seen[keys[i].KeyID] = true
 		if keys[i].Current != (i == 0) {

@@ -3,7 +3,6 @@ package backend
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -238,7 +237,9 @@ func (b *entropyBackend) refused(l *login, err error) (*logical.Response, error)
 // pathLoginRenew re-checks what login checked that can change: the role and
 // the client still exist and are the instance and enrollment the token was
 // issued for, the client has neither expired nor been locked, and the
-// role's policies are the ones the token was issued with.
+// role's policies are the ones the token was issued with. A failed check is
+// a refusal, not a fault: permission denied (403) to the caller, the reason
+// in the server log.
 func (b *entropyBackend) pathLoginRenew(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
 	if req.Auth == nil {
 		return nil, errors.New("request auth was nil")
@@ -248,37 +249,40 @@ func (b *entropyBackend) pathLoginRenew(ctx context.Context, req *logical.Reques
 	if role == "" || clientID == "" {
 		return nil, errors.New("token has no role or client_id")
 	}
+	refuse := func(reason string) (*logical.Response, error) {
+		b.Logger().Warn("renewal refused", "role", role, "client_id", clientID, "reason", reason)
+		return nil, logical.ErrPermissionDenied
+	}
 	r, err := b.role(ctx, req.Storage, role)
 	if err != nil {
 		return nil, err
 	}
 	if r == nil {
-		return nil, fmt.Errorf("role %q no longer exists", role)
+		return refuse(renewRoleGone)
 	}
 	c, err := b.client(ctx, req.Storage, role, clientID)
 	if err != nil {
 		return nil, err
 	}
 	if c == nil {
-		return nil, fmt.Errorf("client %q of role %q no longer exists", clientID, role)
+		return refuse(renewClientGone)
 	}
 	if !tokenBoundTo(req.Auth.InternalData, r, c) {
 		// Deleted and enrolled again, or its role deleted and created again:
 		// perhaps a stolen token outliving the theft response.
-		b.Logger().Warn("renewal refused: token of an earlier enrollment or role", "role", role, "client_id", clientID)
-		return nil, fmt.Errorf("client %q of role %q is not the enrollment this token was issued to", clientID, role)
+		return refuse(renewOtherEnrollment)
 	}
 	now := b.now()
 	if c.expired(now) {
-		return nil, fmt.Errorf("client %q of role %q has expired", clientID, role)
+		return refuse(renewExpired)
 	}
 	// An operator's lock or a clone's, from the record. A source locked out
 	// after failed proofs is not the client: its tokens keep renewing.
 	if c.locked(now) {
-		return nil, fmt.Errorf("client %q of role %q is locked", clientID, role)
+		return refuse(renewLocked)
 	}
 	if !policyutil.EquivalentPolicies(r.TokenPolicies, req.Auth.TokenPolicies) {
-		return nil, errors.New("policies have changed, not renewing")
+		return refuse(renewPolicies)
 	}
 
 	resp := &logical.Response{Auth: req.Auth}
@@ -287,6 +291,17 @@ func (b *entropyBackend) pathLoginRenew(ctx context.Context, req *logical.Reques
 	resp.Auth.Period = r.TokenPeriod
 	return resp, nil
 }
+
+// The reasons a renewal is refused, as the server logs them
+// (docs/operator.md lists them).
+const (
+	renewRoleGone        = "the role no longer exists"
+	renewClientGone      = "the client no longer exists"
+	renewOtherEnrollment = "token of an earlier enrollment or role"
+	renewExpired         = "client has expired"
+	renewLocked          = "client is locked"
+	renewPolicies        = "the role's policies have changed"
+)
 
 const pathLoginHelpSyn = `Log in with an entropy proof.`
 

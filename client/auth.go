@@ -138,17 +138,37 @@ func unauthenticated(c *api.Client) (*api.Client, error) {
 	return lc, nil
 }
 
-// A server that has just started refuses proofs issued before its replay
-// watermark, which is at most 7 s ahead of its start (a 2 s watermark step
-// and the 5 s future bound, docs/operator.md): Login retries twice, 4 s
-// apart, which spans it. No more: the refusal is unauthenticated, and each retry sends
-// a fresh valid proof that whoever answered could keep (a harvested proof
-// is at worst one login, or a stale proof after a rotation, §14.3).
-const maxWindowRetries = 2
+// A server that has just started refuses proofs issued at or before its
+// replay watermark W (docs/protocol.md §8.3), with a named refusal: W is at
+// most 7 s past the last login it accepted before the start (a 2 s step
+// past a proof at most 5 s ahead), so a client whose clock is behind the
+// server's by d is refused for up to 8 s + d after the start, and d can be
+// as large as the skew the server allows (10 minutes at most). Login
+// retries with a new proof after waits that double from
+// windowRetryFirst, the last one cut so that they add up to
+// windowRetrySpan = 10 min + 8 s: the whole window in the worst case, with
+// 8 retries (9 proofs) at most. No more: the refusal is unauthenticated,
+// and each retry sends a fresh valid proof that whoever answered could keep
+// (a harvested proof is at worst one login, or a stale proof after a
+// rotation, §14.3). The caller's context ends the wait sooner.
+var (
+	windowRetryFirst = 4 * time.Second
+	windowRetrySpan  = 10*time.Minute + 8*time.Second
+)
 
-// windowRetryDelay is the wait before each of those retries (a variable
-// for tests).
-var windowRetryDelay = 4 * time.Second
+// windowRetryDelays are the waits before each retry after a "make a new
+// proof" refusal: windowRetryFirst, doubling, the last cut so that they add
+// up to windowRetrySpan.
+func windowRetryDelays() []time.Duration {
+	var out []time.Duration
+	total := time.Duration(0)
+	for d := windowRetryFirst; total < windowRetrySpan; d *= 2 {
+		d = min(d, windowRetrySpan-total)
+		out = append(out, d)
+		total += d
+	}
+	return out
+}
 
 // sleepContext waits d, or until ctx is done.
 func sleepContext(ctx context.Context, d time.Duration) error {
@@ -184,9 +204,9 @@ func sleepContext(ctx context.Context, d time.Duration) error {
 //   - when Vault refuses a proof of the pending generation without naming
 //     why, it proves the current generation instead, once;
 //   - when Vault says the proof predates its replay window (it started,
-//     or its leader changed, since the proof was issued), it waits
-//     windowRetryDelay and tries again with a new proof, at most
-//     maxWindowRetries times.
+//     or its leader changed, since the proof was issued), it tries again
+//     with a new proof after the waits of windowRetryDelays (8 retries
+//     over at most 10 min 8 s), or until ctx ends.
 //
 // A read-only state (source.go) takes no lock, proves its current
 // generation, and keeps nothing: what the receipt brings is reported once
@@ -223,7 +243,7 @@ func (a *EntropyAuth) Login(ctx context.Context, c *api.Client) (*api.Secret, er
 	// open the retry, but cannot make its receipt.
 	keys := s.ServerKeys
 	fetchedKeys := false
-	windowRetries := 0
+	windowDelays := windowRetryDelays()
 	fellBack := false
 	for {
 		secret, err := a.loginOnce(ctx, lc, mount, s, keys)
@@ -256,12 +276,14 @@ func (a *EntropyAuth) Login(ctx context.Context, c *api.Client) (*api.Secret, er
 				return nil, fmt.Errorf("%w (and %s/keys still names that key, %s, current)", err, mount, current.ID())
 			}
 			keys = fetched
-		case errors.Is(err, protocol.ErrProofPredatesWindow) && windowRetries < maxWindowRetries:
+		case errors.Is(err, protocol.ErrProofPredatesWindow) && len(windowDelays) > 0:
 			// The server started (restart or leader change) after this
-			// proof's issued_at, give or take its watermark step: a new
-			// proof passes once the server's window has opened.
-			windowRetries++
-			if err := sleepContext(ctx, windowRetryDelay); err != nil {
+			// proof's issued_at, give or take its watermark step and this
+			// client's clock: a new proof passes once the server's window
+			// has opened.
+			wait := windowDelays[0]
+			windowDelays = windowDelays[1:]
+			if err := sleepContext(ctx, wait); err != nil {
 				// Not a refusal: the server asked for a new proof, and the
 				// caller stopped waiting for it.
 				return nil, fmt.Errorf("waiting to retry with a new proof after the server started: %w", err)
@@ -415,8 +437,7 @@ func (s *State) advance(proven uint64, keys []ServerKey, r *protocol.Receipt) (*
 		if rot.Generation != next.Generation+1 {
 			return nil, false, fmt.Errorf("%w: it issues generation %d after generation %d", ErrReceipt, rot.Generation, next.Generation)
 		}
-		p := PendingGeneration(*rot)
-		next.Pending = &p
+		next.Pending = &PendingGeneration{Generation: rot.Generation, Entropy: rot.Entropy, SampleCount: rot.SampleCount, SampleLength: rot.SampleLength}
 		changed = true
 	}
 	if !sameKeys(keys, s.ServerKeys) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -504,10 +505,71 @@ func TestFetchKeysStoresNothing(t *testing.T) {
 	f.checkUnauthenticated(t)
 }
 
+// FetchKeys refuses a list from the keys endpoint that breaks the rules of
+// a published key list (docs/protocol.md §3.1, §17.1).
+func TestFetchKeysRefusesMalformedLists(t *testing.T) {
+	cases := map[string]func(f *fakeVault){
+		"current_key_id names another key": func(f *fakeVault) { f.currentKeyID = "0000000000000000" },
+		"current key listed second": func(f *fakeVault) {
+			f.editKeys = func(keys []map[string]interface{}) { keys[0], keys[1] = keys[1], keys[0] }
+		},
+		"two current keys": func(f *fakeVault) {
+			f.editKeys = func(keys []map[string]interface{}) { keys[1]["current"] = true }
+		},
+		"no current key": func(f *fakeVault) {
+			f.editKeys = func(keys []map[string]interface{}) { keys[0]["current"] = false }
+		},
+		"a key listed twice": func(f *fakeVault) {
+			f.editKeys = func(keys []map[string]interface{}) { keys[1] = maps.Clone(keys[0]); keys[1]["current"] = false }
+		},
+		"public key with a line break": func(f *fakeVault) {
+			f.editKeys = func(keys []map[string]interface{}) {
+				pk := keys[0]["public_key"].(string)
+				keys[0]["public_key"] = pk[:20] + "\n" + pk[20:]
+			}
+		},
+	}
+	for name, edit := range cases {
+		t.Run(name, func(t *testing.T) {
+			f := newFakeVault(t)
+			path := f.stateFile(t)
+			f.with(func() { f.rotateKey(); edit(f) })
+			if keys, err := newAuth(t, path).FetchKeys(context.Background(), f.client(t)); err == nil {
+				t.Fatalf("FetchKeys accepted %v", keys)
+			}
+		})
+	}
+	t.Run("well formed", func(t *testing.T) {
+		f := newFakeVault(t)
+		path := f.stateFile(t)
+		f.with(f.rotateKey)
+		if _, err := newAuth(t, path).FetchKeys(context.Background(), f.client(t)); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// scaleWindowRetries runs the retries after a "make a new proof" refusal
+// 1000 times faster: 4 ms first, 608 ms in all.
+func scaleWindowRetries(t *testing.T) {
+	first, span := windowRetryFirst, windowRetrySpan
+	windowRetryFirst, windowRetrySpan = first/1000, span/1000
+	t.Cleanup(func() { windowRetryFirst, windowRetrySpan = first, span })
+}
+
+func TestWindowRetryDelays(t *testing.T) {
+	got := windowRetryDelays()
+	want := []time.Duration{4, 8, 16, 32, 64, 128, 256, 100}
+	for i := range want {
+		want[i] *= time.Second
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("waits %v, want %v", got, want)
+	}
+}
+
 func TestLoginRetriesWithANewProofAfterTheServerStarted(t *testing.T) {
-	old := windowRetryDelay
-	windowRetryDelay = time.Millisecond
-	t.Cleanup(func() { windowRetryDelay = old })
+	scaleWindowRetries(t)
 	cases := []struct {
 		name      string
 		refusals  int
@@ -516,21 +578,25 @@ func TestLoginRetriesWithANewProofAfterTheServerStarted(t *testing.T) {
 	}{
 		{"accepted at once", 0, true, 1},
 		{"refused twice, then a new proof passes", 2, true, 3},
-		// Three proofs at most for one unauthenticated refusal: each is a
+		// Nine proofs at most for one unauthenticated refusal: each is a
 		// valid proof that whoever answered could keep.
-		{"refused every time: gives up after two retries", 10, false, 3},
+		{"refused every time: gives up after eight retries", 100, false, 9},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeVault(t)
 			path := f.stateFile(t)
 			f.with(func() { f.windowRefusals = tc.refusals })
+			start := time.Now()
 			secret, err := f.client(t).Auth().Login(context.Background(), newAuth(t, path))
 			if (err == nil) != tc.ok {
 				t.Fatalf("login: %v", err)
 			}
 			if !tc.ok && (!errors.Is(err, ErrLoginRefused) || !errors.Is(err, protocol.ErrProofPredatesWindow)) {
 				t.Fatalf("gave up with %v", err)
+			}
+			if !tc.ok && time.Since(start) < windowRetrySpan {
+				t.Fatalf("gave up after %s, before the window of %s can have closed", time.Since(start), windowRetrySpan)
 			}
 			if tc.ok && secret.Auth.ClientToken == "" {
 				t.Fatal("no token")
@@ -550,7 +616,7 @@ func TestLoginRetriesWithANewProofAfterTheServerStarted(t *testing.T) {
 		})
 	}
 	t.Run("stops when the context ends", func(t *testing.T) {
-		windowRetryDelay = time.Hour
+		windowRetryFirst = time.Hour
 		f := newFakeVault(t)
 		path := f.stateFile(t)
 		f.with(func() { f.windowRefusals = 1 })
@@ -560,6 +626,49 @@ func TestLoginRetriesWithANewProofAfterTheServerStarted(t *testing.T) {
 			t.Fatalf("login: %v", err)
 		}
 	})
+}
+
+// TestLoginThroughTheWindowWithAClockBehind: a server that has just started
+// refuses proofs issued at or before its watermark, at most 7 s past its
+// start (docs/protocol.md §8.3); a client whose clock is behind by d is
+// refused for up to 8 s + d, and d may be as large as the allowed skew
+// (at most 10 minutes). The library keeps trying for that long, with a
+// bounded number of proofs. Time runs 1000 times faster here: the client's
+// and the server's clocks as much as the library's waits.
+func TestLoginThroughTheWindowWithAClockBehind(t *testing.T) {
+	for _, behind := range []time.Duration{0, 5 * time.Second, time.Minute, 10 * time.Minute} {
+		t.Run(behind.String(), func(t *testing.T) {
+			scaleWindowRetries(t)
+			start := time.Now()
+			fast := func() time.Time { return start.Add(1000 * time.Since(start)) }
+			f := newFakeVault(t)
+			path := f.stateFile(t)
+			f.with(func() {
+				f.clock = fast
+				// The largest skew a server allows is 10 minutes; a minute
+				// more here, so that a client 10 minutes behind is not
+				// refused as too old by the time a request takes at this
+				// pace.
+				f.skew = 11 * time.Minute
+				// The last login before the start was accepted just now,
+				// from a client 5 s ahead.
+				f.watermark = fast().Unix() + 7
+			})
+			a := newAuth(t, path)
+			a.now = func() time.Time { return fast().Add(-behind) }
+			if _, err := f.client(t).Auth().Login(context.Background(), a); err != nil {
+				t.Fatalf("a client %s behind, right after a start: %v", behind, err)
+			}
+			f.with(func() {
+				if n := len(f.windowRefused); n > 8 {
+					t.Errorf("%d proofs refused, more than the 8 retries", n)
+				}
+				if behind > 10*time.Second && len(f.windowRefused) == 0 {
+					t.Error("the window refused nothing: the test tests nothing")
+				}
+			})
+		})
+	}
 }
 
 // A server that refuses the pending generation without a word (say it was

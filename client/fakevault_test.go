@@ -50,6 +50,19 @@ type fakeVault struct {
 	// server that has just started, keeping the proofs in windowRefused.
 	windowRefusals int
 	windowRefused  []string
+	// watermark, when set, refuses with the same named refusal every
+	// verified proof issued at or before it (docs/protocol.md §8.3), as a
+	// server does after a start; the proofs go to windowRefused too.
+	watermark int64
+	// currentKeyID, when set, is the keys endpoint's current_key_id in
+	// place of the first key's.
+	currentKeyID string
+	// editKeys changes the keys endpoint's list before it is sent.
+	editKeys func(keys []map[string]interface{})
+	// clock and skew are the server's clock and allowed skew (default
+	// time.Now and a minute).
+	clock func() time.Time
+	skew  time.Duration
 	// editReceipt and editBody change a successful login's answer, before
 	// and after the receipt is sealed.
 	editReceipt func(r *protocol.Receipt)
@@ -225,7 +238,14 @@ func (f *fakeVault) serve(w http.ResponseWriter, r *http.Request) {
 				"current": k.Current, "created_at": "2026-01-01T00:00:00Z", "retired_at": "", "accepted_until": "",
 			})
 		}
-		writeJSON(w, http.StatusOK, map[string]interface{}{"data": map[string]interface{}{"keys": keys, "grace_period": 86400}})
+		if f.editKeys != nil {
+			f.editKeys(keys)
+		}
+		currentKeyID := f.published()[0].KeyID
+		if f.currentKeyID != "" {
+			currentKeyID = f.currentKeyID
+		}
+		writeJSON(w, http.StatusOK, map[string]interface{}{"data": map[string]interface{}{"keys": keys, "current_key_id": currentKeyID, "grace_period": 86400}})
 	default:
 		writeJSON(w, http.StatusNotFound, map[string]interface{}{"errors": []string{}})
 	}
@@ -297,7 +317,7 @@ func (f *fakeVault) login(w http.ResponseWriter, body map[string]string) {
 	}
 	claims, err := env.Open(sk)
 	if err != nil || claims.CheckHeader(body["role"], body["client_id"]) != nil ||
-		body["role"] != f.role || body["client_id"] != f.clientID || claims.CheckTime(time.Now(), time.Minute) != nil {
+		body["role"] != f.role || body["client_id"] != f.clientID || claims.CheckTime(f.now(), f.allowedSkew()) != nil {
 		deny(w)
 		return
 	}
@@ -320,6 +340,11 @@ func (f *fakeVault) login(w http.ResponseWriter, body map[string]string) {
 	}
 	if f.challengeRequired && len(claims.Challenge()) == 0 {
 		badRequest(w, protocol.ErrChallengeRequired.Error())
+		return
+	}
+	if f.watermark != 0 && claims.IssuedAt().Unix() <= f.watermark {
+		f.windowRefused = append(f.windowRefused, body["proof"])
+		badRequest(w, protocol.ErrProofPredatesWindow.Error())
 		return
 	}
 	if f.nonces[claims.NonceID()] {
@@ -385,4 +410,18 @@ func (f *fakeVault) cloneCount() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.clones
+}
+
+func (f *fakeVault) now() time.Time {
+	if f.clock != nil {
+		return f.clock()
+	}
+	return time.Now()
+}
+
+func (f *fakeVault) allowedSkew() time.Duration {
+	if f.skew != 0 {
+		return f.skew
+	}
+	return time.Minute
 }

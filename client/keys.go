@@ -29,8 +29,10 @@ func (a *EntropyAuth) FetchKeys(ctx context.Context, c *api.Client) ([]ServerKey
 }
 
 // fetchKeys reads the mount's keys endpoint: data.keys is a list of
-// {key_id, suite, public_key, current, ...}. It refuses a list without a
-// current key that parses, as a state holding it would be unusable.
+// {key_id, suite, public_key, current, ...} and data.current_key_id the
+// first one's ID. It refuses a list that breaks the rules of a published
+// key list (protocol.CheckKeyList), as a state holding it would be
+// unusable.
 func fetchKeys(ctx context.Context, lc *api.Client, mount string) ([]ServerKey, error) {
 	path := mount + "/keys"
 	secret, err := lc.Logical().ReadWithContext(ctx, path)
@@ -52,6 +54,11 @@ func fetchKeys(ctx context.Context, lc *api.Client, mount string) ([]ServerKey, 
 	}
 	if _, err := currentKey(keys); err != nil {
 		return nil, fmt.Errorf("fetching the server keys from %s: %w", path, err)
+	}
+	// current_key_id repeats the first key's ID (docs/protocol.md §17.1): a
+	// list that says otherwise is malformed.
+	if id, present := secret.Data["current_key_id"]; present && id != keys[0].KeyID {
+		return nil, fmt.Errorf("fetching the server keys from %s: current_key_id %v is not the first key's, %s", path, id, keys[0].KeyID)
 	}
 	return keys, nil
 }

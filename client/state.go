@@ -27,7 +27,7 @@ type State struct {
 	Role         string      `json:"role"`
 	ClientID     string      `json:"client_id"`
 	Generation   uint64      `json:"generation"`
-	Entropy      []byte      `json:"entropy"`
+	Entropy      Bytes       `json:"entropy"`
 	SampleCount  int         `json:"sample_count"`
 	SampleLength int         `json:"sample_length"`
 	ServerKeys   []ServerKey `json:"server_keys"`
@@ -51,10 +51,15 @@ type ServerKey = protocol.PublishedKey
 // client has not proven yet.
 type PendingGeneration struct {
 	Generation   uint64 `json:"generation"`
-	Entropy      []byte `json:"entropy"`
+	Entropy      Bytes  `json:"entropy"`
 	SampleCount  int    `json:"sample_count"`
 	SampleLength int    `json:"sample_length"`
 }
+
+// Bytes is a byte string that the state file and the enrollment bundle
+// carry as canonical padded standard base64 (docs/protocol.md §2.1): a
+// reader refuses any other text of it.
+type Bytes = protocol.Base64
 
 func (p *PendingGeneration) sampling() protocol.Sampling {
 	return protocol.Sampling{Count: p.SampleCount, Length: p.SampleLength}
@@ -95,6 +100,8 @@ func (s *State) Validate() error {
 		return fmt.Errorf("invalid client_id %q", s.ClientID)
 	case s.Generation == 0:
 		return errors.New("missing generation")
+	case s.Generation > protocol.MaxGeneration || (s.Pending != nil && s.Pending.Generation > protocol.MaxGeneration):
+		return fmt.Errorf("generation above %d", uint64(protocol.MaxGeneration))
 	}
 	if err := s.sampling().Validate(len(s.Entropy)); err != nil {
 		return fmt.Errorf("entropy and sampling: %w", err)
@@ -147,20 +154,14 @@ func (s *State) proving() (generation uint64, entropy []byte, sampling protocol.
 	return s.Generation, s.Entropy, s.sampling()
 }
 
-// currentKey returns the server key proofs are sealed to: the one marked
-// current, else the first.
+// currentKey returns the server key proofs are sealed to: the first of a
+// list that protocol.CheckKeyList accepts (exactly one current key, first;
+// every key under its own ID).
 func currentKey(keys []ServerKey) (*protocol.PublicKey, error) {
-	if len(keys) == 0 {
-		return nil, errors.New("no server keys")
+	if err := protocol.CheckKeyList(keys, false); err != nil {
+		return nil, err
 	}
-	k := &keys[0]
-	for i := range keys {
-		if keys[i].Current {
-			k = &keys[i]
-			break
-		}
-	}
-	return k.Parse()
+	return keys[0].Parse()
 }
 
 // LoadState reads and checks the state file at path. It refuses a file that

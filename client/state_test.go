@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,6 +85,24 @@ func TestStateFromBundleRejectsBadBundles(t *testing.T) {
 		"unknown suite": func(d map[string]interface{}) {
 			d["server_keys"].([]interface{})[0].(map[string]interface{})["suite"] = "rot13"
 		},
+		// docs/protocol.md §18.1.
+		"no version":            func(d map[string]interface{}) { delete(d, "bundle_version") },
+		"version as a string":   func(d map[string]interface{}) { d["bundle_version"] = "1" },
+		"generation 2^53":       func(d map[string]interface{}) { d["generation"] = json.Number("9007199254740992") },
+		"generation as decimal": func(d map[string]interface{}) { d["generation"] = json.Number("1.0") },
+		"entropy with a line break": func(d map[string]interface{}) {
+			e := d["entropy"].(string)
+			d["entropy"] = e[:76] + "\n" + e[76:]
+		},
+		"entropy in base64url": func(d map[string]interface{}) {
+			d["entropy"] = strings.NewReplacer("+", "-", "/", "_").Replace(d["entropy"].(string))
+		},
+		"entropy without padding": func(d map[string]interface{}) {
+			d["entropy"] = strings.TrimRight(d["entropy"].(string), "=")
+		},
+		"key not current": func(d map[string]interface{}) {
+			d["server_keys"].([]interface{})[0].(map[string]interface{})["current"] = false
+		},
 	}
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -104,6 +123,120 @@ func TestStateFromBundleRejectsBadBundles(t *testing.T) {
 		}
 	}
 }
+
+// TestStateFromBundleFormat: a bundle (docs/protocol.md §18.1) with members
+// the client does not know still loads.
+func TestStateFromBundleFormat(t *testing.T) {
+	raw, _ := testBundle(t)
+	var o map[string]interface{}
+	if err := json.Unmarshal(raw, &o); err != nil {
+		t.Fatal(err)
+	}
+	d := o["data"].(map[string]interface{})
+	// Unknown members are ignored, a pending generation and a state
+	// version in a bundle too (§18.1).
+	d["added_by_a_later_server"] = map[string]interface{}{"x": 1}
+	d["pending"] = map[string]interface{}{"generation": 2, "entropy": d["entropy"], "sample_count": 16, "sample_length": 32}
+	d["state_version"] = 7
+	b, _ := json.Marshal(o)
+	s, err := StateFromBundle(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Pending != nil || s.Version != stateVersion {
+		t.Fatalf("state from a bundle: %+v", s)
+	}
+}
+
+// TestStateFileFormat: the state file of docs/protocol.md §18.2 as another
+// implementation may write it: unknown members are ignored (and not
+// written back); any other version, and any text of a byte string but the
+// canonical one, is refused.
+func TestStateFileFormat(t *testing.T) {
+	raw, _ := testBundle(t)
+	s, err := StateFromBundle(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	good := filepath.Join(dir, "state.json")
+	if err := s.Save(good); err != nil {
+		t.Fatal(err)
+	}
+	saved, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit := func(t *testing.T, mutate func(m map[string]interface{})) string {
+		t.Helper()
+		var m map[string]interface{}
+		dec := json.NewDecoder(strings.NewReader(string(saved)))
+		dec.UseNumber()
+		if err := dec.Decode(&m); err != nil {
+			t.Fatal(err)
+		}
+		mutate(m)
+		b, _ := json.Marshal(m)
+		path := filepath.Join(t.TempDir(), "state.json")
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	t.Run("unknown members are ignored and not written back", func(t *testing.T) {
+		path := edit(t, func(m map[string]interface{}) { m["added_later"] = "x" })
+		loaded, err := LoadState(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := loaded.Save(path); err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := os.ReadFile(path); strings.Contains(string(b), "added_later") {
+			t.Fatal("an unknown member was written back")
+		}
+	})
+	t.Run("pending null", func(t *testing.T) {
+		if _, err := LoadState(edit(t, func(m map[string]interface{}) { m["pending"] = nil })); err != nil {
+			t.Fatal(err)
+		}
+	})
+	refused := map[string]func(m map[string]interface{}){
+		"state_version 2":     func(m map[string]interface{}) { m["state_version"] = 2 },
+		"no state_version":    func(m map[string]interface{}) { delete(m, "state_version") },
+		"generation 2^53":     func(m map[string]interface{}) { m["generation"] = json.Number("9007199254740992") },
+		"generation negative": func(m map[string]interface{}) { m["generation"] = json.Number("-1") },
+		"entropy with a line break": func(m map[string]interface{}) {
+			e := m["entropy"].(string)
+			m["entropy"] = e[:76] + "\r\n" + e[76:]
+		},
+		"entropy with non-zero unused bits": func(m map[string]interface{}) {
+			// 8192 bytes end in a group of two, "xyz=": z has two unused
+			// bits, zero in canonical text.
+			e := m["entropy"].(string)
+			i := strings.IndexByte(e, '=') - 1
+			m["entropy"] = e[:i] + string(base64StdAlphabet[strings.IndexByte(base64StdAlphabet, e[i])|1]) + e[i+1:]
+		},
+		"current key second": func(m map[string]interface{}) {
+			keys := m["server_keys"].([]interface{})
+			other := maps.Clone(keys[0].(map[string]interface{}))
+			other["current"] = false
+			m["server_keys"] = []interface{}{other, keys[0]}
+		},
+		"pending out of step": func(m map[string]interface{}) {
+			m["pending"] = map[string]interface{}{"generation": 3, "entropy": m["entropy"], "sample_count": 16, "sample_length": 32}
+		},
+	}
+	for name, mutate := range refused {
+		t.Run(name, func(t *testing.T) {
+			if loaded, err := LoadState(edit(t, mutate)); !errors.Is(err, ErrCorruptState) {
+				t.Fatalf("LoadState = %v, %v; want ErrCorruptState", loaded, err)
+			}
+		})
+	}
+}
+
+const base64StdAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 func TestStateSaveLoad(t *testing.T) {
 	raw, _ := testBundle(t)

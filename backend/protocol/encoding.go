@@ -3,6 +3,7 @@ package protocol
 import (
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"strings"
 )
@@ -34,6 +35,45 @@ func decodeCanonical(s string) ([]byte, error) {
 		return nil, errors.New("not canonical unpadded base64url")
 	}
 	return b, nil
+}
+
+// Base64 is a byte string that JSON carries as a string of standard base64
+// (RFC 4648 §4) with padding, the encoding of every key and entropy in the
+// HTTP API, the enrollment bundle, the client state and receipts
+// (docs/protocol.md §2.1). It decodes strictly: padding required, the unused
+// bits of the last character zero, no CR or LF (which Go's decoder would
+// otherwise skip), so that a value has one text. It encodes as
+// encoding/json encodes any []byte.
+type Base64 []byte
+
+// UnmarshalJSON decodes a JSON string of canonical padded standard base64;
+// null leaves b unchanged, as encoding/json does for a []byte.
+func (b *Base64) UnmarshalJSON(data []byte) error {
+	if string(data) == "null" {
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(data, &s); err != nil {
+		return errors.New("want a base64 string")
+	}
+	v, err := DecodeBase64(s)
+	if err != nil {
+		return err
+	}
+	*b = v
+	return nil
+}
+
+// DecodeBase64 decodes canonical padded standard base64 (see Base64).
+func DecodeBase64(s string) ([]byte, error) {
+	if strings.ContainsAny(s, "\r\n") {
+		return nil, errors.New("not canonical padded base64")
+	}
+	v, err := base64.StdEncoding.Strict().DecodeString(s)
+	if err != nil {
+		return nil, errors.New("not canonical padded base64")
+	}
+	return v, nil
 }
 
 // reader consumes a byte slice front to back; the first short read sets

@@ -16,7 +16,7 @@ var (
 	ErrOpen           = errors.New("proof does not decrypt under the server key")
 	ErrHeaderMismatch = errors.New("proof header does not match the request")
 	ErrTooOld         = errors.New("proof is older than the allowed clock skew")
-	ErrFromFuture     = errors.New("proof is issued further in the future than the allowed clock skew")
+	ErrFromFuture     = errors.New("proof is issued further ahead of the server's clock than it allows")
 	ErrGeneration     = errors.New("proof names an entropy generation the server does not hold")
 	ErrChallenge      = errors.New("proof challenge is not the one the server expects")
 	ErrChallengeStale = errors.New("proof challenge has expired")

@@ -90,6 +90,9 @@ type ClientSession struct {
 	clientID   string
 	generation uint64
 	loginID    string
+	// challenged: the proof carried a challenge (a receipt may then say
+	// that the role requires challenge mode, §9.2).
+	challenged bool
 	// entropyKey binds the server's sealed responses to the entropy this
 	// proof was made from (§9.1).
 	entropyKey [EntropyKeySize]byte
@@ -116,6 +119,9 @@ func newProof(in ProofInput, nonce [NonceSize]byte) (string, *ClientSession, err
 	}
 	if in.IssuedAt.Unix() < 0 {
 		return "", nil, errors.New("issued_at before 1970")
+	}
+	if in.Generation == 0 || in.Generation > MaxGeneration {
+		return "", nil, fmt.Errorf("entropy generation %d is not between 1 and %d", in.Generation, uint64(MaxGeneration))
 	}
 	h := Header{Version: Version, Suite: in.ServerKey.suite, KeyID: in.ServerKey.id, Role: in.Role, ClientID: in.ClientID}
 	header, err := h.marshal()
@@ -145,6 +151,7 @@ func newProof(in ProofInput, nonce [NonceSize]byte) (string, *ClientSession, err
 		clientID:   in.ClientID,
 		generation: in.Generation,
 		loginID:    loginID(nonceID(&nonce)),
+		challenged: len(in.Challenge) > 0,
 		entropyKey: entropyKey(in.Entropy),
 	}
 	return proofEncoding.EncodeToString(wire), session, nil
@@ -250,15 +257,23 @@ func (h *Header) check(role, clientID string) error {
 	return nil
 }
 
-// CheckTime refuses a proof issued more than skew before or after now;
-// both bounds are inclusive. It compares whole seconds without converting
-// issued_at with time.Unix, which overflows near 2^63 and would report a
-// far-future proof as too old. As issued_at is an integer,
-// issued_at < now-skew is issued_at < ceil(now-skew), and
-// issued_at > now+skew is issued_at > floor(now+skew).
+// MaxFutureSkew is how far ahead of the verifier's clock a proof may be
+// issued, whatever the skew: check 10 of docs/protocol.md §8.1 accepts
+// now - skew <= issued_at <= now + min(skew, MaxFutureSkew). A server that
+// keeps a replay watermark (§8.3) raises it to the latest issued_at it
+// accepts, so this bound is what keeps the refusal window after a start
+// short.
+const MaxFutureSkew = 5 * time.Second
+
+// CheckTime refuses a proof issued more than skew before now, or more than
+// min(skew, MaxFutureSkew) after it; both bounds are inclusive. It compares
+// whole seconds without converting issued_at with time.Unix, which
+// overflows near 2^63 and would report a far-future proof as too old. As
+// issued_at is an integer, issued_at < now-skew is issued_at <
+// ceil(now-skew), and issued_at > now+ahead is issued_at > floor(now+ahead).
 func (c *Claims) CheckTime(now time.Time, skew time.Duration) error {
 	issued := int64(c.p.issuedAt) // below 2^63: parsePayload checks it
-	oldest, newest := now.Add(-skew), now.Add(skew)
+	oldest, newest := now.Add(-skew), now.Add(min(skew, MaxFutureSkew))
 	lo := oldest.Unix()
 	if oldest.Nanosecond() != 0 {
 		lo++

@@ -257,6 +257,8 @@ func TestNewProofRejectsBadInput(t *testing.T) {
 		"too few bytes":   func(in *ProofInput) { in.Sampling = Sampling{Count: 1, Length: 16} },
 		"long challenge":  func(in *ProofInput) { in.Challenge = make([]byte, MaxChallengeSize+1) },
 		"before epoch":    func(in *ProofInput) { in.IssuedAt = time.Unix(-1, 0) },
+		"generation 0":    func(in *ProofInput) { in.Generation = 0 },
+		"generation 2^53": func(in *ProofInput) { in.Generation = MaxGeneration + 1 },
 	}
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -350,5 +352,50 @@ func TestLargestProofFits(t *testing.T) {
 			t.Fatalf("%s: the largest proof is %d characters, over MaxProofLength (%d)", s, len(proof), MaxProofLength)
 		}
 		t.Logf("%s: largest proof %d characters", s, len(proof))
+	}
+}
+
+// TestCheckTimeBounds: check 10 of docs/protocol.md §8.1 accepts
+// now - skew <= issued_at <= now + min(skew, 5 s), both bounds inclusive.
+func TestCheckTimeBounds(t *testing.T) {
+	entropy := testEntropy(t, MinEntropySize)
+	now := time.Unix(1767225600, 0)
+	cases := []struct {
+		name   string
+		skew   time.Duration
+		offset int64 // issued_at - now, seconds
+		at     time.Duration
+		want   error
+	}{
+		{"oldest", time.Minute, -60, 0, nil},
+		{"one second too old", time.Minute, -61, 0, ErrTooOld},
+		{"newest: 5 s ahead, though the skew is 60 s", time.Minute, 5, 0, nil},
+		{"6 s ahead, within the skew", time.Minute, 6, 0, ErrFromFuture},
+		{"60 s ahead, the skew", time.Minute, 60, 0, ErrFromFuture},
+		{"small skew: its own bound ahead", 3 * time.Second, 3, 0, nil},
+		{"small skew: one second past it", 3 * time.Second, 4, 0, ErrFromFuture},
+		{"half a second later, 5 s ahead of the whole second", time.Minute, 5, 500 * time.Millisecond, nil},
+		{"half a second earlier, 5 s ahead is too far", time.Minute, 5, -500 * time.Millisecond, ErrFromFuture},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			in := testInput(t, SuiteP256, entropy)
+			in.IssuedAt = now.Add(time.Duration(tc.offset) * time.Second)
+			proof, _, err := NewProof(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			env, err := ParseProof(proof)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := env.Open(serverKey(t, SuiteP256))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.CheckTime(now.Add(tc.at), tc.skew); !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
+				t.Fatalf("CheckTime = %v, want %v", err, tc.want)
+			}
+		})
 	}
 }

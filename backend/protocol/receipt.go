@@ -21,6 +21,14 @@ const (
 	ReceiptVersion = 2
 	// ReceiptPurpose is the sealed-response purpose of receipts.
 	ReceiptPurpose = "login"
+	// MaxGeneration is the highest entropy generation: 2^53 - 1, the
+	// largest integer every JSON implementation reads exactly (RFC 8259
+	// §6, I-JSON). Receipts and bundles carry generations as JSON numbers,
+	// so a server never makes a higher one and a client refuses one. At one
+	// rotation a second it is 285 million years away.
+	MaxGeneration = 1<<53 - 1
+	// MaxServerKeys is the most keys a published list holds (§2.4).
+	MaxServerKeys = 32
 )
 
 // Receipt is the plaintext of a sealed login receipt, encoded as JSON.
@@ -44,7 +52,7 @@ type Receipt struct {
 // its proofs must use.
 type Rotation struct {
 	Generation   uint64 `json:"generation"`
-	Entropy      []byte `json:"entropy"`
+	Entropy      Base64 `json:"entropy"`
 	SampleCount  int    `json:"sample_count"`
 	SampleLength int    `json:"sample_length"`
 }
@@ -57,23 +65,25 @@ func (r *Rotation) Sampling() Sampling { return Sampling{Count: r.SampleCount, L
 type PublishedKey struct {
 	KeyID     string `json:"key_id"`
 	Suite     string `json:"suite"`
-	PublicKey []byte `json:"public_key"` // standard base64 in JSON
+	PublicKey Base64 `json:"public_key"` // canonical padded standard base64 in JSON
 	Current   bool   `json:"current"`
 }
 
 // Parse checks the key and returns it: known suite, valid key bytes, and a
 // key_id that is the one derived from them.
 func (k *PublishedKey) Parse() (*PublicKey, error) {
+	// The key ID is the sender's text until it is checked: quoted, so that
+	// an error shows no control character of it.
 	s, err := ParseSuite(k.Suite)
 	if err != nil {
-		return nil, fmt.Errorf("server key %s: %w", k.KeyID, err)
+		return nil, fmt.Errorf("server key %q: %w", k.KeyID, err)
 	}
 	pk, err := ParsePublicKey(s, k.PublicKey)
 	if err != nil {
-		return nil, fmt.Errorf("server key %s: %w", k.KeyID, err)
+		return nil, fmt.Errorf("server key %q: %w", k.KeyID, err)
 	}
 	if pk.ID().String() != k.KeyID {
-		return nil, fmt.Errorf("server key %s: key_id does not match the public key", k.KeyID)
+		return nil, fmt.Errorf("server key %q: key_id does not match the public key", k.KeyID)
 	}
 	return pk, nil
 }
@@ -103,6 +113,10 @@ func (c *Claims) SealReceipt(r *Receipt, entropy []byte) (string, error) {
 // SealReceiptKeyed is SealReceipt with the proven generation's entropy key
 // (NewEntropyKey) instead of its entropy.
 func (c *Claims) SealReceiptKeyed(r *Receipt, ek *EntropyKey) (string, error) {
+	// A generation a client would refuse is a fault, not a receipt.
+	if r.Generation > MaxGeneration || (r.Rotation != nil && r.Rotation.Generation > MaxGeneration) {
+		return "", fmt.Errorf("entropy generation beyond %d", uint64(MaxGeneration))
+	}
 	pt, err := json.Marshal(r)
 	if err != nil {
 		return "", err
@@ -114,11 +128,15 @@ func (c *Claims) SealReceiptKeyed(r *Receipt, ek *EntropyKey) (string, error) {
 	return proofEncoding.EncodeToString(sealed), nil
 }
 
-// OpenReceipt opens the receipt of this session's login and checks that it
-// confirms this login: its version, login ID, role, client and generation
-// are this proof's, and any rotation or server key in it is well formed.
-// Any failure is ErrResponse: the response did not come from the server
-// that opened the proof.
+// OpenReceipt opens the receipt of this session's login and checks it as
+// docs/protocol.md §9.2 says: its version, login ID, role, client and
+// generation are this proof's; challenge_required is false unless the proof
+// carried a challenge; any rotation is the next generation, at most
+// MaxGeneration, with a sampling valid for its entropy; any server keys
+// are 1 to MaxServerKeys well-formed keys under their own IDs, no ID twice,
+// exactly one current and listed first. Entropy and keys are canonical
+// padded base64 (Base64). Any failure is ErrResponse: the response did not
+// come from the server that opened the proof.
 func (s *ClientSession) OpenReceipt(encoded string) (*Receipt, error) {
 	sealed, err := decodeCanonical(encoded)
 	if err != nil {
@@ -137,24 +155,53 @@ func (s *ClientSession) OpenReceipt(encoded string) (*Receipt, error) {
 		r.Role != s.role || r.ClientID != s.clientID || r.Generation != s.generation {
 		return nil, fmt.Errorf("%w: it confirms another login", ErrResponse)
 	}
+	// The server refuses a proof without a challenge when the role
+	// requires one (§8.1 step 16), and reads the role once per login: a
+	// receipt that says so for such a proof did not come from it.
+	if r.ChallengeRequired && !s.challenged {
+		return nil, fmt.Errorf("%w: it requires challenge mode of a proof that was accepted without a challenge", ErrResponse)
+	}
 	if rot := r.Rotation; rot != nil {
-		if rot.Generation != s.generation+1 {
+		if rot.Generation != s.generation+1 || rot.Generation > MaxGeneration {
 			return nil, fmt.Errorf("%w: rotation to generation %d does not follow %d", ErrResponse, rot.Generation, s.generation)
 		}
 		if err := rot.Sampling().Validate(len(rot.Entropy)); err != nil {
 			return nil, fmt.Errorf("%w: rotation: %v", ErrResponse, err)
 		}
 	}
-	for i := range r.ServerKeys {
-		if _, err := r.ServerKeys[i].Parse(); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrResponse, err)
-		}
-		// Exactly one current key, listed first (§9.2).
-		if r.ServerKeys[i].Current != (i == 0) {
-			return nil, fmt.Errorf("%w: server_keys must list exactly one current key, first", ErrResponse)
-		}
+	if err := CheckKeyList(r.ServerKeys, true); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrResponse, err)
 	}
 	return r, nil
+}
+
+// CheckKeyList checks a published list of server keys (§3.1): every key
+// parses under its own key ID, no key ID appears twice, and exactly one
+// key is current, the first. An empty list passes only if empty is true.
+func CheckKeyList(keys []PublishedKey, empty bool) error {
+	if len(keys) == 0 {
+		if empty {
+			return nil
+		}
+		return errors.New("no server keys")
+	}
+	if len(keys) > MaxServerKeys {
+		return fmt.Errorf("%d server keys, more than %d", len(keys), MaxServerKeys)
+	}
+	seen := make(map[string]bool, len(keys))
+	for i := range keys {
+		if _, err := keys[i].Parse(); err != nil {
+			return err
+		}
+		if seen[keys[i].KeyID] {
+			return fmt.Errorf("server key %q is listed twice", keys[i].KeyID)
+		}
+		seen[keys[i].KeyID] = true
+		if keys[i].Current != (i == 0) {
+			return errors.New("server keys must list exactly one current key, first")
+		}
+	}
+	return nil
 }
 
 // LoginID is the login ID of this session's proof; the token Vault issues

@@ -2,8 +2,11 @@ package protocol
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
+	"time"
 )
 
 // loginPair builds a proof and opens it: the client's session and the
@@ -33,7 +36,7 @@ func TestReceiptRoundTrip(t *testing.T) {
 			if session.LoginID() != claims.LoginID() || len(claims.LoginID()) != 32 {
 				t.Fatalf("login IDs differ: client %q, server %q", session.LoginID(), claims.LoginID())
 			}
-			r := claims.NewReceipt(true)
+			r := claims.NewReceipt(false)
 			r.Rotation = &Rotation{Generation: 2, Entropy: testEntropy(t, MinEntropySize), SampleCount: 16, SampleLength: 32}
 			pk := serverKey(t, s).Public()
 			r.ServerKeys = []PublishedKey{{KeyID: pk.ID().String(), Suite: s.String(), PublicKey: pk.Bytes(), Current: true}}
@@ -45,7 +48,7 @@ func TestReceiptRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !got.ChallengeRequired || got.Generation != 1 || got.Rotation.Generation != 2 ||
+			if got.ChallengeRequired || got.Generation != 1 || got.Rotation.Generation != 2 ||
 				string(got.Rotation.Entropy) != string(r.Rotation.Entropy) || len(got.ServerKeys) != 1 {
 				t.Fatalf("receipt changed on the way: %+v", got)
 			}
@@ -129,6 +132,46 @@ func TestOpenReceiptRefuses(t *testing.T) {
 			pk := serverKey(t, SuiteP256).Public()
 			r.ServerKeys = []PublishedKey{{KeyID: "0000000000000000", Suite: "p256-hkdf-sha256-aes-256-gcm", PublicKey: pk.Bytes()}}
 		}),
+		"server key listed twice": seal(func(r *Receipt) {
+			pk := serverKey(t, SuiteP256).Public()
+			k := PublishedKey{KeyID: pk.ID().String(), Suite: pk.Suite().String(), PublicKey: pk.Bytes()}
+			current := k
+			current.Current = true
+			r.ServerKeys = []PublishedKey{current, k}
+		}),
+		"33 server keys": seal(func(r *Receipt) {
+			pk := serverKey(t, SuiteP256).Public()
+			r.ServerKeys = []PublishedKey{{KeyID: pk.ID().String(), Suite: pk.Suite().String(), PublicKey: pk.Bytes(), Current: true}}
+			for i := 0; i < MaxServerKeys; i++ {
+				k, err := GenerateKey(SuiteP256)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r.ServerKeys = append(r.ServerKeys, PublishedKey{KeyID: k.Public().ID().String(), Suite: SuiteP256.String(), PublicKey: k.Public().Bytes()})
+			}
+		}),
+		// The server refuses a proof without a challenge when the role
+		// requires one; it never confirms one with challenge_required.
+		"challenge required of a proof without a challenge": seal(func(r *Receipt) { r.ChallengeRequired = true }),
+		// Strict base64 (§2.1): the same bytes in another text.
+		"rotation entropy with a line break": sealJSON(t, claims, entropy, func(r *Receipt) {
+			r.Rotation = &Rotation{Generation: 2, Entropy: make([]byte, MinEntropySize), SampleCount: 16, SampleLength: 32}
+		}, func(j string) string { return strings.Replace(j, "AAAA", "AA\\nAA", 1) }),
+		"rotation entropy without padding": sealJSON(t, claims, entropy, func(r *Receipt) {
+			r.Rotation = &Rotation{Generation: 2, Entropy: make([]byte, MinEntropySize), SampleCount: 16, SampleLength: 32}
+		}, func(j string) string { return strings.Replace(j, "AA==", "AA", 1) }),
+		"rotation entropy with non-zero unused bits": sealJSON(t, claims, entropy, func(r *Receipt) {
+			r.Rotation = &Rotation{Generation: 2, Entropy: make([]byte, MinEntropySize), SampleCount: 16, SampleLength: 32}
+		}, func(j string) string { return strings.Replace(j, "AA==", "AB==", 1) }),
+		"rotation entropy in base64url": sealJSON(t, claims, entropy, func(r *Receipt) {
+			r.Rotation = &Rotation{Generation: 2, Entropy: append(make([]byte, MinEntropySize-1), 0xfb, 0xff, 0xff), SampleCount: 16, SampleLength: 32}
+		}, func(j string) string { return strings.Replace(j, "+///", "-___", 1) }),
+		"generation as a string": sealJSON(t, claims, entropy, nil, func(j string) string {
+			return strings.Replace(j, `"generation":1`, `"generation":"1"`, 1)
+		}),
+		"generation with an exponent": sealJSON(t, claims, entropy, nil, func(j string) string {
+			return strings.Replace(j, `"generation":1`, `"generation":1e0`, 1)
+		}),
 	}
 	for name, sealed := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -166,5 +209,102 @@ func TestSealReceiptKeyed(t *testing.T) {
 				t.Fatalf("receipt keyed by other entropy: %v, want ErrResponse", err)
 			}
 		})
+	}
+}
+
+// sealJSON seals, as the receipt of claims' login, the JSON of the receipt
+// the server would make (edited by edit), rewritten by text: what a server
+// that encodes the receipt another way sends.
+func sealJSON(t *testing.T, claims *Claims, entropy []byte, edit func(*Receipt), text func(string) string) string {
+	t.Helper()
+	r := claims.NewReceipt(false)
+	if edit != nil {
+		edit(r)
+	}
+	pt, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := text(string(pt))
+	if j == string(pt) {
+		t.Fatal("the rewrite changed nothing")
+	}
+	sealed, err := claims.SealResponse(ReceiptPurpose, []byte(j), entropy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return proofEncoding.EncodeToString(sealed)
+}
+
+// TestReceiptGenerationBound: no receipt names a generation above 2^53 - 1
+// (§9.2): the server does not seal one, and the client refuses one.
+func TestReceiptGenerationBound(t *testing.T) {
+	entropy := testEntropy(t, MinEntropySize)
+	in := testInput(t, SuiteP256, entropy)
+	in.Generation = MaxGeneration
+	proof, session, err := NewProof(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := ParseProof(proof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := env.Open(serverKey(t, SuiteP256))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := claims.NewReceipt(false)
+	if sealed, err := claims.SealReceipt(r, entropy); err != nil {
+		t.Fatalf("generation 2^53 - 1: %v", err)
+	} else if _, err := session.OpenReceipt(sealed); err != nil {
+		t.Fatalf("generation 2^53 - 1 refused: %v", err)
+	}
+	r.Rotation = &Rotation{Generation: MaxGeneration + 1, Entropy: make([]byte, MinEntropySize), SampleCount: 16, SampleLength: 32}
+	if _, err := claims.SealReceipt(r, entropy); err == nil {
+		t.Fatal("the server sealed a rotation to generation 2^53")
+	}
+	sealed := sealJSON(t, claims, entropy, func(r *Receipt) {
+		r.Rotation = &Rotation{Generation: MaxGeneration + 1, Entropy: make([]byte, MinEntropySize), SampleCount: 16, SampleLength: 32}
+	}, func(j string) string { return j + " " })
+	if _, err := session.OpenReceipt(sealed); !errors.Is(err, ErrResponse) {
+		t.Fatalf("a rotation to generation 2^53: %v", err)
+	}
+}
+
+// TestReceiptChallengeRequired: a receipt may say challenge_required for a
+// proof that carried a challenge, and says what the role says.
+func TestReceiptChallengeRequired(t *testing.T) {
+	entropy := testEntropy(t, MinEntropySize)
+	key := make([]byte, ChallengeKeySize)
+	for _, required := range []bool{false, true} {
+		in := testInput(t, SuiteP256, entropy)
+		n := Nonce(vectorNonce("challenge-required"))
+		in.Nonce = &n
+		ch, err := NewChallenge(key, in.Role, in.ClientID, n.Commitment(), time.Now().Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.Challenge = ch
+		proof, session, err := NewProof(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env, err := ParseProof(proof)
+		if err != nil {
+			t.Fatal(err)
+		}
+		claims, err := env.Open(serverKey(t, SuiteP256))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealed, err := claims.SealReceipt(claims.NewReceipt(required), entropy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := session.OpenReceipt(sealed)
+		if err != nil || r.ChallengeRequired != required {
+			t.Fatalf("challenge_required %v: %v, %v", required, r, err)
+		}
 	}
 }

@@ -75,11 +75,17 @@ var vectorClasses = []struct {
 	{"challenge", protocol.ErrChallenge},
 	{"challenge-stale", protocol.ErrChallengeStale},
 	{"generation", protocol.ErrGeneration},
+	{"stale", errStale},
 	{"sampling", protocol.ErrSampling},
 	{"ranges", protocol.ErrRanges},
 	{"digest", protocol.ErrDigest},
 	{"challenge-required", protocol.ErrChallengeRequired},
+	{"predates-window", protocol.ErrProofPredatesWindow},
 }
+
+// errStale is the class stale (step 12), which the exported API leaves to
+// the server: it is the one that holds the superseded generation.
+var errStale = errors.New("stale")
 
 // classStep is the position of a class in the order of the checks.
 func classStep(class string) int {
@@ -94,19 +100,14 @@ func classStep(class string) int {
 	return -1
 }
 
-// Every class of a single proof must have at least one vector. (replay and
-// clone need two logins, and the classes of step 9 a server's state: none
-// fits in a vector.)
-var requiredClasses = []string{"ok", "malformed", "version", "suite", "unknown-key", "open",
-	"header-mismatch", "too-old", "from-future", "challenge", "challenge-stale", "generation", "sampling",
-	"ranges", "digest", "challenge-required"}
-
 // vectorKeys is the order of a vector file's header lines. The first group
 // is required; the others are all present or all absent.
 var vectorKeys = [][]string{
 	{"expect", "comment", "suite", "server_private_key", "server_public_key", "key_id", "role",
 		"client_id", "generation", "sample_count", "sample_length", "skew_seconds", "now", "entropy"},
 	{"challenge_key", "challenge_required"},
+	{"superseded_at"},
+	{"watermark"},
 	{"header", "payload"},
 	{"issued_at", "proof_generation", "challenge", "nonce", "nonce_id", "ranges", "digest"},
 	{"nonce_commitment"},
@@ -201,11 +202,10 @@ func TestVectors(t *testing.T) {
 	if seen[""] == 0 {
 		t.Fatalf("no test vectors in %s", vectorsDir)
 	}
-	for _, c := range requiredClasses {
-		if seen[c] == 0 {
-			t.Errorf("no vector of class %s", c)
-		}
+	if seen["ok"] == 0 {
+		t.Error("no vector of class ok")
 	}
+	checkClassesCovered(t, seen)
 }
 
 // params is what the verifier is given besides the proof.
@@ -224,6 +224,11 @@ type params struct {
 	// valid); challengeRequired is the role's setting.
 	challengeKey      []byte
 	challengeRequired bool
+	// supersededAt is set when the client has a superseded generation,
+	// generation - 1 (step 12); watermark when the verifier started with a
+	// replay watermark (step 17).
+	supersededAt *uint64
+	watermark    *uint64
 }
 
 func checkVector(t *testing.T, v *vectorFile) {
@@ -251,6 +256,18 @@ func checkVector(t *testing.T, v *vectorFile) {
 		if p.challengeRequired, err = strconv.ParseBool(h["challenge_required"]); err != nil || h["challenge_required"] != strconv.FormatBool(p.challengeRequired) {
 			t.Fatalf("challenge_required is %q, not true or false", h["challenge_required"])
 		}
+	}
+
+	if v.has("superseded_at") {
+		at := unum(t, h["superseded_at"])
+		p.supersededAt = &at
+		if p.generation < 2 {
+			t.Fatal("superseded_at for a client at generation 1, which has no superseded generation")
+		}
+	}
+	if v.has("watermark") {
+		w := unum(t, h["watermark"])
+		p.watermark = &w
 	}
 
 	checkKey(t, v, &p)
@@ -330,7 +347,17 @@ func verifyVector(proof string, p *params) (*protocol.Claims, error) {
 			return nil, err
 		}
 	}
+	issuedAt := uint64(c.IssuedAt().Unix())
 	if c.Generation() != p.generation {
+		// Step 12: the superseded generation, proven no later than its
+		// successor's first proof, is stale. (The vectors hold no entropy
+		// of the superseded generation: none proves it later.)
+		if p.supersededAt != nil && c.Generation() == p.generation-1 {
+			if issuedAt > *p.supersededAt {
+				return nil, errors.New("a proof of the superseded generation after superseded_at: no vector has its entropy")
+			}
+			return nil, errStale
+		}
 		return nil, protocol.ErrGeneration
 	}
 	if err := c.Verify(p.entropy, p.sampling); err != nil {
@@ -338,6 +365,10 @@ func verifyVector(proof string, p *params) (*protocol.Claims, error) {
 	}
 	if p.challengeRequired && len(c.Challenge()) == 0 {
 		return nil, protocol.ErrChallengeRequired
+	}
+	// Step 17, in the watermark design of §8.3.
+	if p.watermark != nil && issuedAt <= *p.watermark {
+		return nil, protocol.ErrProofPredatesWindow
 	}
 	return c, nil
 }
@@ -732,30 +763,79 @@ func clientChecksReceipt(t *testing.T, s *sealed, p *params, pl *specPayload, te
 		return nil, pt, "generation is not the one proven"
 	case r.ChallengeRequired == nil:
 		return nil, pt, "challenge_required is missing"
+	case *r.ChallengeRequired && len(pl.challenge) == 0:
+		return nil, pt, "challenge_required is true for a proof without a challenge"
 	}
 	if rot := r.Rotation; rot != nil {
-		entropy, err := base64.StdEncoding.Strict().DecodeString(rot.Entropy)
+		entropy, ok := specBase64(rot.Entropy)
 		switch {
 		case rot.Generation != pl.generation+1:
 			return nil, pt, "the rotation's generation is not the proven one plus 1"
-		case err != nil:
-			return nil, pt, "the rotation's entropy is not base64"
+		case rot.Generation > 1<<53-1:
+			return nil, pt, "the rotation's generation is above 2^53 - 1"
+		case !ok:
+			return nil, pt, "the rotation's entropy is not canonical padded base64"
 		case !specSamplingValid(len(entropy), rot.SampleCount, rot.SampleLength):
 			return nil, pt, "the rotation's sampling is not valid for its entropy"
 		}
 	}
-	for _, k := range r.ServerKeys {
+	if len(r.ServerKeys) > 32 {
+		return nil, pt, "more than 32 server keys"
+	}
+	ids := map[string]bool{}
+	for i, k := range r.ServerKeys {
 		suite, known := specSuites[k.Suite]
-		pub, err := base64.StdEncoding.Strict().DecodeString(k.PublicKey)
-		if !known || err != nil {
-			return nil, pt, "a server key of an unknown suite or not in base64"
+		pub, ok := specBase64(k.PublicKey)
+		if !known || !ok {
+			return nil, pt, "a server key of an unknown suite or not in canonical padded base64"
 		}
 		id := sha256.Sum256(cat(lp8(specLabelKeyID), []byte{suite}, pub))
 		if hex.EncodeToString(id[:8]) != k.KeyID {
 			return nil, pt, "a server key's key_id is not its own"
 		}
+		if ids[k.KeyID] {
+			return nil, pt, "a server key is listed twice"
+		}
+		ids[k.KeyID] = true
+		if k.Current != (i == 0) {
+			return nil, pt, "server_keys does not list exactly one current key, first"
+		}
 	}
 	return &r, pt, ""
+}
+
+// specBase64 decodes RFC 4648 §4 base64 with padding, canonically (§2.1):
+// only the 64 characters and final '=' padding, a length that is a multiple
+// of 4, and the unused bits of the last character zero. It is written out
+// rather than left to encoding/base64, whose decoder skips CR and LF.
+func specBase64(s string) ([]byte, bool) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	if len(s)%4 != 0 {
+		return nil, false
+	}
+	pad := len(s) - len(strings.TrimRight(s, "="))
+	if pad > 2 {
+		return nil, false
+	}
+	var out []byte
+	var acc, bits uint
+	for _, c := range s[:len(s)-pad] {
+		i := strings.IndexRune(alphabet, c)
+		if i < 0 {
+			return nil, false
+		}
+		acc, bits = acc<<6|uint(i), bits+6
+		if bits >= 8 {
+			bits -= 8
+			out = append(out, byte(acc>>bits))
+			acc &= 1<<bits - 1
+		}
+	}
+	// What is left are the unused bits: 2 with one '=', 4 with two.
+	if acc != 0 || (pad == 1 && bits != 2) || (pad == 2 && bits != 4) || (pad == 0 && bits != 0) {
+		return nil, false
+	}
+	return out, true
 }
 
 // checkReceipt checks the login receipt of an ok vector: its text is the

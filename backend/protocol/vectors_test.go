@@ -112,6 +112,14 @@ type scenario struct {
 	// challenge mode.
 	challengeMode     bool
 	challengeRequired bool
+	// supersededAt: the client also has a superseded generation,
+	// generation - 1, whose successor was first proven by a proof issued
+	// at this time (§14.3); a proof of it issued no later is stale. The
+	// vectors give no entropy for it, so none proves it later than that.
+	supersededAt *uint64
+	// watermark: the verifier keeps a replay watermark and started with
+	// this one (§8.3): a proof issued at or before it predates its window.
+	watermark *uint64
 
 	// The client's side.
 	sealTo       *PublicKey // default: the server key
@@ -145,7 +153,10 @@ type receiptScenario struct {
 	purpose string // default ReceiptPurpose
 	// entropy keys the receipt in place of the server's copy (§9.1).
 	entropy []byte
-	refuse  bool
+	// text rewrites the receipt's JSON: another encoding of the same
+	// members.
+	text   func(string) string
+	refuse bool
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -308,6 +319,13 @@ func (b *built) sealReceipt(t *testing.T, serverExp, clientExp exporter) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if rs.text != nil {
+		rewritten := rs.text(string(pt))
+		if rewritten == string(pt) {
+			t.Fatalf("%s: the rewrite of the receipt's JSON changed nothing", sc.name)
+		}
+		pt = []byte(rewritten)
+	}
 	purpose := rs.purpose
 	if purpose == "" {
 		purpose = ReceiptPurpose
@@ -323,7 +341,7 @@ func (b *built) sealReceipt(t *testing.T, serverExp, clientExp exporter) {
 	b.responsePurpose, b.responsePlain = purpose, pt
 	b.receipt = proofEncoding.EncodeToString(b.response)
 
-	session := &ClientSession{exp: clientExp, role: sc.role, clientID: sc.clientID, generation: b.p.generation, loginID: loginID(nonceID(&b.p.nonce)), entropyKey: entropyKey(b.entropy)}
+	session := &ClientSession{exp: clientExp, role: sc.role, clientID: sc.clientID, generation: b.p.generation, loginID: loginID(nonceID(&b.p.nonce)), challenged: len(b.p.challenge) > 0, entropyKey: entropyKey(b.entropy)}
 	got, err := session.OpenReceipt(b.receipt)
 	switch {
 	case rs.refuse && err == nil:
@@ -367,7 +385,7 @@ func classOf(err error) string {
 		{"too-old", ErrTooOld}, {"from-future", ErrFromFuture}, {"generation", ErrGeneration},
 		{"challenge", ErrChallenge}, {"challenge-stale", ErrChallengeStale}, {"sampling", ErrSampling},
 		{"ranges", ErrRanges}, {"digest", ErrDigest}, {"challenge-required", ErrChallengeRequired},
-		{"replay", ErrReplay},
+		{"replay", ErrReplay}, {"stale", errVectorStale}, {"predates-window", ErrProofPredatesWindow},
 	} {
 		if errors.Is(err, c.err) {
 			return c.name
@@ -378,6 +396,10 @@ func classOf(err error) string {
 	}
 	return "unexpected error: " + err.Error()
 }
+
+// errVectorStale is the class stale (§8.1 step 12), which the protocol
+// package leaves to the server: it holds the superseded generation.
+var errVectorStale = errors.New("stale")
 
 // check runs the verifier on the built vector, as TestVectors will.
 func (b *built) check() string {
@@ -406,12 +428,21 @@ func (b *built) check() string {
 	}
 	if err == nil && c.Generation() != sc.generation {
 		err = ErrGeneration
+		if sc.supersededAt != nil && c.Generation() == sc.generation-1 {
+			if uint64(c.IssuedAt().Unix()) > *sc.supersededAt {
+				return "the vectors give no entropy of the superseded generation"
+			}
+			err = errVectorStale
+		}
 	}
 	if err == nil {
 		err = c.Verify(vectorEntropy(), sc.sampling)
 	}
 	if err == nil && sc.challengeRequired && len(c.Challenge()) == 0 {
 		err = ErrChallengeRequired
+	}
+	if err == nil && sc.watermark != nil && uint64(c.IssuedAt().Unix()) <= *sc.watermark {
+		err = ErrProofPredatesWindow
 	}
 	return classOf(err)
 }
@@ -454,6 +485,12 @@ func (b *built) marshal(entropy []byte) []byte {
 	if sc.challengeMode {
 		line("challenge_key", hex.EncodeToString(vecChallengeKey))
 		line("challenge_required", strconv.FormatBool(sc.challengeRequired))
+	}
+	if sc.supersededAt != nil {
+		line("superseded_at", strconv.FormatUint(*sc.supersededAt, 10))
+	}
+	if sc.watermark != nil {
+		line("watermark", strconv.FormatUint(*sc.watermark, 10))
 	}
 	if b.plain != nil {
 		line("header", hex.EncodeToString(b.header))
@@ -709,7 +746,7 @@ func vectorScenarios(keys vectorKeys, other *PublicKey, entropy []byte) []scenar
 		{name: "ok_p256", expect: "ok", suite: SuiteP256, comment: "a valid proof, P-256 suite"},
 		{name: "ok_rsa3072", expect: "ok", suite: SuiteRSA3072, comment: "a valid proof, RSA-3072 suite"},
 		{name: "ok_skew_oldest", expect: "ok", issuedAt: ptr[uint64](vecNow - vecSkew), comment: "issued_at = now - skew: the oldest accepted"},
-		{name: "ok_skew_newest", expect: "ok", issuedAt: ptr[uint64](vecNow + vecSkew), comment: "issued_at = now + skew: the newest accepted"},
+		{name: "ok_skew_newest", expect: "ok", issuedAt: ptr[uint64](vecNow + 5), comment: "issued_at = now + 5 s: the newest accepted, min(skew, 5 s) ahead"},
 		{name: "ok_max_names", expect: "ok", role: name128r, clientID: name128c, comment: "role and client_id of 128 bytes"},
 		{name: "ok_single_range", expect: "ok", sampling: Sampling{Count: 1, Length: MinSampledBytes}, comment: "one range of 32 bytes, the least sampling allowed"},
 		{name: "ok_whole_entropy", expect: "ok", sampling: Sampling{Count: MaxRangeCount, Length: vecEntropyLen / MaxRangeCount}, comment: "512 ranges of 8 bytes, the most ranges allowed: count * length = entropy size"},
@@ -803,7 +840,7 @@ func vectorScenarios(keys vectorKeys, other *PublicKey, entropy []byte) []scenar
 
 		{name: "too_old_by_one_second", expect: "too-old", issuedAt: ptr[uint64](vecNow - vecSkew - 1), comment: "issued_at = now - skew - 1"},
 		{name: "too_old_epoch", expect: "too-old", issuedAt: ptr[uint64](0), comment: "issued_at = 0"},
-		{name: "from_future_by_one_second", expect: "from-future", issuedAt: ptr[uint64](vecNow + vecSkew + 1), comment: "issued_at = now + skew + 1"},
+		{name: "from_future_by_one_second", expect: "from-future", issuedAt: ptr[uint64](vecNow + 6), comment: "issued_at = now + 6 s: one second past min(skew, 5 s)"},
 		{name: "from_future_far", expect: "from-future", issuedAt: ptr[uint64](1 << 62), comment: "issued_at = 2^62"},
 		{name: "from_future_max", expect: "from-future", issuedAt: ptr[uint64](1<<63 - 1), comment: "issued_at = 2^63 - 1"},
 
@@ -901,8 +938,55 @@ func vectorScenarios(keys vectorKeys, other *PublicKey, entropy []byte) []scenar
 			}},
 		{name: "challenge_required_missing", expect: "challenge-required", comment: "a valid proof without a challenge, in a role that requires challenge mode", challengeMode: true, challengeRequired: true},
 		{name: "digest_challenge_required", expect: "digest", comment: "a wrong digest and no challenge in a role that requires one: the proof is refused as a wrong proof, not named as missing its challenge", challengeMode: true, challengeRequired: true, editDigest: func(p *payload) { p.digest[0] ^= 1 }},
+
+		// The future side of the time check (§8.1 step 10): at most
+		// min(skew, 5 s) ahead.
+		{name: "from_future_within_skew", expect: "from-future", issuedAt: ptr[uint64](vecNow + vecSkew), comment: "issued_at = now + skew (60 s): within the skew, but more than 5 s ahead"},
+		{name: "ok_small_skew_newest", expect: "ok", skew: 3, issuedAt: ptr[uint64](vecNow + 3), comment: "a skew of 3 s, issued_at = now + 3 s: the newest accepted, min(skew, 5 s) ahead"},
+		{name: "from_future_small_skew", expect: "from-future", skew: 3, issuedAt: ptr[uint64](vecNow + 4), comment: "a skew of 3 s, issued_at = now + 4 s"},
+
+		// Stale proofs of the superseded generation (§8.1 step 12, §14.3).
+		{name: "stale_before_superseded_at", expect: "stale", generation: 2, supersededAt: ptr[uint64](vecNow - 2), proofGen: ptr[uint64](1), comment: "a proof of the superseded generation 1 issued 3 s before the first proof of generation 2"},
+		{name: "stale_at_superseded_at", expect: "stale", generation: 2, supersededAt: ptr[uint64](vecIssuedAt), proofGen: ptr[uint64](1), comment: "a proof of the superseded generation 1 issued in the same second as the first proof of generation 2: stale, the bound is inclusive"},
+		{name: "stale_wrong_digest", expect: "stale", generation: 2, supersededAt: ptr[uint64](vecNow), proofGen: ptr[uint64](1), editDigest: func(p *payload) { p.digest[0] ^= 1 }, comment: "a stale proof with a wrong digest: stale, as the entropy is never read"},
+		{name: "generation_older_than_superseded", expect: "generation", generation: 3, supersededAt: ptr[uint64](vecNow), proofGen: ptr[uint64](1), comment: "a proof of generation 1; the client is at 3, its superseded generation is 2"},
+		{name: "ok_current_with_superseded", expect: "ok", generation: 2, supersededAt: ptr[uint64](vecNow), comment: "a proof of the current generation 2, issued before the first proof of generation 2 was (the client's clock went back): accepted"},
+
+		// A verifier that keeps a replay watermark (§8.3 step 17).
+		{name: "predates_window_at_watermark", expect: "predates-window", watermark: ptr[uint64](vecIssuedAt), comment: "issued_at = the watermark the verifier started with"},
+		{name: "predates_window_before_watermark", expect: "predates-window", watermark: ptr[uint64](vecNow + 7), comment: "issued_at = now - 5 s, the watermark now + 7 s (the most after a start: a 2 s step past a proof 5 s ahead)"},
+		{name: "ok_after_watermark", expect: "ok", watermark: ptr[uint64](vecIssuedAt - 1), comment: "issued_at one second after the watermark"},
+		{name: "digest_before_predates_window", expect: "digest", watermark: ptr[uint64](vecNow), editDigest: func(p *payload) { p.digest[0] ^= 1 }, comment: "a wrong digest, issued before the watermark: the named refusal comes only after the proof has verified"},
+		{name: "challenge_required_before_predates_window", expect: "challenge-required", challengeMode: true, challengeRequired: true, watermark: ptr[uint64](vecNow), comment: "a valid proof without a challenge in a role that requires one, issued before the watermark: step 16 before step 17"},
+
+		// More receipts a client must refuse, and the largest generation.
+		{name: "ok_receipt_refused_challenge_required", expect: "ok", receipt: refuse(func(r *Receipt) { r.ChallengeRequired = true }), comment: "the receipt says challenge_required for a proof without a challenge, which the server refuses (step 16): the client refuses it"},
+		{name: "ok_receipt_refused_current_key_not_first", expect: "ok", comment: "server_keys lists the current key second: the client refuses the receipt", receipt: refuse(func(r *Receipt) {
+			r.ServerKeys = []PublishedKey{keyring[1], keyring[0]}
+		})},
+		{name: "ok_receipt_refused_two_current_keys", expect: "ok", comment: "server_keys marks both keys current: the client refuses the receipt", receipt: refuse(func(r *Receipt) {
+			r.ServerKeys = append([]PublishedKey(nil), keyring...)
+			r.ServerKeys[1].Current = true
+		})},
+		{name: "ok_receipt_refused_key_listed_twice", expect: "ok", comment: "server_keys lists the proof's key twice: the client refuses the receipt", receipt: refuse(func(r *Receipt) {
+			r.ServerKeys = append(append([]PublishedKey(nil), keyring...), keyring[1])
+		})},
+		{name: "ok_receipt_refused_entropy_not_canonical", expect: "ok", comment: "the rotation's entropy with a non-zero unused bit in the character before its padding: the client refuses the receipt", receipt: &receiptScenario{refuse: true, edit: rotate(vecSampling), text: func(j string) string {
+			// The character before "==" carries 4 unused bits: set the lowest.
+			i := strings.Index(j, `==","sample_count"`) - 1
+			c := strings.IndexByte(base64StdAlphabet, j[i])
+			return j[:i] + string(base64StdAlphabet[c|1]) + j[i+1:]
+		}}},
+		{name: "ok_receipt_refused_entropy_line_break", expect: "ok", comment: "the rotation's entropy with an escaped LF after its first 76 characters: the client refuses the receipt", receipt: &receiptScenario{refuse: true, edit: rotate(vecSampling), text: func(j string) string {
+			i := strings.Index(j, `"entropy":"`) + len(`"entropy":"`) + 76
+			return j[:i] + `\n` + j[i:]
+		}}},
+		{name: "ok_receipt_rotation_max_generation", expect: "ok", generation: MaxGeneration - 1, receipt: &receiptScenario{edit: rotate(vecSampling)}, comment: "a client at generation 2^53 - 2: the receipt hands out 2^53 - 1, the largest generation"},
+		{name: "ok_receipt_refused_generation_2_53", expect: "ok", generation: MaxGeneration, receipt: refuse(rotate(vecSampling)), comment: "a client at generation 2^53 - 1: a rotation to 2^53, above the largest generation, is refused"},
 	}
 }
+
+const base64StdAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 const base64URLAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 

@@ -71,8 +71,8 @@ func (e *env) revokeClientTokens(t *testing.T, role, id string) int {
 	return n
 }
 
-// noRetry makes c send each request once: a refused renewal is a 500
-// (the backend's error), which the client would otherwise retry for seconds.
+// noRetry makes c send each request once: a refused renewal is a 403, which
+// the client does not retry, but a fault (a 500) it would retry for seconds.
 func noRetry(c *api.Client) *api.Client {
 	c.SetMaxRetries(0)
 	return c

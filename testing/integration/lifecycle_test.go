@@ -473,16 +473,25 @@ func TestLockoutAndRevocation(t *testing.T) {
 		}
 	})
 
-	t.Run("a deleted client's token does not renew", func(t *testing.T) {
+	t.Run("a locked or deleted client's token does not renew: 403", func(t *testing.T) {
 		tc := noRetry(e.TokenClient(t, bystander.Auth.ClientToken))
 		if _, err := tc.Auth().Token().RenewSelfWithContext(t.Context(), 600); err != nil {
-			t.Fatalf("renewal before delete: %v", err)
+			t.Fatalf("renewal before lock: %v", err)
+		}
+		// A refusal, not a fault: permission denied, not a 500.
+		e.write(t, entropyMount+"/role/web/client/bystander/lock", map[string]interface{}{"reason": "test"})
+		if _, err := tc.Auth().Token().RenewSelfWithContext(t.Context(), 600); !isForbidden(err) {
+			t.Fatalf("renewal of a locked client's token: %v, want 403", err)
+		}
+		e.write(t, entropyMount+"/role/web/client/bystander/unlock", nil)
+		if _, err := tc.Auth().Token().RenewSelfWithContext(t.Context(), 600); err != nil {
+			t.Fatalf("renewal after unlock: %v", err)
 		}
 		if _, err := e.Client.Logical().DeleteWithContext(t.Context(), entropyMount+"/role/web/client/bystander"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := tc.Auth().Token().RenewSelfWithContext(t.Context(), 600); err == nil {
-			t.Fatal("a deleted client's token renewed")
+		if _, err := tc.Auth().Token().RenewSelfWithContext(t.Context(), 600); !isForbidden(err) {
+			t.Fatalf("renewal of a deleted client's token: %v, want 403", err)
 		}
 	})
 }

@@ -21,6 +21,7 @@ Commands:
   agent       Keep a token, or a proof for Vault Agent, fresh in a file (runs until stopped).
   aws-credential-process
               Print AWS credentials read from Vault as AWS credential_process JSON.
+  version     Print the version and commit this binary was built from.
 
 The state file is -state, else $VAULT_ENTROPY_STATE, else ~/.vault-entropy/state.json.
 Vault is reached as the vault CLI does: VAULT_ADDR, VAULT_CACERT, VAULT_NAMESPACE, ...
@@ -56,6 +57,7 @@ var commands = map[string]func(*baseCommand) subcommand{
 	"keys":                   func(b *baseCommand) subcommand { return &keysCommand{b} },
 	"agent":                  func(b *baseCommand) subcommand { return &agentCommand{baseCommand: b} },
 	"aws-credential-process": func(b *baseCommand) subcommand { return &awsCommand{baseCommand: b} },
+	"version":                func(b *baseCommand) subcommand { return &versionCommand{b} },
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {

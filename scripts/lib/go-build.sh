@@ -29,7 +29,7 @@ go_build() {
   local src=$1 name=$2 out=$3 version=$4 commit=$5
   (
     cd "$src"
-    export CGO_ENABLED=0 GOFLAGS= GOAMD64=v1 GOARM64=v8.0 GOEXPERIMENT=
+    export CGO_ENABLED=0 GOFLAGS= GOAMD64=v1 GOARM64=v8.0 GOEXPERIMENT= GOTOOLCHAIN=local
     go build -trimpath -buildvcs=false \
       -ldflags "-buildid= -X $buildinfo_pkg.version=$version -X $buildinfo_pkg.commit=$commit" \
       -o "$out" "./cmd/$name"

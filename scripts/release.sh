@@ -8,8 +8,10 @@
 # a CycloneDX SBOM per binary (<binary>.cdx.json); CHANGELOG.md (the
 # version's section of CHANGELOG.md, which must have one: "## vX.Y.Z" or
 # "## [vX.Y.Z]"); and SHA256SUMS over all of them. The build is the
-# reproducible one of scripts/lib/go-build.sh, from a `git archive` of HEAD
-# in a temporary directory, so that nothing outside the commit enters it.
+# reproducible one of scripts/lib/go-build.sh, from a clone of HEAD in a
+# temporary directory, so that nothing outside the commit enters it. The
+# clone tags HEAD as VERSION (only there), so that the SBOM names the
+# version whether or not the repository has the tag yet.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -45,8 +47,10 @@ out=$root/dist/$version
 tmp=$(mktemp -d)
 trap 'chmod -R u+w "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
 src=$tmp/src
-mkdir -p "$src" "$tmp/tools"
-git archive --format=tar HEAD | tar -x -C "$src"
+mkdir -p "$tmp/tools"
+git clone -q --no-checkout --no-hardlinks "$root" "$src"
+git -C "$src" checkout -q --detach "$commit"
+git -C "$src" tag -f "$version" "$commit" >/dev/null
 
 say "$version at $commit, $(go version | cut -d' ' -f3)"
 say "building the SBOM tool ($cyclonedx_gomod)"

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"runtime"
-	"strings"
 	"testing"
 )
 

@@ -49,6 +49,8 @@ trap 'chmod -R u+w "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
 src=$tmp/src
 mkdir -p "$tmp/tools"
 git clone -q --no-checkout --no-hardlinks "$root" "$src"
+# HEAD itself, also when it is detached and on no branch.
+git -C "$src" fetch -q "$root" HEAD
 git -C "$src" checkout -q --detach "$commit"
 git -C "$src" tag -f "$version" "$commit" >/dev/null
 

@@ -23,7 +23,7 @@ pinned    = $(shell scripts/$(1))$(if $(filter-out 0,$(.SHELLSTATUS)),$(error sc
 VAULT_BIN = $(eval VAULT_BIN := $(call pinned,build-vault.sh))$(VAULT_BIN)
 MINIO_BIN = $(eval MINIO_BIN := $(call pinned,build-minio.sh))$(MINIO_BIN)
 
-.PHONY: help build vault minio fmt fmtcheck vet unit-test integration-test test fuzz fuzz-short bench vulncheck vectors demo clean load soak failover crash
+.PHONY: help build release reproducible-check cross-vet vault minio fmt fmtcheck vet unit-test integration-test test fuzz fuzz-short bench vulncheck vectors demo clean load soak failover crash
 
 ## help: list the targets
 help:
@@ -33,6 +33,24 @@ help:
 build:
 	@scripts/build-plugin.sh $(BIN) >/dev/null
 	@ls -l $(BIN)
+
+## release: VERSION=vX.Y.Z (default: the VERSION file's, which it must match): binaries, SBOMs, SHA256SUMS and notes into dist/VERSION, from a clean tree
+release:
+	@scripts/release.sh $(VERSION)
+
+## reproducible-check: build HEAD for linux/amd64 twice, in two directories, the second as user nobody; fail unless byte-identical (part of make test)
+reproducible-check:
+	@scripts/reproducible-check.sh
+
+## cross-vet: go vet, and compile the tests of, the client and vault-entropy for windows/amd64 and windows/arm64 (part of make test)
+cross-vet:
+	@for arch in amd64 arm64; do \
+	  echo "GOOS=windows GOARCH=$$arch $(GO) vet ./client/... ./cmd/vault-entropy/..."; \
+	  GOOS=windows GOARCH=$$arch $(GO) vet ./client/... ./cmd/vault-entropy/...; \
+	  for pkg in ./client ./client/awscreds ./cmd/vault-entropy; do \
+	    GOOS=windows GOARCH=$$arch $(GO) test -c -o /dev/null $$pkg; \
+	  done; \
+	done
 
 ## vault: build the pinned Vault into the cache outside the repo (or find it there); prints its path
 vault:
@@ -65,8 +83,8 @@ integration-test: build
 	@echo "ENTROPY_INTEGRATION=1 VAULT_BIN=$(VAULT_BIN) MINIO_BIN=$(MINIO_BIN) ENTROPY_BIN_DIR=$(BIN) $(GO) -C testing test -count=1 -timeout 30m -p 1 -v ./..."; \
 	ENTROPY_INTEGRATION=1 VAULT_BIN=$(VAULT_BIN) MINIO_BIN=$(MINIO_BIN) ENTROPY_BIN_DIR=$(BIN) $(GO) -C testing test -count=1 -timeout 30m -p 1 -v ./...
 
-## test: everything CI checks: fmtcheck, vet, unit-test, fuzz-short, integration-test
-test: fmtcheck vet unit-test fuzz-short integration-test
+## test: everything CI checks: fmtcheck, vet, cross-vet, unit-test, reproducible-check, fuzz-short, integration-test
+test: fmtcheck vet cross-vet unit-test reproducible-check fuzz-short integration-test
 
 ## fuzz: every Fuzz target of every package for FUZZTIME each (default 10m: about 2.5 h for the 15 targets)
 fuzz:

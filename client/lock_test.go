@@ -1,6 +1,10 @@
-//go:build linux || darwin
-
 package client
+
+// The lock's semantics, through the portable API (lockState, openLockFile,
+// tryLockFile): these tests build and run on every platform with a lock,
+// Windows (LockFileEx) as well as Linux and macOS (flock). `make cross-vet`
+// compiles them for Windows; they have not been run there (see
+// docs/install.md).
 
 import (
 	"context"
@@ -8,10 +12,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // lockHelperEnv makes the test binary, run again as a child process, try
@@ -28,18 +31,21 @@ func TestMain(m *testing.M) {
 // tryLockOnce: 0 when the lock was free, 3 when someone holds it, 1 on any
 // other error.
 func tryLockOnce(statePath string) int {
-	f, err := os.OpenFile(statePath+lockSuffix, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := openLockFile(statePath + lockSuffix)
 	if err != nil {
 		return 1
 	}
 	defer f.Close()
-	switch err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); {
-	case err == nil:
-		return 0
-	case errors.Is(err, unix.EWOULDBLOCK):
+	switch locked, err := tryLockFile(f); {
+	case err != nil:
+		return 1
+	case !locked:
 		return 3
 	}
-	return 1
+	if err := unlockFile(f); err != nil {
+		return 1
+	}
+	return 0
 }
 
 func otherProcessTriesLock(t *testing.T, statePath string) int {
@@ -63,8 +69,13 @@ func TestStateLockExcludesOthers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fi, err := os.Stat(path + lockSuffix); err != nil || fi.Mode().Perm() != 0o600 {
+	fi, err := os.Stat(path + lockSuffix)
+	if err != nil || !fi.Mode().IsRegular() {
 		t.Fatalf("lock file: %v, %v", fi, err)
+	}
+	// Windows has no mode bits (see owner_other.go).
+	if runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600 {
+		t.Fatalf("lock file mode %04o, want 0600", fi.Mode().Perm())
 	}
 
 	// Held: another process cannot take it, nor can another open in this
@@ -108,6 +119,10 @@ func TestStateLockRefusesASymlink(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "state.json")
 	if err := os.Symlink(filepath.Join(dir, "elsewhere"), path+lockSuffix); err != nil {
+		if runtime.GOOS == "windows" {
+			// Creating a symlink needs a privilege or developer mode.
+			t.Skipf("cannot create a symlink here: %v", err)
+		}
 		t.Fatal(err)
 	}
 	if _, err := lockState(context.Background(), path); err == nil {
@@ -165,5 +180,49 @@ func TestNewLoginRequestWaitsForTheLock(t *testing.T) {
 	unlock()
 	if _, _, err := newAuth(t, path).NewLoginRequest(context.Background(), nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The lock is released by its unlock function, and also when its holder
+// closes the file without unlocking (a process that dies): the next taker
+// does not wait.
+func TestStateLockIsReleasedWithItsFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	f, err := openLockFile(path + lockSuffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if locked, err := tryLockFile(f); err != nil || !locked {
+		t.Fatalf("tryLockFile on a free lock: %v, %v", locked, err)
+	}
+	if code := tryLockOnce(path); code != 3 {
+		t.Fatalf("another open got %d while held; want 3", code)
+	}
+	f.Close()
+	// Windows may release a closed handle's lock a little later.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	unlock, err := lockState(ctx, path)
+	if err != nil {
+		t.Fatalf("lockState after the holder closed its file: %v", err)
+	}
+	unlock()
+	unlock2, err := lockState(context.Background(), path)
+	if err != nil {
+		t.Fatalf("lockState after unlock: %v", err)
+	}
+	unlock2()
+}
+
+// A lock file that is a directory is refused, not waited on or followed.
+func TestStateLockRefusesANonRegularFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	if err := os.Mkdir(path+lockSuffix, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if _, err := lockState(ctx, path); err == nil || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("lockState on a directory: %v, want a refusal", err)
 	}
 }

@@ -28,6 +28,15 @@ func checkOwned(path string, fi fs.FileInfo) error {
 	return nil
 }
 
+// checkPrivateMode refuses a state file that other users may read or
+// write (any group or other bit: it should be 0600).
+func checkPrivateMode(path string, fi fs.FileInfo) error {
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("%w: %s has mode %04o", ErrStateReadable, path, perm)
+	}
+	return nil
+}
+
 // checkStateDir refuses a state file's directory that another user could
 // change: writable by group or others (sticky or not: they could create
 // the lock file or the state's name before us), or owned by someone other

@@ -185,8 +185,8 @@ func LoadState(path string) (*State, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%w: %s is not a regular file", ErrCorruptState, path)
 	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("%w: %s has mode %04o", ErrStateReadable, path, perm)
+	if err := checkPrivateMode(path, fi); err != nil {
+		return nil, err
 	}
 	if err := checkOwned(path, fi); err != nil {
 		return nil, err

@@ -22,6 +22,7 @@ Commands:
   agent       Keep a token, or a proof for Vault Agent, fresh in a file (runs until stopped).
   aws-credential-process
               Print AWS credentials read from Vault as AWS credential_process JSON.
+  version     Print the version and commit this binary was built from.
 
 The state file is -state, else $VAULT_ENTROPY_STATE_FILE, else ~/.vault-entropy/state.json.
 A workload that cannot write its state (a CI job, a function) reads it read-only
@@ -60,6 +61,7 @@ var commands = map[string]func(*baseCommand) subcommand{
 	"keys":                   func(b *baseCommand) subcommand { return &keysCommand{b} },
 	"agent":                  func(b *baseCommand) subcommand { return &agentCommand{baseCommand: b} },
 	"aws-credential-process": func(b *baseCommand) subcommand { return &awsCommand{baseCommand: b} },
+	"version":                func(b *baseCommand) subcommand { return &versionCommand{b} },
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {

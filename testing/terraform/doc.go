@@ -1,6 +1,7 @@
 // Package terraform proves the Terraform example in docs/terraform against
-// a real Vault server. The Terraform Vault provider cannot be downloaded in
-// this project's environment, so the tests read the example's .tf files
+// a real Vault server. The examples are for real Terraform and OpenTofu
+// with the provider from the registry, which this project's test machines
+// cannot reach, so the tests read the example's .tf files
 // with the HCL library Terraform uses (hashicorp/hcl/v2) and replay every
 // request the provider would make for them, with the same vault/api calls
 // the provider's source makes (hashicorp/terraform-provider-vault v5.11.0):

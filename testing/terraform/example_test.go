@@ -323,7 +323,7 @@ func TestExampleShape(t *testing.T) {
 			t.Fatal(err)
 		}
 		if _, ok := vals[proofVar]; ok {
-			t.Errorf("terraform.tfvars sets the proof")
+			t.Errorf("terraform.tfvars.example sets the proof")
 		}
 		checkSecretRead(t, login)
 	})
@@ -428,16 +428,16 @@ resource "t" "r" {
 		{"syntax", "resource \"t\" \"r\" {\n  a = 1 +\n}\n", "", "bad/main.tf:2,10-3,1: Invalid expression"},
 		{"duplicate", "resource \"t\" \"r\" {\n  a = 1\n  a = 2\n}\n", "", "bad/main.tf:3,3-4: Attribute redefined"},
 		{"top-level attribute", decl + "a = 1\n", "", "bad/main.tf:2: top-level attribute a"},
-		{"tfvars block", decl, "v = 1\nx {}\n", "bad/terraform.tfvars:2: blocks in terraform.tfvars"},
-		{"tfvars undeclared", decl, "v = 1\nw = 2\n", "bad/terraform.tfvars:2: w is set but not declared"},
-		{"tfvars reference", decl, "\nv = var.v\n", "bad/terraform.tfvars:2: references are not allowed"},
-		{"tfvars function", decl, "\nv = file(\"x\")\n", "bad/terraform.tfvars:2,5-9: Call to unknown function"},
+		{"tfvars block", decl, "v = 1\nx {}\n", "bad/terraform.tfvars.example:2: blocks in terraform.tfvars.example"},
+		{"tfvars undeclared", decl, "v = 1\nw = 2\n", "bad/terraform.tfvars.example:2: w is set but not declared"},
+		{"tfvars reference", decl, "\nv = var.v\n", "bad/terraform.tfvars.example:2: references are not allowed"},
+		{"tfvars function", decl, "\nv = file(\"x\")\n", "bad/terraform.tfvars.example:2,5-9: Call to unknown function"},
 	} {
 		dir := filepath.Join(t.TempDir(), "bad")
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		files := map[string]string{"main.tf": tc.tf, "terraform.tfvars": tc.tfvars}
+		files := map[string]string{"main.tf": tc.tf, "terraform.tfvars.example": tc.tfvars}
 		for f, text := range files {
 			if err := os.WriteFile(filepath.Join(dir, f), []byte(text), 0o644); err != nil {
 				t.Fatal(err)
@@ -531,5 +531,20 @@ func TestChildTokenBody(t *testing.T) {
 	}
 	if !reflect.DeepEqual(doc, sent) {
 		t.Errorf("the page shows %v; the request body is %s", doc, b)
+	}
+}
+
+// TestNoTfvarsShipped: an example directory must not ship a
+// terraform.tfvars. Terraform gives it precedence over TF_VAR_ variables,
+// so a user who sets TF_VAR_token_file, as the page says they may, would
+// be overridden without a word. Values to copy go in
+// terraform.tfvars.example; a variable with one usual value has a default.
+func TestNoTfvarsShipped(t *testing.T) {
+	found, err := filepath.Glob(filepath.Join(harness.RepoRoot(t), "docs", "terraform", "*", "*.tfvars"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range found {
+		t.Errorf("%s is shipped: it would override TF_VAR_ variables silently (name it terraform.tfvars.example)", f)
 	}
 }

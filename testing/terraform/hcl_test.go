@@ -3,7 +3,7 @@ package terraform
 // The example's files are read with the HCL library Terraform uses
 // (hashicorp/hcl/v2, native syntax), so the test sees them as Terraform
 // does. Expressions are evaluated with what the replay knows: var.NAME
-// (terraform.tfvars, values the test sets, defaults) and TYPE.NAME.ATTR for
+// (terraform.tfvars.example, values the test sets, defaults) and TYPE.NAME.ATTR for
 // an argument a resource of the module sets, and the one function the
 // example uses, jsonencode. Anything else (data sources, locals, computed
 // attributes, other functions) fails with its file and line instead of
@@ -25,7 +25,7 @@ import (
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 )
 
-// hclModule is a directory of .tf files and its terraform.tfvars.
+// hclModule is a directory of .tf files and its terraform.tfvars.example.
 type hclModule struct {
 	dir    string
 	blocks []*hclsyntax.Block
@@ -35,7 +35,8 @@ type hclModule struct {
 // pos is FILE:LINE of a range, FILE being DIR/NAME.tf.
 func pos(r hcl.Range) string { return fmt.Sprintf("%s:%d", r.Filename, r.Start.Line) }
 
-// loadModule parses every .tf file of dir, and terraform.tfvars if there
+// loadModule parses every .tf file of dir, and terraform.tfvars.example (the
+// values a user copies to terraform.tfvars, or sets as TF_VAR_...) if there
 // is one.
 func loadModule(dir string) (*hclModule, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.tf"))
@@ -56,14 +57,14 @@ func loadModule(dir string) (*hclModule, error) {
 		}
 		m.blocks = append(m.blocks, b.Blocks...)
 	}
-	vars := filepath.Join(dir, "terraform.tfvars")
+	vars := filepath.Join(dir, "terraform.tfvars.example")
 	if _, err := os.Stat(vars); err == nil {
 		b, err := parseFile(vars)
 		if err != nil {
 			return nil, err
 		}
 		if len(b.Blocks) > 0 {
-			return nil, fmt.Errorf("%s: blocks in terraform.tfvars", pos(b.Blocks[0].TypeRange))
+			return nil, fmt.Errorf("%s: blocks in terraform.tfvars.example", pos(b.Blocks[0].TypeRange))
 		}
 		m.tfvars = b.Attributes
 	}
@@ -262,7 +263,7 @@ func step(tr hcl.Traversal, i int) string {
 	return ""
 }
 
-// tfvarValues evaluates terraform.tfvars (no references, as Terraform).
+// tfvarValues evaluates terraform.tfvars.example (no references, as Terraform).
 func (m *hclModule) tfvarValues() (map[string]interface{}, error) {
 	out := map[string]interface{}{}
 	for _, name := range attrNames(&hclsyntax.Body{Attributes: m.tfvars}) {
@@ -271,7 +272,7 @@ func (m *hclModule) tfvarValues() (map[string]interface{}, error) {
 			return nil, fmt.Errorf("%s: %s is set but not declared", pos(a.SrcRange), name)
 		}
 		if refs := a.Expr.Variables(); len(refs) > 0 {
-			return nil, fmt.Errorf("%s: references are not allowed in terraform.tfvars", pos(refs[0].SourceRange()))
+			return nil, fmt.Errorf("%s: references are not allowed in terraform.tfvars.example", pos(refs[0].SourceRange()))
 		}
 		v, err := eval(a.Expr, &resolver{m: &hclModule{}})
 		if err != nil {

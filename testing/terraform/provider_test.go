@@ -4,8 +4,10 @@ package terraform
 // the same vault/api calls it makes (the provider and this module both use
 // github.com/hashicorp/vault/api v1.23.0). Each function names the provider
 // code it mirrors: hashicorp/terraform-provider-vault at tag v5.11.0
-// (fcb48e97776faec650b949676f2281d916e6e6d8). The provider itself cannot be
-// downloaded here, so these mirrors are what the replay runs.
+// (fcb48e97776faec650b949676f2281d916e6e6d8). This project's test machines
+// reach no Terraform registry and cannot download the provider (users of
+// the examples do: they target real Terraform and OpenTofu), so these
+// mirrors are what the replay runs.
 
 import (
 	"bufio"

@@ -53,7 +53,7 @@ func TestReplay(t *testing.T) {
 	role, _ := loginVars["entropy_role"].(string)
 	clientID, _ := loginVars["entropy_client_id"].(string)
 	if role == "" || clientID == "" {
-		t.Fatal("workload-login/terraform.tfvars must set entropy_role and entropy_client_id")
+		t.Fatal("workload-login/terraform.tfvars.example must set entropy_role and entropy_client_id")
 	}
 	state := s.Enroll(t, "auth/entropy", role, clientID)
 	// `vault kv put -mount=secret terraform/app ...` is this write; through

@@ -2,9 +2,10 @@
 # manages its roles and policies. Run it with an administrator's token
 # (VAULT_ADDR and VAULT_TOKEN in the environment), never with a workload's.
 #
-# Written against hashicorp/vault v5.11.0 (the provider's source was read;
-# the provider itself cannot be downloaded where this example is tested:
-# see docs/terraform.md).
+# Written against hashicorp/vault v5.11.0, for Terraform or OpenTofu 1.11
+# or later (`init` downloads the provider from the registry). This
+# project's test machines cannot download it, so its test replays the
+# provider's requests instead: see docs/terraform.md.
 
 terraform {
   required_version = ">= 1.11"

@@ -1,1 +1,0 @@
-token_file = "/run/vault-entropy/token"

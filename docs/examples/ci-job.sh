@@ -45,19 +45,7 @@ for tool in vault vault-entropy jq; do
   command -v "$tool" >/dev/null || die "$tool is not on PATH"
 done
 
-# 1. Log in. A plain assignment, so that set -e stops the job when the login
-# fails (`export VAR=$(...)` would hide the failure behind export's status).
-# vault-entropy says on stderr why (it never prints the state); an old
-# generation after its overlap is refused as a clone.
-if ! VAULT_TOKEN=$(vault-entropy login -state-env=VAULT_ENTROPY_STATE); then
-  die "login to Vault failed"
-fi
-export VAULT_TOKEN
-# The job's later steps (build tools, tests) need neither the state nor a
-# copy of it in their environment.
-unset VAULT_ENTROPY_STATE
-
-# 2. Revoke the token at exit, on success, failure or cancellation (CI
+# Revoke the token at exit, on success, failure or cancellation (CI
 # systems cancel with SIGTERM). Revoking the token revokes its leases: the
 # database role is dropped at once rather than at the lease's end.
 revoke_token() {
@@ -68,9 +56,28 @@ revoke_token() {
   fi
   exit "$status"
 }
+
+# 1. Log in. vault-entropy says on stderr why a login fails (it never
+# prints the state); an old generation after its overlap is refused as a
+# clone. -format=json gives the token and its metadata in one response.
+if ! login_json=$(vault-entropy login -format=json -state-env=VAULT_ENTROPY_STATE); then
+  die "login to Vault failed"
+fi
+VAULT_TOKEN=$(printf '%s' "$login_json" | jq -er '.auth.client_token') || die "the login response holds no token"
+export VAULT_TOKEN
+
+# 2. From here the token is revoked at exit, however the job ends.
 trap revoke_token EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# Who the job is, for its log: not secret, and what an operator looks for
+# after a deploy-time rotation (which generation each job proved).
+printf '%s' "$login_json" | jq -r '.auth.metadata | "vault: logged in as \(.role)/\(.client_id), generation \(.generation)"'
+unset login_json
+# The job's later steps (build tools, tests) need neither the state nor a
+# copy of it in their environment.
+unset VAULT_ENTROPY_STATE
 
 # 3. A KV v2 secret, in one read: its value for the job, its version for
 # the log. jq reads the JSON on stdin (printf is a builtin: no argument

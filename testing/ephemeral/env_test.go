@@ -44,6 +44,11 @@ const (
 	tokenTTL = "2m"
 	dbTTL    = "5m"
 
+	// overlap is the role's generation_overlap: long enough for a batch of
+	// old copies started with the first new one to have logged in, short
+	// enough to wait out.
+	overlap = 5 * time.Second
+
 	// revokeWait bounds the wait for Vault to revoke a token's leases.
 	revokeWait = 20 * time.Second
 )
@@ -130,14 +135,24 @@ func newEnv(t *testing.T) *env {
 	})
 
 	// The job's policy and the entropy role, with the smallest entropy
-	// that keeps the partial-theft bound (docs/ci-and-serverless.md).
+	// that keeps the partial-theft bound (docs/ci-and-serverless.md) and a
+	// short overlap. clone_action=log, so that each example's old copy is
+	// reported as a clone after the overlap (a lock would refuse the second
+	// before its proof counts); the test switches to lock at its end.
 	must(t, s.Client.Sys().PutPolicyWithContext(t.Context(), "ci-job", jobPolicy))
 	s.Write(t, mount+"/role/"+role, map[string]interface{}{
-		"token_policies": "ci-job",
-		"token_ttl":      tokenTTL,
-		"token_max_ttl":  "5m",
-		"entropy_size":   4096,
+		"token_policies":     "ci-job",
+		"token_ttl":          tokenTTL,
+		"token_max_ttl":      "5m",
+		"entropy_size":       4096,
+		"generation_overlap": int(overlap.Seconds()),
+		"clone_action":       "log",
 	})
+	r, err := s.Client.Logical().ReadWithContext(t.Context(), mount+"/role/"+role)
+	must(t, err)
+	if got := fmt.Sprint(r.Data["generation_overlap"]); got != fmt.Sprint(int(overlap.Seconds())) {
+		t.Fatalf("the role's generation_overlap is %s, want %s", got, overlap)
+	}
 	return e
 }
 
@@ -152,6 +167,20 @@ func (e *env) enroll(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return e.bootstrapEncode(t, token, 1)
+}
+
+// issueNext is the pipeline's deploy-time rotation, as
+// docs/ci-and-serverless.md writes it: the client's next generation,
+// response-wrapped, turned into the new CI secret's value. It returns the
+// raw error of the issue request (with its status) for a caller that
+// expects a refusal.
+func (e *env) issueNext(t *testing.T, gen uint64) (string, error) {
+	t.Helper()
+	token, err := e.Vault(t, nil, "write", "-wrap-ttl=5m", "-field=wrapping_token", "-f", mount+"/role/"+role+"/client/"+clientID+"/issue")
+	if err != nil {
+		return "", err
+	}
+	return e.bootstrapEncode(t, token, gen), nil
 }
 
 // bootstrapEncode unwraps a bundle with `vault-entropy bootstrap

@@ -1,10 +1,17 @@
 package ephemeral
 
 import (
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/api"
 )
 
 // copies is how many copies of each example run at once in a batch: a
@@ -15,7 +22,12 @@ const copies = 3
 // pipeline enrolls its client and stores the state as a CI secret and in
 // the function's package; parallel CI jobs and function invocations log in
 // from it at once, read their secrets and database credentials, and leave
-// no token behind.
+// no token behind. At the deploy the pipeline issues the next generation;
+// the new deployment's first copy proves it, and during the role's
+// generation_overlap old and new copies of both examples run at once,
+// none taken for a clone. After the overlap an old copy is refused and
+// logged as a clone: with clone_action=log the new copies go on, with lock
+// the client is locked.
 func TestExamplesAcrossDeployRotation(t *testing.T) {
 	e := newEnv(t)
 	old := e.enroll(t)
@@ -37,7 +49,7 @@ func TestExamplesAcrossDeployRotation(t *testing.T) {
 		must(t, os.WriteFile(loose, b, 0o666))
 		must(t, os.Chmod(loose, 0o666))
 		fn := run(t, e.function(t, "fn-with-loose-file", loose))
-		fn.mustFail(t, "invocation failed")
+		fn.mustFail(t, "client state is readable by other users")
 		fn.mustNotPrint(t, e, old)
 		if n := e.clientTokens(t); n != 0 {
 			t.Fatalf("%d tokens after refused runs", n)
@@ -63,6 +75,136 @@ func TestExamplesAcrossDeployRotation(t *testing.T) {
 	}) {
 		return
 	}
+
+	// The deploy: the pipeline issues the next generation and ships it
+	// with the new deployment (a new CI secret, a new package).
+	var next, nextBundle string
+	top := t // the new package outlives the subtest that makes it
+	if !t.Run("the pipeline issues the next generation", func(t *testing.T) {
+		var err error
+		if next, err = e.issueNext(t, 2); err != nil {
+			t.Fatal(err)
+		}
+		nextBundle = bundle(top, next)
+		e.mustBeAt(t, 1, 2, 0)
+		// Until a new copy proves it, the old copies prove generation 1,
+		// and no login hands them generation 2: it is out of band.
+		fn := run(t, e.function(t, "fn-old-before-deploy", oldBundle))
+		fn.mustBeInvocationOf(t, e, 1, old, next)
+		e.mustBeAt(t, 1, 2, 0)
+	}) {
+		return
+	}
+
+	var firstProofBy time.Time
+	if !t.Run("old and new copies at once during the overlap", func(t *testing.T) {
+		// The first copy of the new deployment proves generation 2: the
+		// overlap starts.
+		first := run(t, e.function(t, "fn-new-first", nextBundle))
+		firstProofBy = first.end
+		first.mustBeInvocationOf(t, e, 2, old, next)
+		e.mustBeAt(t, 2, 0, 1)
+		// A second deploy while the overlap runs would make the copies
+		// still proving generation 1 clones: refused.
+		_, err := e.Client.Logical().WriteWithContext(t.Context(), mount+"/role/"+role+"/client/"+clientID+"/issue", nil)
+		var re *api.ResponseError
+		if !errors.As(err, &re) || re.StatusCode != http.StatusConflict {
+			t.Fatalf("issuing again during the overlap: %v, want 409", err)
+		}
+
+		var runs []*copyRun
+		for i := range copies {
+			runs = append(runs,
+				e.ciJob(t, fmt.Sprintf("job-old-%d", i), old), e.ciJob(t, fmt.Sprintf("job-new-%d", i), next),
+				e.function(t, fmt.Sprintf("fn-old-%d", i), oldBundle), e.function(t, fmt.Sprintf("fn-new-%d", i), nextBundle))
+		}
+		runAtOnce(t, runs...)
+		if late := time.Since(firstProofBy); late > overlap {
+			t.Logf("the batch ended %s after the overlap started (overlap %s): a failure of an old copy may be the machine's slowness", late, overlap)
+		}
+		for i := 0; i < len(runs); i += 4 {
+			runs[i].mustBeJobOf(t, e, 1, old, next)
+			runs[i+1].mustBeJobOf(t, e, 2, old, next)
+			runs[i+2].mustBeInvocationOf(t, e, 1, old, next)
+			runs[i+3].mustBeInvocationOf(t, e, 2, old, next)
+		}
+		e.mustBeClean(t)
+		e.mustBeAt(t, 2, 0, 1)
+	}) {
+		return
+	}
+
+	if !t.Run("after the overlap the old copies are clones", func(t *testing.T) {
+		time.Sleep(time.Until(firstProofBy.Add(overlap + time.Second)))
+		job := run(t, e.ciJob(t, "job-old-after-overlap", old))
+		job.mustFail(t, "login to Vault failed")
+		job.mustNotPrint(t, e, old, next)
+		if strings.Contains(job.stdout.String(), "kv:") {
+			t.Fatalf("the refused job went on: %s", job.stdout.String())
+		}
+		e.mustReportClones(t, 1, "log")
+		fn := run(t, e.function(t, "fn-old-after-overlap", oldBundle))
+		fn.mustFail(t, "invocation failed")
+		fn.mustNotPrint(t, e, old, next)
+		e.mustReportClones(t, 2, "log")
+
+		// clone_action=log: the new deployment is not disturbed.
+		jobNew, fnNew := e.ciJob(t, "job-new-after-overlap", next), e.function(t, "fn-new-after-overlap", nextBundle)
+		runAtOnce(t, jobNew, fnNew)
+		jobNew.mustBeJobOf(t, e, 2, old, next)
+		fnNew.mustBeInvocationOf(t, e, 2, old, next)
+
+		// clone_action=lock (the default): a clone locks the client, and
+		// the new deployment with it, until an operator unlocks it.
+		e.Write(t, mount+"/role/"+role, map[string]interface{}{"clone_action": "lock"})
+		run(t, e.ciJob(t, "job-old-locking", old)).mustFail(t, "login to Vault failed")
+		e.mustReportClones(t, 3, "lock")
+		if rec := e.clientRecord(t); rec["locked"] != true || !strings.Contains(fmt.Sprint(rec["lock_reason"]), "clone detected") {
+			t.Fatalf("a clone under clone_action=lock left the client unlocked: %v", rec)
+		}
+		run(t, e.function(t, "fn-new-locked", nextBundle)).mustFail(t, "invocation failed")
+		if n := e.clientTokens(t); n != 0 {
+			t.Fatalf("%d tokens outlived the examples", n)
+		}
+		e.mustHaveNoDatabaseRoles(t)
+	}) {
+		return
+	}
+}
+
+// mustBeAt checks the client's generations as Vault records them:
+// current, pending (0: none) and superseded (0: none).
+func (e *env) mustBeAt(t *testing.T, current, pending, superseded uint64) {
+	t.Helper()
+	rec := e.clientRecord(t)
+	got := fmt.Sprint(rec["generation"], "/", rec["pending_generation"], "/", rec["superseded_generation"])
+	if want := fmt.Sprint(current, "/", pending, "/", superseded); got != want {
+		t.Fatalf("the client is at generation/pending/superseded %s, want %s", got, want)
+	}
+}
+
+// mustReportClones checks that the server log holds n clone reports of
+// the client, each of generation 1 after generation 2, the last one with
+// the role's clone_action.
+func (e *env) mustReportClones(t *testing.T, n int, action string) {
+	t.Helper()
+	lines := e.cloneLines(t)
+	if len(lines) != n {
+		t.Fatalf("%d clone reports, want %d: %v", len(lines), n, lines)
+	}
+	for _, l := range lines {
+		if !hasLogField(l, "generation", "1") || !hasLogField(l, "current_generation", "2") {
+			t.Fatalf("clone report of another generation: %s", l)
+		}
+	}
+	if !hasLogField(lines[n-1], "clone_action", action) {
+		t.Fatalf("clone report without clone_action=%s: %s", action, lines[n-1])
+	}
+}
+
+// hasLogField reports whether an hclog line has key=value as a whole field.
+func hasLogField(line, key, value string) bool {
+	return regexp.MustCompile(`(^|\s)` + regexp.QuoteMeta(key+"="+value) + `(\s|$)`).MatchString(line)
 }
 
 // mustBeClean: no clone reported, the client not locked, no token left

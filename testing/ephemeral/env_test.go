@@ -266,6 +266,19 @@ func (e *env) mustHaveNoDatabaseRoles(t *testing.T) {
 	}
 }
 
+// waitForSleepingSession waits until a job's database session runs
+// pg_sleep.
+func (e *env) waitForSleepingSession(t *testing.T) {
+	t.Helper()
+	q := "SELECT count(*) FROM pg_stat_activity WHERE usename LIKE 'v-%' AND query LIKE '%pg_sleep%'"
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if e.pg.Admin(t, q) == "1" {
+			return
+		}
+	}
+	t.Fatal("the job's database session did not show in pg_stat_activity")
+}
+
 // clientRecord reads the client as the operator endpoint shows it.
 func (e *env) clientRecord(t *testing.T) map[string]interface{} {
 	t.Helper()

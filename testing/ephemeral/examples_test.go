@@ -92,22 +92,11 @@ func (e *env) newRun(t *testing.T, name string, env []string, stdin string, argv
 func runAtOnce(t *testing.T, runs ...*copyRun) {
 	t.Helper()
 	for _, r := range runs {
-		w, err := r.cmd.StdinPipe()
-		must(t, err)
-		r.stdinW = w
-		r.start = time.Now()
-		if err := r.cmd.Start(); err != nil {
-			t.Fatalf("%s: %v", r.name, err)
-		}
+		r.begin(t)
 	}
 	var wg sync.WaitGroup
 	for _, r := range runs {
-		wg.Go(func() {
-			io.WriteString(r.stdinW, r.stdin)
-			r.stdinW.Close()
-			r.err = r.cmd.Wait()
-			r.end = time.Now()
-		})
+		wg.Go(r.finish)
 	}
 	wg.Wait()
 	for _, r := range runs {
@@ -127,6 +116,26 @@ func runAtOnce(t *testing.T, runs ...*copyRun) {
 			t.Fatalf("the copies did not run at once: one ended %s before the last started", lastStart.Sub(firstEnd))
 		}
 	}
+}
+
+// begin starts the copy, its input held back until finish.
+func (r *copyRun) begin(t *testing.T) {
+	t.Helper()
+	w, err := r.cmd.StdinPipe()
+	must(t, err)
+	r.stdinW = w
+	r.start = time.Now()
+	if err := r.cmd.Start(); err != nil {
+		t.Fatalf("%s: %v", r.name, err)
+	}
+}
+
+// finish hands the copy its input and waits for it to end.
+func (r *copyRun) finish() {
+	io.WriteString(r.stdinW, r.stdin)
+	r.stdinW.Close()
+	r.err = r.cmd.Wait()
+	r.end = time.Now()
 }
 
 // run runs one copy on its own.

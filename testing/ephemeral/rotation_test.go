@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -71,6 +73,34 @@ func TestExamplesAcrossDeployRotation(t *testing.T) {
 		for _, r := range fns {
 			r.mustBeInvocationOf(t, e, 1, old)
 		}
+		e.mustBeClean(t)
+	}) {
+		return
+	}
+
+	if !t.Run("a job that fails or is cancelled after its login leaves no token", func(t *testing.T) {
+		// A step that fails after the login: the EXIT trap revokes.
+		failing := e.ciJob(t, "job-failing", old)
+		failing.cmd.Env = append(failing.cmd.Env, "KV_FIELD=no_such_field")
+		run(t, failing).mustFail(t, "has no field no_such_field")
+		failing.mustNotPrint(t, e, old)
+
+		// A job cancelled while it queries the database, as a CI system
+		// cancels one: SIGTERM to its process group.
+		cancelled := e.ciJob(t, "job-cancelled", old)
+		cancelled.cmd.Env = append(cancelled.cmd.Env, "DB_QUERY=SELECT pg_sleep(60)")
+		cancelled.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cancelled.begin(t)
+		done := make(chan struct{})
+		go func() { cancelled.finish(); close(done) }()
+		e.waitForSleepingSession(t)
+		must(t, syscall.Kill(-cancelled.cmd.Process.Pid, syscall.SIGTERM))
+		<-done
+		var exit *exec.ExitError
+		if !errors.As(cancelled.err, &exit) || exit.ExitCode() != 143 {
+			t.Fatalf("the cancelled job ended with %v, want exit status 143 (its TERM trap)\nstderr:\n%s", cancelled.err, cancelled.stderr.String())
+		}
+		cancelled.mustNotPrint(t, e, old)
 		e.mustBeClean(t)
 	}) {
 		return

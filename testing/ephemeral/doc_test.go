@@ -30,6 +30,7 @@ func TestDocShowsWhatIsTested(t *testing.T) {
 	for name, text := range map[string]string{
 		"the CI job's link":        "(examples/ci-job.sh)",
 		"the function's link":      "(examples/serverless/main.go)",
+		"the rotation step's link": "(examples/rotate-at-deploy.sh)",
 		"the test's name":          "TestExamplesAcrossDeployRotation",
 		"the role's policy":        "token_policies=ci-job",
 		"the role's token TTL":     "token_ttl=" + tokenTTL,
@@ -46,7 +47,7 @@ func TestDocShowsWhatIsTested(t *testing.T) {
 			t.Errorf("the Examples section of docs/ci-and-serverless.md lacks %s, as the test runs it:\n%s", name, text)
 		}
 	}
-	for _, path := range []string{"docs/examples/ci-job.sh", "docs/examples/serverless/main.go"} {
+	for _, path := range []string{"docs/examples/ci-job.sh", "docs/examples/serverless/main.go", "docs/examples/rotate-at-deploy.sh"} {
 		if _, err := os.Stat(filepath.Join(harness.RepoRoot(t), path)); err != nil {
 			t.Errorf("the doc links %s: %v", path, err)
 		}

@@ -3,7 +3,6 @@ package ephemeral
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,8 +11,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/hashicorp/vault/api"
 )
 
 // copies is how many copies of each example run at once in a batch: a
@@ -111,12 +108,12 @@ func TestExamplesAcrossDeployRotation(t *testing.T) {
 	var next, nextBundle string
 	top := t // the new package outlives the subtest that makes it
 	if !t.Run("the pipeline issues the next generation", func(t *testing.T) {
-		var err error
-		if next, err = e.issueNext(t, 2); err != nil {
-			t.Fatal(err)
-		}
+		next = e.rotateAtDeploy(t, 2)
 		nextBundle = bundle(top, next)
 		e.mustBeAt(t, 1, 2, 0)
+		if rec := e.clientRecord(t); rec["pending_out_of_band"] != true {
+			t.Fatalf("the issued generation is not out of band: %v", rec)
+		}
 		// Until a new copy proves it, the old copies prove generation 1,
 		// and no login hands them generation 2: it is out of band.
 		fn := run(t, e.function(t, "fn-old-before-deploy", oldBundle))
@@ -126,21 +123,33 @@ func TestExamplesAcrossDeployRotation(t *testing.T) {
 		return
 	}
 
-	var firstProofBy time.Time
+	var overlapEnds time.Time
 	if !t.Run("old and new copies at once during the overlap", func(t *testing.T) {
 		// The first copy of the new deployment proves generation 2: the
 		// overlap starts.
 		first := run(t, e.function(t, "fn-new-first", nextBundle))
-		firstProofBy = first.end
 		first.mustBeInvocationOf(t, e, 2, old, next)
 		e.mustBeAt(t, 2, 0, 1)
-		// A second deploy while the overlap runs would make the copies
-		// still proving generation 1 clones: refused.
-		_, err := e.Client.Logical().WriteWithContext(t.Context(), mount+"/role/"+role+"/client/"+clientID+"/issue", nil)
-		var re *api.ResponseError
-		if !errors.As(err, &re) || re.StatusCode != http.StatusConflict {
-			t.Fatalf("issuing again during the overlap: %v, want 409", err)
+		rec := e.clientRecord(t)
+		promoted, err1 := time.Parse(time.RFC3339, fmt.Sprint(rec["promoted_at"]))
+		ends, err2 := time.Parse(time.RFC3339, fmt.Sprint(rec["overlap_ends"]))
+		if err1 != nil || err2 != nil || ends.Sub(promoted) != overlap ||
+			promoted.Before(first.start.Add(-time.Second)) || promoted.After(first.end.Add(time.Second)) {
+			t.Fatalf("promoted_at %v, overlap_ends %v: want the first new login's time and %s after it", rec["promoted_at"], rec["overlap_ends"], overlap)
 		}
+		overlapEnds = ends
+		// A second deploy while the overlap runs would make the copies
+		// still proving generation 1 clones: Vault refuses it (409), and
+		// the pipeline's step fails without touching the stored state.
+		stored := filepath.Join(t.TempDir(), "stored-state")
+		_, stderr, err := e.runRotateAtDeploy(t, "--", "sh", "-c", `cat > "$0"`, stored)
+		if err == nil || !strings.Contains(stderr, "Code: 409") || !strings.Contains(stderr, "the stored state is unchanged") {
+			t.Fatalf("a second deploy during the overlap: %v, want Vault's 409 and the store left alone\n%s", err, stderr)
+		}
+		if _, err := os.Stat(stored); !os.IsNotExist(err) {
+			t.Fatalf("the failed rotation ran the store command: %v", err)
+		}
+		e.mustBeAt(t, 2, 0, 1)
 
 		var runs []*copyRun
 		for i := range copies {
@@ -149,8 +158,8 @@ func TestExamplesAcrossDeployRotation(t *testing.T) {
 				e.function(t, fmt.Sprintf("fn-old-%d", i), oldBundle), e.function(t, fmt.Sprintf("fn-new-%d", i), nextBundle))
 		}
 		runAtOnce(t, runs...)
-		if late := time.Since(firstProofBy); late > overlap {
-			t.Logf("the batch ended %s after the overlap started (overlap %s): a failure of an old copy may be the machine's slowness", late, overlap)
+		if late := time.Since(overlapEnds); late > 0 {
+			t.Logf("the batch ended %s after the overlap (%s): a failure of an old copy may be the machine's slowness", late, overlap)
 		}
 		for i := 0; i < len(runs); i += 4 {
 			runs[i].mustBeJobOf(t, e, 1, old, next)
@@ -165,7 +174,7 @@ func TestExamplesAcrossDeployRotation(t *testing.T) {
 	}
 
 	if !t.Run("after the overlap the old copies are clones", func(t *testing.T) {
-		time.Sleep(time.Until(firstProofBy.Add(overlap + time.Second)))
+		time.Sleep(time.Until(overlapEnds.Add(time.Second)))
 		job := run(t, e.ciJob(t, "job-old-after-overlap", old))
 		job.mustFail(t, "login to Vault failed")
 		job.mustNotPrint(t, e, old, next)

@@ -76,6 +76,14 @@ func (e *env) function(t *testing.T, name, bundled string) *copyRun {
 	return e.newRun(t, name, env, fmt.Sprintf(`{"request_id": %q}`, name), serverlessBinary(t))
 }
 
+// functionFromEnv is function with the state in the function's
+// configuration, VAULT_ENTROPY_STATE, in place of a bundled file.
+func (e *env) functionFromEnv(t *testing.T, name, state string) *copyRun {
+	t.Helper()
+	env := append(e.baseEnv(), client.StateEnv+"="+state)
+	return e.newRun(t, name, env, fmt.Sprintf(`{"request_id": %q}`, name), serverlessBinary(t))
+}
+
 func (e *env) newRun(t *testing.T, name string, env []string, stdin string, argv ...string) *copyRun {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)

@@ -63,6 +63,7 @@ func TestExamplesAcrossDeployRotation(t *testing.T) {
 			jobs = append(jobs, e.ciJob(t, fmt.Sprintf("job-%d", i), old))
 			fns = append(fns, e.function(t, fmt.Sprintf("fn-%d", i), oldBundle))
 		}
+		fns = append(fns, e.functionFromEnv(t, "fn-env", old))
 		runAtOnce(t, append(jobs, fns...)...)
 		for _, r := range jobs {
 			r.mustBeJobOf(t, e, 1, old)
@@ -157,7 +158,10 @@ func TestExamplesAcrossDeployRotation(t *testing.T) {
 				e.ciJob(t, fmt.Sprintf("job-old-%d", i), old), e.ciJob(t, fmt.Sprintf("job-new-%d", i), next),
 				e.function(t, fmt.Sprintf("fn-old-%d", i), oldBundle), e.function(t, fmt.Sprintf("fn-new-%d", i), nextBundle))
 		}
-		runAtOnce(t, runs...)
+		envOld, envNew := e.functionFromEnv(t, "fn-env-old", old), e.functionFromEnv(t, "fn-env-new", next)
+		runAtOnce(t, append(runs, envOld, envNew)...)
+		envOld.mustBeInvocationOf(t, e, 1, old, next)
+		envNew.mustBeInvocationOf(t, e, 2, old, next)
 		if late := time.Since(overlapEnds); late > 0 {
 			t.Logf("the batch ended %s after the overlap (%s): a failure of an old copy may be the machine's slowness", late, overlap)
 		}

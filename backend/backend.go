@@ -109,6 +109,7 @@ func newBackend() *entropyBackend {
 				pathChallenge(b),
 				pathRoleRotate(b),
 				pathClientRotate(b),
+				pathClientIssue(b),
 				pathClientLock(b),
 				pathClientUnlock(b),
 				pathTidy(b),

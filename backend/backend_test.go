@@ -154,6 +154,12 @@ type testClient struct {
 func enroll(t testing.TB, b *entropyBackend, s logical.Storage, role string, data map[string]interface{}) *testClient {
 	t.Helper()
 	resp := mustOK(t, b, s, logical.UpdateOperation, "role/"+role+"/enroll", data)
+	return bundleClient(t, resp)
+}
+
+// bundleClient is the client a bundle (of enroll or issue) makes.
+func bundleClient(t testing.TB, resp *logical.Response) *testClient {
+	t.Helper()
 	d := resp.Data
 	entropy, err := base64.StdEncoding.DecodeString(d["entropy"].(string))
 	if err != nil {

@@ -73,6 +73,15 @@ type clientEntry struct {
 	// current generation, by the client's clock: a proof of the superseded
 	// generation issued no later is stale, one issued after it is a clone.
 	SupersededAt time.Time `json:"superseded_at"`
+	// PromotedAt is when the current generation was first proven, by the
+	// server's clock: the superseded generation stays valid for the role's
+	// generation_overlap after it (overlapEnds). Zero, as in records
+	// promoted before the overlap existed: no overlap.
+	PromotedAt time.Time `json:"promoted_at,omitempty"`
+	// PendingOutOfBand: the pending generation was issued out of band, to
+	// the deploy pipeline (role/<role>/client/<id>/issue), for the next
+	// deployment alone; a login is never handed it in its receipt.
+	PendingOutOfBand bool `json:"pending_out_of_band,omitempty"`
 	// RotateRequested makes the next login rotate, whatever the period.
 	// RotateRequestedAt is when it was asked: a pending generation issued
 	// before then does not satisfy the request.
@@ -364,11 +373,29 @@ func (c *clientEntry) generationOf(g uint64) (generationKind, protocol.Sampling)
 	return genUnknown, protocol.Sampling{}
 }
 
+// overlapEnds is when the superseded generation stops being accepted
+// under the role's generation_overlap; zero when it has no overlap.
+func (c *clientEntry) overlapEnds(r *roleEntry) time.Time {
+	if c.SupersededGeneration == 0 || c.PromotedAt.IsZero() || r.GenerationOverlap <= 0 {
+		return time.Time{}
+	}
+	return c.PromotedAt.Add(r.GenerationOverlap)
+}
+
+// inOverlap reports whether a proof of the superseded generation is an
+// ordinary login at now, rather than a clone (or stale).
+func (c *clientEntry) inOverlap(r *roleEntry, now time.Time) bool {
+	ends := c.overlapEnds(r)
+	return !ends.IsZero() && now.Before(ends)
+}
+
 // promote makes the pending generation, just proven by a proof issued at
-// provenIssuedAt, current; the current one becomes superseded, and the
-// superseded one's entropy is dropped with the record's next write.
-func (c *clientEntry) promote(provenIssuedAt time.Time) {
+// provenIssuedAt and received at now (the server's clock), current; the
+// current one becomes superseded, and the superseded one's entropy is
+// dropped with the record's next write.
+func (c *clientEntry) promote(provenIssuedAt, now time.Time) {
 	c.SupersededAt = provenIssuedAt
+	c.PromotedAt = now
 	c.SupersededGeneration = c.Generation
 	c.SupersededSampleCount, c.SupersededSampleLength = c.SampleCount, c.SampleLength
 	c.supersededEntropy = c.entropy
@@ -384,7 +411,7 @@ func (c *clientEntry) promote(provenIssuedAt time.Time) {
 		c.RotateRequested = false
 	}
 
-	c.PendingGeneration, c.PendingCreatedAt = 0, time.Time{}
+	c.PendingGeneration, c.PendingCreatedAt, c.PendingOutOfBand = 0, time.Time{}, false
 	c.PendingSampleCount, c.PendingSampleLength = 0, 0
 	c.pendingEntropy = nil
 }

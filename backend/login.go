@@ -58,6 +58,9 @@ type login struct {
 	client  *clientEntry
 	kind    generationKind
 	entropy *generationEntropy
+	// overlap: the proof names the superseded generation within the role's
+	// generation_overlap, and is an ordinary login (settle).
+	overlap bool
 }
 
 func (b *entropyBackend) newLogin(ctx context.Context, req *logical.Request, in *loginRequest) *login {
@@ -194,7 +197,13 @@ func (b *entropyBackend) authenticate(l *login) error {
 	// withheld by someone on the path, or delayed. It is stale, not a
 	// clone (docs/protocol.md §14.3): refused, nothing counted or locked,
 	// its entropy not read. Both times are the client's own clock.
-	if l.kind == genSuperseded && !claims.IssuedAt().After(c.SupersededAt) {
+	//
+	// Within the role's generation_overlap after the successor was first
+	// proven (the server's clock), a proof of the superseded generation is
+	// neither: copies of the previous deployment are still running, and
+	// their proofs are ordinary logins (docs/protocol.md §14.4).
+	l.overlap = l.kind == genSuperseded && c.inOverlap(r, l.now)
+	if l.kind == genSuperseded && !l.overlap && !claims.IssuedAt().After(c.SupersededAt) {
 		return refuse(fmt.Errorf("%w (generation %d, issued at %s, no later than the first proof of generation %d)",
 			errStaleSuperseded, g, claims.IssuedAt().UTC().Format(time.RFC3339), c.Generation))
 	}
@@ -204,11 +213,11 @@ func (b *entropyBackend) authenticate(l *login) error {
 	if err := claims.Verify(l.entropy.raw(), sampling); err != nil {
 		return refuse(err)
 	}
-	// A verified proof of the superseded generation is a clone whatever its
-	// mode. Any other proof without a challenge will never pass in
+	// A verified proof of the superseded generation outside the overlap is
+	// a clone whatever its mode. Any other proof without a challenge will never pass in
 	// challenge mode: the client builds another one, and this one is not
 	// claimed.
-	if r.ChallengeRequired && len(claims.Challenge()) == 0 && l.kind != genSuperseded {
+	if r.ChallengeRequired && len(claims.Challenge()) == 0 && (l.kind != genSuperseded || l.overlap) {
 		return refuse(protocol.ErrChallengeRequired)
 	}
 	return nil

@@ -32,7 +32,7 @@ func (b *entropyBackend) settle(l *login, checked error) (*protocol.Receipt, err
 		}
 		return nil, err
 	}
-	if l.kind == genSuperseded {
+	if l.kind == genSuperseded && !l.overlap {
 		if err := b.recordClone(l); err != nil {
 			return nil, err
 		}
@@ -56,8 +56,16 @@ func (b *entropyBackend) settle(l *login, checked error) (*protocol.Receipt, err
 func (b *entropyBackend) recordAccepted(l *login, receipt *protocol.Receipt) error {
 	c := l.client
 	changed := false
+	if l.kind == genSuperseded {
+		// Within the overlap (settle): accepted, and nothing changes. No
+		// rotation is handed out to a generation the client has moved on
+		// from, and a lock was refused before.
+		b.Logger().Debug("superseded entropy generation proven within the role's generation_overlap", "role", c.Role, "client_id", c.ClientID,
+			"generation", l.claims.Generation(), "current_generation", c.Generation)
+		return nil
+	}
 	if l.claims.Generation() == c.PendingGeneration {
-		c.promote(l.claims.IssuedAt())
+		c.promote(l.claims.IssuedAt(), l.now)
 		changed = true
 		b.Logger().Info("entropy generation proven; the previous one is superseded", "role", c.Role, "client_id", c.ClientID,
 			"generation", c.Generation, "superseded_generation", c.SupersededGeneration)
@@ -91,6 +99,20 @@ func (b *entropyBackend) recordAccepted(l *login, receipt *protocol.Receipt) err
 // issued a new one, changing the record (its entropy is written with it).
 func (b *entropyBackend) rotation(l *login) (*protocol.Rotation, bool, error) {
 	c, r := l.client, l.role
+	if c.PendingOutOfBand {
+		// Issued to the deploy pipeline for the next deployment alone: a
+		// holder of the current generation (an old copy, or a thief) is not
+		// handed it, so a thief is left with a generation that becomes a
+		// clone once the overlap ends (path_client_issue.go).
+		return nil, false, nil
+	}
+	if c.PendingGeneration == 0 && c.inOverlap(r, l.now) {
+		// Promoting again within the overlap would drop the superseded
+		// generation that copies of the previous deployment still prove,
+		// and make each of them a clone: the rotation waits for the overlap
+		// to end (docs/lifecycle.md).
+		return nil, false, nil
+	}
 	if c.PendingGeneration != 0 {
 		if pending := c.pendingEntropy.raw(); pending != nil {
 			b.Logger().Info("pending entropy generation handed out again (the client did not take it up: it crashed, or another holder of its material logged in)",

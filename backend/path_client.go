@@ -108,8 +108,14 @@ func (b *entropyBackend) pathClientRead(ctx context.Context, req *logical.Reques
 		"superseded_generation": c.SupersededGeneration,
 		// Proofs of the superseded generation issued no later are stale,
 		// later ones clones (docs/protocol.md §14.3).
-		"superseded_at":    formatTime(c.SupersededAt),
-		"rotate_requested": c.RotateRequested,
+		"superseded_at": formatTime(c.SupersededAt),
+		// When the current generation was first proven (the server's
+		// clock), and when the role's generation_overlap stops accepting
+		// the superseded one ("" for no overlap).
+		"promoted_at":         formatTime(c.PromotedAt),
+		"overlap_ends":        overlapEnds(c, r),
+		"pending_out_of_band": c.PendingOutOfBand,
+		"rotate_requested":    c.RotateRequested,
 		// Without its role the client cannot log in, so nothing is due.
 		"rotation_due": r != nil && c.rotationDue(r, now),
 		// Failed proofs in their sources' current windows and the sources
@@ -170,3 +176,10 @@ Deleting a client removes it and its entropy: it can no longer log in, and
 renewal of the tokens it already holds is refused. To end those tokens at once,
 revoke them by accessor or with sys/leases/revoke-prefix on the login path.
 `
+
+func overlapEnds(c *clientEntry, r *roleEntry) string {
+	if r == nil {
+		return ""
+	}
+	return formatTime(c.overlapEnds(r))
+}

@@ -71,6 +71,11 @@ func pathRole(b *entropyBackend) *framework.Path {
 				Description: "How old a client's entropy generation may grow before a login is handed the next one. At least 1s.",
 				Default:     int(defaultRotationPeriod.Seconds()),
 			},
+			"generation_overlap": {
+				Type:        framework.TypeDurationSecond,
+				Description: "How long a client's previous entropy generation stays valid after its next one is first proven, so that copies of an old deployment still running after a deploy-time rotation log in rather than being taken for clones. 0 (the default) accepts none. At most 24h.",
+				Default:     0,
+			},
 			"clone_action": {
 				Type:          framework.TypeString,
 				Description:   "What a proof made from a superseded generation does to its client: \"lock\" it (until an operator unlocks it) or only \"log\" the event.",
@@ -168,6 +173,7 @@ func (b *entropyBackend) pathRoleRead(ctx context.Context, req *logical.Request,
 		"client_ttl":        int64(r.ClientTTL.Seconds()),
 
 		"rotation_period":       int64(r.RotationPeriod.Seconds()),
+		"generation_overlap":    int64(r.GenerationOverlap.Seconds()),
 		"clone_action":          r.CloneAction,
 		"lockout_threshold":     r.LockoutThreshold,
 		"lockout_duration":      int64(r.LockoutDuration.Seconds()),
@@ -294,6 +300,12 @@ func parseLifecycleFields(r *roleEntry, d *framework.FieldData) *logical.Respons
 		r.RotationPeriod = time.Duration(v.(int)) * time.Second
 		if r.RotationPeriod < minRotationPeriod {
 			return logical.ErrorResponse("rotation_period must be at least %s", minRotationPeriod)
+		}
+	}
+	if v, ok := d.GetOk("generation_overlap"); ok {
+		r.GenerationOverlap = time.Duration(v.(int)) * time.Second
+		if r.GenerationOverlap < 0 || r.GenerationOverlap > maxGenerationOverlap {
+			return logical.ErrorResponse("generation_overlap must be between 0 and %s", maxGenerationOverlap)
 		}
 	}
 	if v, ok := d.GetOk("clone_action"); ok {

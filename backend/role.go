@@ -36,6 +36,12 @@ type roleEntry struct {
 	// RotateBefore makes every client whose generation was made before it
 	// rotate at its next login (role/<name>/rotate).
 	RotateBefore time.Time `json:"rotate_before"`
+	// GenerationOverlap is how long the superseded generation stays valid
+	// after its successor is first proven (clientEntry.PromotedAt): copies
+	// of the previous deployment of a read-only client keep logging in
+	// while it winds down. 0, the default, accepts none: a proof of the
+	// superseded generation is a clone (or stale) at once.
+	GenerationOverlap time.Duration `json:"generation_overlap,omitempty"`
 	// CloneAction is what a proven clone does to the client: cloneActionLock
 	// or cloneActionLog.
 	CloneAction string `json:"clone_action"`
@@ -51,8 +57,15 @@ type roleEntry struct {
 }
 
 const (
-	defaultRotationPeriod      = time.Hour
-	minRotationPeriod          = time.Second
+	defaultRotationPeriod = time.Hour
+	minRotationPeriod     = time.Second
+	// maxGenerationOverlap bounds generation_overlap: each deploy leaves a
+	// thief holding the previous generation undetected for the overlap, so
+	// it is kept to what an old deployment needs to wind down. A day is
+	// more than a CI job runs (GitHub-hosted jobs stop at 6h, GitLab's
+	// default timeout is 1h) or a function invocation lasts (Lambda: 15
+	// minutes), and covers a rolling deploy's drain.
+	maxGenerationOverlap       = 24 * time.Hour
 	cloneActionLock            = "lock"
 	cloneActionLog             = "log"
 	defaultLockoutThreshold    = 5

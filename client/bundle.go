@@ -114,12 +114,18 @@ func Unwrap(ctx context.Context, c *api.Client, wrappingToken string) (*State, e
 	if err != nil {
 		return nil, err
 	}
-	if want := s.MountPath + "/role/" + s.Role + "/enroll"; path != want {
-		return nil, fmt.Errorf("%w (it was made at %q, and holds a bundle for %s)", ErrWrappingToken, SanitizeText(creationPath), want)
+	// A bundle from the deploy pipeline's issue endpoint names the client
+	// it was issued for in its path too.
+	enrolled, issued := s.MountPath+"/role/"+s.Role+"/enroll", s.MountPath+"/role/"+s.Role+"/client/"+s.ClientID+"/issue"
+	if path != enrolled && path != issued {
+		return nil, fmt.Errorf("%w (it was made at %q, and holds a bundle for %s)", ErrWrappingToken, SanitizeText(creationPath), enrolled)
 	}
 	return s, nil
 }
 
-// enrollPath is the creation_path of a token made by an enroll endpoint:
-// auth/<mount>/role/<role>/enroll. Only auth methods mount under auth/.
-var enrollPath = regexp.MustCompile(`^auth/.+/role/[^/]+/enroll$`)
+// enrollPath is the creation_path of a token made by an enroll endpoint,
+// auth/<mount>/role/<role>/enroll, or by the endpoint that issues a
+// client's next generation to a deploy pipeline,
+// auth/<mount>/role/<role>/client/<client_id>/issue. Only auth methods
+// mount under auth/.
+var enrollPath = regexp.MustCompile(`^auth/.+/role/[^/]+/(enroll|client/[^/]+/issue)$`)

@@ -48,6 +48,8 @@ type entropyBackend struct {
 	challengeKeyCache atomic.Value
 
 	nonces nonceStore
+	// secondary caches whether logins go to the primary (replication.go).
+	secondary secondaryCheck
 	// lockout counts failed proofs per role, client and source (lockout.go).
 	lockout *lockoutTable
 	// cache holds the config, keyring and roles for the login path;

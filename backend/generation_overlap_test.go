@@ -221,3 +221,32 @@ func readOnlyLogin(b *entropyBackend, s logical.Storage, c *testClient, at time.
 	}
 	return nil
 }
+
+// The overlap applied is the role's at each login: shortening it ends a
+// running one.
+func TestShorteningTheOverlapEndsIt(t *testing.T) {
+	b, s, old := setupRotation(t, map[string]interface{}{"generation_overlap": "1h"})
+	next := deployment(t, old, issue(t, b, s, issuePath))
+	next.login(t, b, s)
+	old.clock.advance(30 * time.Minute)
+	old.login(t, b, s)
+	mustOK(t, b, s, logical.UpdateOperation, "role/web", map[string]interface{}{"generation_overlap": "10m"})
+	old.clock.advance(time.Second)
+	old.mustBeRefused(t, b, s)
+	if !strings.Contains(old.logs.String(), "clone detected") {
+		t.Fatal("a proof after the shortened overlap was not a clone")
+	}
+}
+
+// A deploy whose store step failed runs the script again: it gets the same
+// generation, and the current one stays valid meanwhile.
+func TestIssueTwiceBeforeTheDeployGivesTheSameGeneration(t *testing.T) {
+	b, s, old := setupRotation(t, nil)
+	first := deployment(t, old, issue(t, b, s, issuePath))
+	old.login(t, b, s)
+	second := deployment(t, old, issue(t, b, s, issuePath))
+	if second.generation != 2 || string(second.entropy) != string(first.entropy) {
+		t.Fatalf("second issue: generation %d, same entropy %v", second.generation, string(second.entropy) == string(first.entropy))
+	}
+	second.login(t, b, s)
+}

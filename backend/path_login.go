@@ -45,15 +45,13 @@ func pathLogin(b *entropyBackend) *framework.Path {
 				// Accepted nonces live in the memory of the node that
 				// writes the mount's storage (nonce.go), and Vault
 				// forwards a request refused with ErrReadOnly to it: a
-				// performance standby or secondary (Vault Enterprise,
-				// untested here) hands logins on; community standbys
-				// forward every request by themselves. The framework
-				// checks these with the replication state it reads for
-				// every request anyway, sparing the login a second round
-				// trip to Vault for it.
-				ForwardPerformanceStandby:   true,
-				ForwardPerformanceSecondary: true,
-				Summary:                     "Log in with an entropy proof.",
+				// performance standby (Vault Enterprise, untested here)
+				// hands logins on, refused by the framework with the
+				// replication state it reads for every request anyway;
+				// community standbys forward every request by themselves.
+				// Performance secondaries: pathLogin.
+				ForwardPerformanceStandby: true,
+				Summary:                   "Log in with an entropy proof.",
 			},
 			logical.AliasLookaheadOperation: &framework.PathOperation{
 				Callback: b.pathLoginAliasLookahead,
@@ -154,6 +152,9 @@ func (b *entropyBackend) pathLoginResolveRole(ctx context.Context, req *logical.
 }
 
 func (b *entropyBackend) pathLogin(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	if b.replicatedSecondary() {
+		return nil, logical.ErrReadOnly
+	}
 	in, resp := parseLoginRequest(d)
 	if resp != nil {
 		return resp, nil

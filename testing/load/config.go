@@ -22,6 +22,9 @@ type Config struct {
 	TokenTTL string
 	// InlineProofs makes each entropy proof inside the timed window.
 	InlineProofs bool
+	// KeySuite, when set, is the entropy mounts' key_suite (config),
+	// written before any client enrolls.
+	KeySuite string `json:",omitempty"`
 
 	// ClientsSmall and Clients are the two populations of the per-login
 	// cost comparison (role "scale", entropy_size 4096); Clients = 0 skips

@@ -108,6 +108,11 @@ func newRunner(ctx context.Context, cfg Config, tgt *Target) (*runner, error) {
 		if m == "" {
 			continue
 		}
+		if cfg.KeySuite != "" {
+			if _, err := vc.Logical().WriteWithContext(ctx, "auth/"+m+"/config", map[string]interface{}{"key_suite": cfg.KeySuite}); err != nil {
+				return nil, fmt.Errorf("setting key_suite on auth/%s: %w", m, err)
+			}
+		}
 		if err := setup(ctx, vc, "auth/"+m, cfg.TokenTTL); err != nil {
 			return nil, err
 		}

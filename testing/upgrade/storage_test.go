@@ -127,3 +127,10 @@ func rawValue(t *testing.T, s *harness.Server, path string) []byte {
 	}
 	return b
 }
+
+// putRaw writes a value at key of the mount's storage through sys/raw.
+func putRaw(t *testing.T, s *harness.Server, key string, value []byte) {
+	t.Helper()
+	path := "sys/raw/auth/" + mountUUID(t, s) + "/" + key
+	s.Write(t, path, map[string]interface{}{"value": base64.StdEncoding.EncodeToString(value), "encoding": "base64"})
+}

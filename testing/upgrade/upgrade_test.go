@@ -175,9 +175,18 @@ func TestUpgradeUnderLoad(t *testing.T) {
 		mustLogin(t, s, id, state[id])
 		checkLegacy(t, s, steadyRole, id) // a login that writes nothing moves nothing
 	}
-	if st := tidy(t, s); st["state"] != "finished" {
-		t.Errorf("tidy on the current build: %v", st)
+	// A leftover of the version 1 form beside a migrated record, as a
+	// deletion cut short would leave: tidy removes it, and only it.
+	leftover := "entropy/" + steadyRole + "/" + pendingIDs[1] + "/1"
+	putRaw(t, s, leftover, []byte("left over"))
+	if c := readStoredClient(t, s, steadyRole, pendingIDs[1]); len(c.legacyEntropy) != 1 {
+		t.Fatalf("the planted leftover is not there: %+v", c)
 	}
+	if st := tidy(t, s); st["state"] != "finished" || fmt.Sprint(st["entropy_deleted"]) != "1" || fmt.Sprint(st["clients_deleted"]) != "0" {
+		t.Errorf("tidy on the current build: %v, want finished with the one leftover deleted", st)
+	}
+	checkMigrated(t, s, steadyRole, pendingIDs[1])
+	mustLogin(t, s, pendingIDs[1], state[pendingIDs[1]])
 	for _, id := range steadyIDs {
 		checkLegacy(t, s, steadyRole, id) // tidy keeps what a record still reads
 		mustLogin(t, s, id, state[id])

@@ -43,6 +43,10 @@ func baselineCommit(t *testing.T, root string) string {
 func baselineBuild(t *testing.T, root string) build {
 	t.Helper()
 	commit := baselineCommit(t, root)
+	if err := exec.Command("git", "-C", root, "cat-file", "-e", commit+"^{commit}").Run(); err != nil {
+		t.Fatalf("the upgrade test builds the baseline %s from git, and this checkout does not have it (%v): "+
+			"run it in a full clone (git fetch --unshallow)", commit, err)
+	}
 	b := build{name: "baseline " + commit[:12]}
 	b.plugin = run(t, root, filepath.Join(root, "scripts", "build-plugin-at.sh"), commit)
 	b.cli = run(t, root, filepath.Join(root, "scripts", "build-plugin-at.sh"), commit, "vault-entropy")

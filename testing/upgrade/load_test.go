@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -102,14 +101,4 @@ func (l *loginLoad) finish() (ok, slow int, failures []string) {
 	}
 	sort.Strings(failures)
 	return l.ok, l.slow, failures
-}
-
-func (l *loginLoad) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var f []string
-	for k, n := range l.failures {
-		f = append(f, fmt.Sprintf("%d× %s", n, k))
-	}
-	return fmt.Sprintf("%d accepted (%d after a retry), failures: [%s]", l.ok, l.slow, strings.Join(f, "; "))
 }

@@ -23,7 +23,7 @@ pinned    = $(shell scripts/$(1))$(if $(filter-out 0,$(.SHELLSTATUS)),$(error sc
 VAULT_BIN = $(eval VAULT_BIN := $(call pinned,build-vault.sh))$(VAULT_BIN)
 MINIO_BIN = $(eval MINIO_BIN := $(call pinned,build-minio.sh))$(MINIO_BIN)
 
-.PHONY: help build release reproducible-check cross-vet vault minio fmt fmtcheck vet unit-test integration-test test fuzz fuzz-short bench vulncheck vectors demo clean load soak failover crash
+.PHONY: help build release reproducible-check cross-vet vault minio fmt fmtcheck vet unit-test integration-test upgrade-test test fuzz fuzz-short bench vulncheck vectors demo clean load soak failover crash
 
 ## help: list the targets
 help:
@@ -82,6 +82,10 @@ unit-test:
 integration-test: build
 	@echo "ENTROPY_INTEGRATION=1 VAULT_BIN=$(VAULT_BIN) MINIO_BIN=$(MINIO_BIN) ENTROPY_BIN_DIR=$(BIN) $(GO) -C testing test -count=1 -timeout 30m -p 1 -v ./..."; \
 	ENTROPY_INTEGRATION=1 VAULT_BIN=$(VAULT_BIN) MINIO_BIN=$(MINIO_BIN) ENTROPY_BIN_DIR=$(BIN) $(GO) -C testing test -count=1 -timeout 30m -p 1 -v ./...
+
+## upgrade-test: the plugin of testing/upgrade/baseline-commit upgraded in place to this build under a login load, a downgrade refused cleanly, both CLIs against both plugins (real Vault; part of integration-test; about 30 s once the baseline is built)
+upgrade-test: build
+	ENTROPY_INTEGRATION=1 VAULT_BIN=$(VAULT_BIN) ENTROPY_BIN_DIR=$(BIN) $(GO) -C testing test -count=1 -p 1 -v ./upgrade/
 
 ## test: everything CI checks: fmtcheck, vet, cross-vet, unit-test, reproducible-check, fuzz-short, integration-test
 test: fmtcheck vet cross-vet unit-test reproducible-check fuzz-short integration-test

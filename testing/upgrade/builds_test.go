@@ -44,7 +44,9 @@ func baselineBuild(t *testing.T, root string) build {
 	t.Helper()
 	commit := baselineCommit(t, root)
 	if err := exec.Command("git", "-C", root, "cat-file", "-e", commit+"^{commit}").Run(); err != nil {
-		t.Fatalf("the upgrade test builds the baseline %s from git, and this checkout does not have it (%v): "+
+		// A shallow clone or a source archive: nothing to upgrade from. Said
+		// loudly; .ci/run fetches the history first where it can.
+		t.Skipf("SKIPPED: the upgrade test builds the baseline %s from git, and this checkout does not have it (%v): "+
 			"run it in a full clone (git fetch --unshallow)", commit, err)
 	}
 	b := build{name: "baseline " + commit[:12]}

@@ -83,7 +83,18 @@ func upgradeClient(c *clientEntry) error {
 
 func upgradeRole(r *roleEntry) error { return upgradeUnchanged(&r.SchemaVersion) }
 
-func upgradeConfig(c *configEntry) error { return upgradeUnchanged(&c.SchemaVersion) }
+// upgradeConfig: version 2 added client_cache_size, whose zero turns the
+// cache off; a version 1 config gets the default.
+func upgradeConfig(c *configEntry) error {
+	if err := checkSchemaVersion(c.SchemaVersion); err != nil {
+		return err
+	}
+	if c.SchemaVersion == 1 {
+		c.ClientCacheSize = defaultClientCacheSize
+	}
+	c.SchemaVersion = schemaVersion
+	return nil
+}
 
 func upgradeKeyring(kr *keyring) error { return upgradeUnchanged(&kr.SchemaVersion) }
 

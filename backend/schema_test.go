@@ -247,3 +247,21 @@ func TestSchemaOneClientMoves(t *testing.T) {
 		t.Fatalf("the moved client's pending generation: receipt %+v", r)
 	}
 }
+
+// TestSchemaOneConfigKeepsTheCache: a config written before
+// client_cache_size existed reads with the default, not with the zero that
+// would turn the cache off.
+func TestSchemaOneConfigKeepsTheCache(t *testing.T) {
+	c := defaultConfig()
+	c.SchemaVersion, c.ClientCacheSize = 1, 0
+	if err := upgradeConfig(c); err != nil {
+		t.Fatal(err)
+	}
+	if c.ClientCacheSize != defaultClientCacheSize || c.SchemaVersion != schemaVersion {
+		t.Fatalf("upgraded config: cache %d, version %d", c.ClientCacheSize, c.SchemaVersion)
+	}
+	c.ClientCacheSize = 0 // set by an operator in version 2: kept
+	if err := upgradeConfig(c); err != nil || c.ClientCacheSize != 0 {
+		t.Fatalf("a version 2 config's client_cache_size=0 was changed: %d %v", c.ClientCacheSize, err)
+	}
+}

@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -371,6 +372,25 @@ func (c *clientEntry) generationOf(g uint64) (generationKind, protocol.Sampling)
 		return genSuperseded, protocol.Sampling{Count: c.SupersededSampleCount, Length: c.SupersededSampleLength}
 	}
 	return genUnknown, protocol.Sampling{}
+}
+
+// issuePending makes generation Generation+1 pending at now, with fresh
+// entropy from crypto/rand in r's size and sampling of the day; the caller
+// writes the record. Rotation in band (login_settle.go) and out of band
+// (path_client_issue.go) both issue through it.
+func (c *clientEntry) issuePending(r *roleEntry, now time.Time) error {
+	sampling := r.sampling()
+	if err := sampling.Validate(r.EntropySize); err != nil {
+		return fmt.Errorf("role %s: %w", c.Role, err)
+	}
+	entropy := make([]byte, r.EntropySize)
+	if _, err := rand.Read(entropy); err != nil {
+		return err
+	}
+	c.PendingGeneration, c.PendingCreatedAt = c.Generation+1, now
+	c.PendingSampleCount, c.PendingSampleLength = sampling.Count, sampling.Length
+	c.pendingEntropy = newGenerationEntropy(entropy)
+	return nil
 }
 
 // overlapEnds is when the superseded generation stops being accepted

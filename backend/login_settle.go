@@ -1,7 +1,6 @@
 package backend
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"time"
@@ -132,24 +131,15 @@ func (b *entropyBackend) rotation(l *login) (*protocol.Rotation, bool, error) {
 		return nil, false, nil
 	}
 
-	sampling := r.sampling()
-	if err := sampling.Validate(r.EntropySize); err != nil {
-		return nil, false, fmt.Errorf("role %s: %w", c.Role, err)
-	}
-	entropy := make([]byte, r.EntropySize)
-	if _, err := rand.Read(entropy); err != nil {
+	if err := c.issuePending(r, l.now); err != nil {
 		return nil, false, err
 	}
-	next := c.Generation + 1
-	c.PendingGeneration, c.PendingCreatedAt = next, l.now
-	c.PendingSampleCount, c.PendingSampleLength = sampling.Count, sampling.Length
-	c.pendingEntropy = newGenerationEntropy(entropy)
-	b.Logger().Info("entropy generation issued", "role", c.Role, "client_id", c.ClientID, "generation", next)
+	b.Logger().Info("entropy generation issued", "role", c.Role, "client_id", c.ClientID, "generation", c.PendingGeneration)
 	return &protocol.Rotation{
-		Generation:   next,
-		Entropy:      entropy,
-		SampleCount:  sampling.Count,
-		SampleLength: sampling.Length,
+		Generation:   c.PendingGeneration,
+		Entropy:      c.pendingEntropy.raw(),
+		SampleCount:  c.PendingSampleCount,
+		SampleLength: c.PendingSampleLength,
 	}, true, nil
 }
 

@@ -2,11 +2,8 @@ package backend
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
@@ -100,17 +97,9 @@ func (b *entropyBackend) pathClientIssue(ctx context.Context, req *logical.Reque
 
 	reissued := c.PendingGeneration != 0 && c.pendingEntropy != nil
 	if !reissued {
-		sampling := r.sampling()
-		if err := sampling.Validate(r.EntropySize); err != nil {
-			return nil, fmt.Errorf("role %s: %w", role, err)
-		}
-		entropy := make([]byte, r.EntropySize)
-		if _, err := rand.Read(entropy); err != nil {
+		if err := c.issuePending(r, now); err != nil {
 			return nil, err
 		}
-		c.PendingGeneration, c.PendingCreatedAt = c.Generation+1, now
-		c.PendingSampleCount, c.PendingSampleLength = sampling.Count, sampling.Length
-		c.pendingEntropy = newGenerationEntropy(entropy)
 	}
 	if !reissued || !c.PendingOutOfBand {
 		c.PendingOutOfBand = true
@@ -121,23 +110,8 @@ func (b *entropyBackend) pathClientIssue(ctx context.Context, req *logical.Reque
 	b.Logger().Info("entropy generation issued out of band", "role", role, "client_id", id,
 		"generation", c.PendingGeneration, "current_generation", c.Generation, "reissued_pending", reissued)
 
-	resp = &logical.Response{Data: map[string]interface{}{
-		"bundle_version": bundleVersion,
-		"mount_path":     strings.TrimSuffix(req.MountPoint, "/"),
-		"role":           role,
-		"client_id":      id,
-		"generation":     c.PendingGeneration,
-		"entropy":        base64.StdEncoding.EncodeToString(c.pendingEntropy.raw()),
-		"sample_count":   c.PendingSampleCount,
-		"sample_length":  c.PendingSampleLength,
-		"server_keys":    kr.publicKeys(),
-
-		"challenge_required": r.ChallengeRequired,
-	}}
-	if req.WrapInfo == nil || req.WrapInfo.TTL == 0 {
-		resp.AddWarning("This bundle holds the client's secret entropy. Deliver it response-wrapped (vault write -wrap-ttl=...) so that only the deploy pipeline sees it.")
-	}
-	return resp, nil
+	return bundleResponse(req, role, r, kr, id, c.PendingGeneration, c.pendingEntropy.raw(),
+		protocol.Sampling{Count: c.PendingSampleCount, Length: c.PendingSampleLength}, "the deploy pipeline"), nil
 }
 
 const pathClientIssueHelpSyn = `Issue the client's next entropy generation out of band, for a deploy pipeline.`

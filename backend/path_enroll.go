@@ -138,23 +138,31 @@ func (b *entropyBackend) pathEnroll(ctx context.Context, req *logical.Request, d
 	}
 	b.Logger().Info("client enrolled", "role", role, "client_id", id, "generation", c.Generation, "enrollment_id", c.EnrollmentID, "alias_name", c.AliasName)
 
-	resp = &logical.Response{Data: map[string]interface{}{
+	return bundleResponse(req, role, r, kr, id, c.Generation, entropy, protocol.Sampling{Count: c.SampleCount, Length: c.SampleLength}, "the workload"), nil
+}
+
+// bundleResponse is the enrollment bundle (docs/protocol.md §18.1) of one
+// generation of client id of role r (named role), as enrollment and the out-of-band
+// issue endpoint answer it, with a warning unless the response is
+// wrapped; reader names who alone should see it.
+func bundleResponse(req *logical.Request, role string, r *roleEntry, kr *keyring, id string, generation uint64, entropy []byte, s protocol.Sampling, reader string) *logical.Response {
+	resp := &logical.Response{Data: map[string]interface{}{
 		"bundle_version": bundleVersion,
 		"mount_path":     strings.TrimSuffix(req.MountPoint, "/"),
 		"role":           role,
 		"client_id":      id,
-		"generation":     c.Generation,
+		"generation":     generation,
 		"entropy":        base64.StdEncoding.EncodeToString(entropy),
-		"sample_count":   c.SampleCount,
-		"sample_length":  c.SampleLength,
+		"sample_count":   s.Count,
+		"sample_length":  s.Length,
 		"server_keys":    kr.publicKeys(),
 
 		"challenge_required": r.ChallengeRequired,
 	}}
 	if req.WrapInfo == nil || req.WrapInfo.TTL == 0 {
-		resp.AddWarning("This bundle holds the client's secret entropy. Deliver it response-wrapped (vault write -wrap-ttl=...) so that only the workload sees it.")
+		resp.AddWarning("This bundle holds the client's secret entropy. Deliver it response-wrapped (vault write -wrap-ttl=...) so that only " + reader + " sees it.")
 	}
-	return resp, nil
+	return resp
 }
 
 const pathEnrollHelpSyn = `Enroll a new client in the role and return its bundle.`

@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -550,20 +549,17 @@ func TestUnknownClientsAndBoundedStorage(t *testing.T) {
 			}
 		}
 		st, rec := e.agree(t, realState, "web", "real")
-		gens := harness.StorageList(e.MountStorage(t, "entropy"), "entropy/web/real/")
-		t.Logf("after 30 rotating logins: generation %d, pending %d, entropy entries %v", st.Generation, rec.Pending, gens)
+		stored := e.ReadStoredClient(t, "entropy", "web", "real")
+		t.Logf("after 30 rotating logins: generation %d, pending %d; stored: %+v", st.Generation, rec.Pending, stored)
 		if st.Generation < 10 {
 			t.Fatalf("generation %d after 30 logins with forced rotation", st.Generation)
 		}
-		// Current, pending and superseded at most; exactly those.
-		want := []string{strconv.FormatUint(rec.Superseded, 10), strconv.FormatUint(rec.Generation, 10)}
-		if rec.Pending != 0 {
-			want = append(want, strconv.FormatUint(rec.Pending, 10))
-		}
-		sort.Strings(want)
-		sort.Strings(gens)
-		if !slices.Equal(gens, want) {
-			t.Fatalf("entropy entries %v, want %v (superseded, current, pending)", gens, want)
+		// Current, pending and superseded at most, in the client's one
+		// entry; exactly those, and no entropy entry apart.
+		if !stored.OneEntry() || stored.Generation != rec.Generation || stored.PendingGeneration != rec.Pending ||
+			stored.SupersededGeneration != rec.Superseded || stored.SupersededEntropySize == 0 {
+			t.Fatalf("stored client %+v, want the one-entry form holding generations %d (superseded), %d (current), %d (pending)",
+				stored, rec.Superseded, rec.Generation, rec.Pending)
 		}
 	})
 }

@@ -179,7 +179,7 @@ func TestUpgradeUnderLoad(t *testing.T) {
 	// deletion cut short would leave: tidy removes it, and only it.
 	leftover := "entropy/" + steadyRole + "/" + pendingIDs[1] + "/1"
 	putRaw(t, s, leftover, []byte("left over"))
-	if c := readStoredClient(t, s, steadyRole, pendingIDs[1]); len(c.legacyEntropy) != 1 {
+	if c := readStoredClient(t, s, steadyRole, pendingIDs[1]); len(c.LegacyEntropy) != 1 {
 		t.Fatalf("the planted leftover is not there: %+v", c)
 	}
 	if st := tidy(t, s); st["state"] != "finished" || fmt.Sprint(st["entropy_deleted"]) != "1" || fmt.Sprint(st["clients_deleted"]) != "0" {

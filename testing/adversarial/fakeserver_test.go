@@ -2,6 +2,7 @@ package adversarial
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"net/http"
@@ -132,7 +133,8 @@ func (f *fakeVault) login(w http.ResponseWriter, r *http.Request) {
 // make the library or the CLI accept a token, change the state file, or
 // make the client fail at the real Vault afterwards; a fake bootstrap does
 // not replace an existing state; and the unauthenticated "make a new proof"
-// refusal harvests at most three proofs per login.
+// refusal harvests at most nine proofs per login (the library's window
+// retries, client/auth.go).
 func testFakeServer(t *testing.T, e *env) {
 	const rc = "web/frank"
 	path := e.state[rc]
@@ -216,6 +218,36 @@ func testFakeServer(t *testing.T, e *env) {
 		}
 		unchanged(t, "a harvesting server")
 	})
+
+	// One more proof harvested just now, by the library cut off during its
+	// first wait: those above are older than the env's allowed clock skew
+	// by the time the client has rotated (the CLI waited up to a minute),
+	// and a proof refused as too old would show nothing about staleness.
+	fake.mu.Lock()
+	fake.window, fake.proofs = true, nil
+	fake.mu.Unlock()
+	auth, err := client.NewEntropyAuth(client.WithStateFile(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc, err := e.Client.Clone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fc.SetAddress(fake.srv.URL); err != nil {
+		t.Fatal(err)
+	}
+	fc.ClearToken()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	if _, err := fc.Auth().Login(ctx, auth); err == nil {
+		t.Fatal("a login answered only with refusals succeeded")
+	}
+	cancel()
+	fake.mu.Lock()
+	harvested = append(harvested, fake.proofs...)
+	fake.window = false
+	fake.mu.Unlock()
+	unchanged(t, "a harvesting server")
 
 	// And the real Vault is none the wiser: the client logs in there, and
 	// rotates, as before.

@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/vault/api"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // providerMaxLeaseTTL is the provider's default max_lease_ttl_seconds
@@ -222,4 +223,88 @@ func genericEndpointReadState(supplied string, read map[string]interface{}) (str
 	}
 	b, err := json.Marshal(relevant)
 	return string(b), err
+}
+
+// openKVV2Secret mirrors KVV2EphemeralSecretResource.Open
+// (internal/vault/secrets/ephemeral/kv_secret_v2.go), the ephemeral
+// "vault_kv_secret_v2" resource without version: a read of MOUNT/data/NAME
+// with the provider's client, nothing found being an error. Its result is
+// what the configuration may reference: data (a map of strings, as
+// types.MapValueFrom makes it: a value that is not a string fails the
+// open), data_json (that map as JSON) and the metadata's times. The
+// provider keeps none of it once the phase ends.
+func openKVV2Secret(ctx context.Context, c *api.Client, mount, name string) (cty.Value, error) {
+	path := fmt.Sprintf("%s/data/%s", mount, name)
+	secret, err := c.Logical().ReadWithContext(ctx, path)
+	if err != nil {
+		return cty.NilVal, fmt.Errorf("error reading from Vault: %w", err)
+	}
+	if secret == nil {
+		return cty.NilVal, errors.New("no response from Vault: the secret at " + path + " is missing")
+	}
+	raw, _ := secret.Data["data"].(map[string]interface{})
+	data := map[string]cty.Value{}
+	plain := map[string]string{}
+	for k, v := range raw {
+		s, ok := v.(string)
+		if !ok {
+			return cty.NilVal, fmt.Errorf("%s: data field %q is a %T, not a string", path, k, v)
+		}
+		data[k] = cty.StringVal(s)
+		plain[k] = s
+	}
+	dataJSON, err := json.Marshal(plain)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	meta, _ := secret.Data["metadata"].(map[string]interface{})
+	str := func(k string) cty.Value { s, _ := meta[k].(string); return cty.StringVal(s) }
+	destroyed, _ := meta["destroyed"].(bool)
+	dataVal := cty.MapValEmpty(cty.String)
+	if len(data) > 0 {
+		dataVal = cty.MapVal(data)
+	}
+	return cty.ObjectVal(map[string]cty.Value{
+		"mount":         cty.StringVal(mount),
+		"name":          cty.StringVal(name),
+		"data":          dataVal,
+		"data_json":     cty.StringVal(string(dataJSON)),
+		"created_time":  str("created_time"),
+		"deletion_time": str("deletion_time"),
+		"destroyed":     cty.BoolVal(destroyed),
+	}), nil
+}
+
+// writeKVV2Secret mirrors kvSecretV2Write (vault/resource_kv_secret_v2.go)
+// on create with data_json_wo: the write-only JSON, decoded, under "data",
+// with cas and options as the schema leaves them unset (util.RetryWrite
+// sends it again on a 400 answer, up to 60 times 500 ms apart; the replay
+// writes once and wants it accepted), then kvSecretV2Read: a read of MOUNT/data/NAME and, because Vault
+// reports custom_metadata, of MOUNT/metadata/NAME. The resource's state
+// keeps the metadata and an empty data map: never the value.
+func writeKVV2Secret(ctx context.Context, c *api.Client, mount, name, dataJSONWO string) (*api.Secret, error) {
+	var secretData map[string]interface{}
+	if err := json.Unmarshal([]byte(dataJSONWO), &secretData); err != nil {
+		return nil, fmt.Errorf("data_json syntax error: %w", err)
+	}
+	path := fmt.Sprintf("%s/data/%s", mount, name)
+	body := map[string]interface{}{"data": secretData, "cas": 0, "options": map[string]interface{}{}}
+	if _, err := c.Logical().WriteWithContext(ctx, path, body); err != nil {
+		return nil, fmt.Errorf("error writing to path %q, err=%w", path, err)
+	}
+	secret, err := c.Logical().ReadWithContext(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("error reading from Vault: %w", err)
+	}
+	if secret == nil {
+		return nil, fmt.Errorf("secret (%s) not found after its write", path)
+	}
+	if meta, ok := secret.Data["metadata"].(map[string]interface{}); ok {
+		if _, ok := meta["custom_metadata"]; ok {
+			if _, err := c.Logical().ReadWithContext(ctx, fmt.Sprintf("%s/metadata/%s", mount, name)); err != nil {
+				return nil, fmt.Errorf("reading the metadata: %w", err)
+			}
+		}
+	}
+	return secret, nil
 }

@@ -41,6 +41,15 @@ var replayedAttrs = map[string][]string{
 	"vault_mount":                 {"path", "type", "options", "description"},
 	"vault_policy":                {"name", "policy"},
 	"vault_generic_endpoint":      {"path", "data_json", "ignore_absent_fields"},
+	// data_json_wo_version is not sent: it only tells the provider when to
+	// send the write-only value again.
+	"vault_kv_secret_v2": {"mount", "name", "data_json_wo", "data_json_wo_version"},
+}
+
+// deprecatedDataSources are data sources the provider v5.11.0 marks
+// deprecated, with its DeprecationMessage: every plan prints it.
+var deprecatedDataSources = map[string]string{
+	"vault_kv_secret_v2": "Deprecated. Please use new Ephemeral KVV2 Secret resource `vault_kv_secret_v2` instead",
 }
 
 // metaArgs are the meta-arguments the replay understands (ordering only).
@@ -344,22 +353,76 @@ func TestExampleShape(t *testing.T) {
 	})
 }
 
-// checkSecretRead checks the workload reads its secret with one
-// vault_kv_secret_v2 data source (mount and name only) and no resource.
+// checkSecretRead checks the workload reads its secret with one ephemeral
+// "vault_kv_secret_v2" (mount and name only) and hands its data on to one
+// vault_kv_secret_v2 resource through the write-only data_json_wo, the
+// only place the replay sends it.
 func checkSecretRead(t *testing.T, m *hclModule) {
 	t.Helper()
-	if n := len(m.all("resource")); n != 0 {
-		t.Errorf("%s: the workload example manages %d resources; the replay covers only its data source", m.dir, n)
+	eph := m.all("ephemeral")
+	if len(eph) != 1 || len(eph[0].Labels) != 2 || eph[0].Labels[0] != "vault_kv_secret_v2" {
+		t.Fatalf("%s: want one ephemeral \"vault_kv_secret_v2\"", m.dir)
 	}
-	ds := m.all("data")
-	if len(ds) != 1 || ds[0].Labels[0] != "vault_kv_secret_v2" {
-		t.Fatalf("%s: want one data \"vault_kv_secret_v2\"", m.dir)
+	if got := attrNames(eph[0].Body); strings.Join(got, ",") != "mount,name" || len(eph[0].Body.Blocks) > 0 {
+		t.Errorf("%s: the ephemeral resource sets %v; the replay covers mount and name", pos(eph[0].TypeRange), got)
 	}
-	if got := attrNames(ds[0].Body); strings.Join(got, ",") != "mount,name" {
-		t.Errorf("%s: the data source sets %v; the replay covers mount and name", pos(ds[0].TypeRange), got)
+	res := m.all("resource")
+	if len(res) != 1 || res[0].Labels[0] != "vault_kv_secret_v2" {
+		t.Fatalf("%s: want one resource, a vault_kv_secret_v2 that takes the secret write-only", m.dir)
 	}
-	if len(m.all("ephemeral")) != 0 || len(m.all("locals")) != 0 || len(m.all("module")) != 0 {
-		t.Errorf("%s: ephemeral, locals or module blocks are not replayed", m.dir)
+	// Where the ephemeral value is used: only in data_json_wo (a
+	// write-only argument, never stored), and there it is the data.
+	want := "ephemeral." + resourceKey(eph[0]) + ".data"
+	for _, name := range attrNames(res[0].Body) {
+		a := res[0].Body.Attributes[name]
+		for _, tr := range a.Expr.Variables() {
+			if tr.RootName() != "ephemeral" {
+				continue
+			}
+			if name != "data_json_wo" {
+				t.Errorf("%s: %s takes an ephemeral value; only the write-only data_json_wo may", pos(a.SrcRange), name)
+			}
+			if got := "ephemeral." + step(tr, 1) + "." + step(tr, 2) + "." + step(tr, 3); got != want || len(tr) != 4 {
+				t.Errorf("%s: data_json_wo uses %s; the replay hands on %s", pos(tr.SourceRange()), got, want)
+			}
+		}
+	}
+	if a := res[0].Body.Attributes["data_json_wo"]; a == nil || len(a.Expr.Variables()) == 0 {
+		t.Errorf("%s: %s must take the ephemeral secret in data_json_wo", pos(res[0].TypeRange), resourceKey(res[0]))
+	}
+	if a := res[0].Body.Attributes["data_json_wo_version"]; a == nil {
+		t.Errorf("%s: %s needs data_json_wo_version (without it a changed secret is never sent again)", pos(res[0].TypeRange), resourceKey(res[0]))
+	} else if lit, ok := a.Expr.(*hclsyntax.LiteralValueExpr); !ok || lit.Val.Type() != cty.Number {
+		t.Errorf("%s: data_json_wo_version must be a literal number", pos(a.SrcRange))
+	}
+}
+
+// TestNoDeprecatedDataSource fails if an example goes back to a data source
+// the provider deprecates, such as data "vault_kv_secret_v2": every plan
+// would print the deprecation, and its result would be stored in the state.
+// It reads the files itself, not through the loader, which refuses every
+// data block anyway.
+func TestNoDeprecatedDataSource(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(harness.RepoRoot(t), "docs", "terraform", "*", "*.tf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no .tf files under docs/terraform")
+	}
+	for _, f := range files {
+		b, err := parseFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, blk := range b.Blocks {
+			if blk.Type != "data" || len(blk.Labels) == 0 {
+				continue
+			}
+			if msg, ok := deprecatedDataSources[blk.Labels[0]]; ok {
+				t.Errorf("%s: data %q is deprecated by the provider (%q): use the ephemeral resource", pos(blk.TypeRange), blk.Labels[0], msg)
+			}
+		}
 	}
 }
 
@@ -381,7 +444,12 @@ resource "t" "r" {
   miss = t.missing.a
   bare = x
   cyc  = t.r.cyc
+  eph  = ephemeral.e.x.data.k
+  shut = ephemeral.e.shut.data
+  nope = ephemeral.e.none.data
 }
+ephemeral "e" "x" {}
+ephemeral "e" "shut" {}
 `
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -401,6 +469,14 @@ resource "t" "r" {
 	if got := stringAttr(t, r, "b", res); got != `{"k":["x-val","dflt"],"n":1800}` {
 		t.Errorf("b = %s", got)
 	}
+	opened := res.withEphemeral("e.x", cty.ObjectVal(map[string]cty.Value{"data": cty.MapVal(map[string]cty.Value{"k": cty.StringVal("ev")})}))
+	if got := stringAttr(t, r, "eph", opened); got != "ev" {
+		t.Errorf("eph = %s", got)
+	}
+	// Opening one ephemeral resource opens no other.
+	if _, err := eval(r.Body.Attributes["shut"].Expr, opened); err == nil || !strings.Contains(err.Error(), "ephemeral.e.shut is not open") {
+		t.Errorf("shut with e.x open: %v", err)
+	}
 	if _, err := eval(r.Body.Attributes["a"].Expr, m.resolver(nil)); err == nil || !strings.Contains(err.Error(), "mod/main.tf:4") {
 		t.Errorf("a variable without a value: %v", err)
 	}
@@ -413,6 +489,9 @@ resource "t" "r" {
 		"miss": "mod/main.tf:11: t.missing is not a resource of the module",
 		"bare": "mod/main.tf:12,10-11: Unknown variable",
 		"cyc":  "mod/main.tf:13: references nest too deep",
+		"eph":  "mod/main.tf:14: ephemeral.e.x is not open",
+		"shut": "mod/main.tf:15: ephemeral.e.shut is not open",
+		"nope": "mod/main.tf:16: ephemeral.e.none is not an ephemeral resource of the module",
 	} {
 		if _, err := eval(r.Body.Attributes[attr].Expr, res); err == nil || !strings.HasPrefix(err.Error(), want) {
 			t.Errorf("%s: got %v, want %q...", attr, err, want)
@@ -428,6 +507,10 @@ resource "t" "r" {
 		{"syntax", "resource \"t\" \"r\" {\n  a = 1 +\n}\n", "", "bad/main.tf:2,10-3,1: Invalid expression"},
 		{"duplicate", "resource \"t\" \"r\" {\n  a = 1\n  a = 2\n}\n", "", "bad/main.tf:3,3-4: Attribute redefined"},
 		{"top-level attribute", decl + "a = 1\n", "", "bad/main.tf:2: top-level attribute a"},
+		{"data block", decl + "data \"vault_kv_secret_v2\" \"app\" {}\n", "", "bad/main.tf:2: data blocks are not replayed"},
+		{"output block", decl + "output \"o\" { value = 1 }\n", "", "bad/main.tf:2: output blocks are not replayed"},
+		{"locals block", decl + "locals {}\n", "", "bad/main.tf:2: locals blocks are not replayed"},
+		{"unknown block", decl + "check \"c\" {}\n", "", "bad/main.tf:2: check blocks are not replayed"},
 		{"tfvars block", decl, "v = 1\nx {}\n", "bad/terraform.tfvars.example:2: blocks in terraform.tfvars.example"},
 		{"tfvars undeclared", decl, "v = 1\nw = 2\n", "bad/terraform.tfvars.example:2: w is set but not declared"},
 		{"tfvars reference", decl, "\nv = var.v\n", "bad/terraform.tfvars.example:2: references are not allowed"},

@@ -3,11 +3,13 @@ package terraform
 // The example's files are read with the HCL library Terraform uses
 // (hashicorp/hcl/v2, native syntax), so the test sees them as Terraform
 // does. Expressions are evaluated with what the replay knows: var.NAME
-// (terraform.tfvars.example, values the test sets, defaults) and TYPE.NAME.ATTR for
-// an argument a resource of the module sets, and the one function the
+// (terraform.tfvars.example, values the test sets, defaults), TYPE.NAME.ATTR for
+// an argument a resource of the module sets, ephemeral.TYPE.NAME.ATTR for an
+// ephemeral resource the replay has opened, and the one function the
 // example uses, jsonencode. Anything else (data sources, locals, computed
 // attributes, other functions) fails with its file and line instead of
-// being skipped.
+// being skipped, and so does a top-level block of a type the replay does not
+// know.
 
 import (
 	"encoding/json"
@@ -32,6 +34,17 @@ type hclModule struct {
 	tfvars hclsyntax.Attributes
 }
 
+// topLevelBlocks are the block types the replay knows. Any other (data,
+// output, locals, module, check, import, ...) fails the load: the replay
+// would not send what it stands for.
+var topLevelBlocks = map[string]bool{
+	"terraform": true,
+	"provider":  true,
+	"variable":  true,
+	"resource":  true,
+	"ephemeral": true,
+}
+
 // pos is FILE:LINE of a range, FILE being DIR/NAME.tf.
 func pos(r hcl.Range) string { return fmt.Sprintf("%s:%d", r.Filename, r.Start.Line) }
 
@@ -54,6 +67,11 @@ func loadModule(dir string) (*hclModule, error) {
 		}
 		if names := attrNames(b); len(names) > 0 {
 			return nil, fmt.Errorf("%s: top-level attribute %s in a .tf file", pos(b.Attributes[names[0]].SrcRange), names[0])
+		}
+		for _, blk := range b.Blocks {
+			if !topLevelBlocks[blk.Type] {
+				return nil, fmt.Errorf("%s: %s blocks are not replayed", pos(blk.TypeRange), blk.Type)
+			}
 		}
 		m.blocks = append(m.blocks, b.Blocks...)
 	}
@@ -127,14 +145,29 @@ func (m *hclModule) find(typ string, labels ...string) (*hclsyntax.Block, error)
 	return found, nil
 }
 
-// resolver evaluates expressions of a module with these variable values.
+// resolver evaluates expressions of a module with these variable values
+// and the ephemeral resources opened so far.
 type resolver struct {
 	m    *hclModule
 	vars map[string]interface{}
+	// ephemeral holds, by TYPE.NAME, the result of each ephemeral resource
+	// the replay has opened: an object of its attributes.
+	ephemeral map[string]cty.Value
 }
 
 func (m *hclModule) resolver(vars map[string]interface{}) *resolver {
 	return &resolver{m: m, vars: vars}
+}
+
+// withEphemeral is r with the result of ephemeral resource TYPE.NAME (key).
+func (r *resolver) withEphemeral(key string, result cty.Value) *resolver {
+	out := &resolver{m: r.m, vars: r.vars, ephemeral: map[string]cty.Value{key: result}}
+	for k, v := range r.ephemeral {
+		if k != key {
+			out.ephemeral[k] = v
+		}
+	}
+	return out
 }
 
 // eval computes an expression's value in the shapes encoding/json gives:
@@ -164,6 +197,7 @@ func (r *resolver) value(e hcl.Expression, depth int) (cty.Value, error) {
 	}
 	vars := map[string]cty.Value{}
 	resources := map[string]map[string]cty.Value{} // TYPE.NAME: ATTR: value
+	opened := map[string]map[string]cty.Value{}    // TYPE: NAME: result
 	for _, tr := range e.Variables() {
 		at := pos(tr.SourceRange())
 		root := tr.RootName()
@@ -178,6 +212,21 @@ func (r *resolver) value(e hcl.Expression, depth int) (cty.Value, error) {
 				return cty.NilVal, fmt.Errorf("%s: var.%s: %v", at, name, err)
 			}
 			vars[name] = v
+			continue
+		}
+		if root == "ephemeral" {
+			typ, name := step(tr, 1), step(tr, 2)
+			if _, err := r.m.find("ephemeral", typ, name); err != nil {
+				return cty.NilVal, fmt.Errorf("%s: ephemeral.%s.%s is not an ephemeral resource of the module", at, typ, name)
+			}
+			v, ok := r.ephemeral[typ+"."+name]
+			if !ok {
+				return cty.NilVal, fmt.Errorf("%s: ephemeral.%s.%s is not open (the replay opens it before what uses it)", at, typ, name)
+			}
+			if opened[typ] == nil {
+				opened[typ] = map[string]cty.Value{}
+			}
+			opened[typ][name] = v
 			continue
 		}
 		isType := false
@@ -221,6 +270,13 @@ func (r *resolver) value(e hcl.Expression, depth int) (cty.Value, error) {
 	}
 	for typ, objs := range byType {
 		ctx.Variables[typ] = cty.ObjectVal(objs)
+	}
+	if len(opened) > 0 {
+		byName := map[string]cty.Value{}
+		for typ, objs := range opened {
+			byName[typ] = cty.ObjectVal(objs)
+		}
+		ctx.Variables["ephemeral"] = cty.ObjectVal(byName)
 	}
 	v, diags := e.Value(ctx)
 	if diags.HasErrors() {

@@ -589,27 +589,62 @@ func toStrings(v interface{}) []string {
 	return nil
 }
 
-// readSecret mirrors kvSecretV2DataSourceRead (vault/data_source_kv_secret_v2.go):
-// a read of MOUNT/data/NAME with the provider's client.
-func readSecret(t *testing.T, ctx context.Context, c *api.Client, m *hclModule, want map[string]interface{}) {
+// applyWorkload replays a workload example's run with the provider's
+// client c: the ephemeral "vault_kv_secret_v2" opened (openKVV2Secret), its
+// data handed to the resource's data_json_wo and written (writeKVV2Secret),
+// then the resource's destroy. admin checks, outside Terraform, that the
+// secret read is want and that the write carried it unchanged.
+func applyWorkload(t *testing.T, ctx context.Context, c, admin *api.Client, m *hclModule, want map[string]interface{}) {
 	t.Helper()
-	all := m.all("data")
-	if len(all) != 1 {
-		t.Fatalf("%s: want one data source, found %d", m.dir, len(all))
+	eph := m.all("ephemeral")
+	if len(eph) != 1 || len(eph[0].Labels) != 2 {
+		t.Fatalf("%s: want one ephemeral resource, found %d", m.dir, len(eph))
 	}
-	ds := all[0]
 	noVars := m.resolver(nil)
-	path := fmt.Sprintf("%s/data/%s", stringAttr(t, ds, "mount", noVars), stringAttr(t, ds, "name", noVars))
-	secret, err := c.Logical().ReadWithContext(ctx, path)
+	mount, name := stringAttr(t, eph[0], "mount", noVars), stringAttr(t, eph[0], "name", noVars)
+	result, err := openKVV2Secret(ctx, c, mount, name)
 	if err != nil {
-		t.Fatalf("reading %s: %v", path, err)
+		t.Fatalf("opening %s: %v", resourceKey(eph[0]), err)
 	}
-	if secret == nil {
-		t.Fatalf("no secret found at %q", path)
+	opened := map[string]interface{}{}
+	for k, v := range result.GetAttr("data").AsValueMap() {
+		opened[k] = v.AsString()
 	}
-	got, _ := secret.Data["data"].(map[string]interface{})
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("%s holds other data than what was put there", path)
+	if !reflect.DeepEqual(opened, want) {
+		t.Errorf("%s/data/%s opens with other data than what was put there", mount, name)
+	}
+
+	res := m.all("resource")
+	if len(res) != 1 {
+		t.Fatalf("%s: want one resource, found %d", m.dir, len(res))
+	}
+	r := res[0]
+	resolve := noVars.withEphemeral(resourceKey(eph[0]), result)
+	dstMount, dstName := stringAttr(t, r, "mount", resolve), stringAttr(t, r, "name", resolve)
+	secret, err := writeKVV2Secret(ctx, c, dstMount, dstName, stringAttr(t, r, "data_json_wo", resolve))
+	if err != nil {
+		t.Fatalf("creating %s: %v", resourceKey(r), err)
+	}
+	if _, ok := secret.Data["metadata"].(map[string]interface{}); !ok {
+		t.Errorf("%s: the read after the write has no metadata (the provider keeps it in the state)", resourceKey(r))
+	}
+	dst := fmt.Sprintf("%s/data/%s", dstMount, dstName)
+	got, err := admin.Logical().ReadWithContext(ctx, dst)
+	if err != nil || got == nil {
+		t.Fatalf("reading %s: %v", dst, err)
+	}
+	if d, _ := got.Data["data"].(map[string]interface{}); !reflect.DeepEqual(d, want) {
+		t.Errorf("%s holds other data than the secret handed on", dst)
+	}
+
+	// terraform destroy of the workload: kvSecretV2Delete, a delete of
+	// MOUNT/data/NAME (delete_all_versions is not set): the latest version
+	// reads as deleted.
+	if _, err := c.Logical().DeleteWithContext(ctx, dst); err != nil {
+		t.Fatalf("destroying %s: %v", resourceKey(r), err)
+	}
+	if got, err := admin.Logical().ReadWithContext(ctx, dst); err != nil || got != nil && got.Data["data"] != nil {
+		t.Errorf("after destroying %s, %s still reads (%v)", resourceKey(r), dst, err)
 	}
 }
 

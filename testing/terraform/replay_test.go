@@ -98,7 +98,7 @@ func TestReplay(t *testing.T) {
 			t.Fatalf("the provider's setup with the entropy token: %v", err)
 		}
 		checkChild(t, sess, secret.Auth.Policies)
-		readSecret(t, ctx, sess.Client, login, wantSecret)
+		applyWorkload(t, ctx, sess.Client, s.Client, login, wantSecret)
 
 		// The same proof again, as a second Terraform phase configured with
 		// the same variable would send it: refused, no token.
@@ -127,7 +127,7 @@ func TestReplay(t *testing.T) {
 			t.Fatalf("the provider's setup with the file's token: %v", err)
 		}
 		checkChild(t, sess, sess.Parent.Data["policies"])
-		readSecret(t, ctx, sess.Client, tokenFile, wantSecret)
+		applyWorkload(t, ctx, sess.Client, s.Client, tokenFile, wantSecret)
 
 		// The child token lives no longer than the token it came from: when
 		// the agent's token is revoked (or reaches its max TTL), Terraform's
@@ -219,7 +219,7 @@ func TestReplay(t *testing.T) {
 			t.Fatalf("the provider's setup with VAULT_TOKEN: %v", err)
 		}
 		checkChild(t, sess, sess.Parent.Data["policies"])
-		readSecret(t, ctx, sess.Client, tokenFile, wantSecret)
+		applyWorkload(t, ctx, sess.Client, s.Client, tokenFile, wantSecret)
 		// The agent's and vault-entropy login's logins read their receipts:
 		// the rotation auth_login left pending has been taken up.
 		if gen, _ := clientGenerations(t, s, role, clientID); gen < 2 {

@@ -7,8 +7,9 @@
 // the provider's source makes (hashicorp/terraform-provider-vault v5.11.0):
 // the plugin's registration, pin and mount, the KV mount, the policy, the
 // role, the workload's auth_login with a fresh proof or its
-// auth_login_token_file, the child token the provider derives, and the
-// secret read.
+// auth_login_token_file, the child token the provider derives, the
+// secret read with the ephemeral vault_kv_secret_v2 resource and handed on
+// through the write-only data_json_wo.
 //
 // TestExampleShape, TestLoaderStrictness and TestDocSnippets need no
 // Vault. TestReplay runs with ENTROPY_INTEGRATION=1 (make integration-test).

@@ -148,6 +148,7 @@ type testClient struct {
 	entropy    []byte
 	sampling   protocol.Sampling
 	key        *protocol.PublicKey
+	version    uint8 // the proofs' protocol version; 0: the newest
 }
 
 // enroll creates a client in role and reads its bundle.
@@ -207,6 +208,7 @@ func (c *testClient) challengedProofAt(t testing.TB, at time.Time, challenge []b
 		IssuedAt:   at,
 		Challenge:  challenge,
 		Nonce:      n,
+		Version:    c.version,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -21,8 +21,9 @@ var errClone = errors.New("proof is made from a superseded entropy generation: t
 
 // testsEntropy tells which refusals count toward a source's lockout: only
 // the digest comparison tests a guess of the entropy. A wrong generation,
-// wrong ranges or a forged challenge test nothing the caller could not
-// know, and the client library relies on a refused pending generation not
+// wrong ranges (a version 1 proof carries them; in version 2 a wrong
+// sampling is a wrong digest, and counts) or a forged challenge test
+// nothing the caller could not know, and the client library relies on a refused pending generation not
 // counting (it falls back to its current one); clock, replay and address
 // refusals do not count either.
 func testsEntropy(reason error) bool { return errors.Is(reason, protocol.ErrDigest) }

@@ -113,9 +113,9 @@ func TestSourceLockout(t *testing.T) {
 			{from: attacker, refused: true},
 		}, locks: 1},
 		{name: "only the digest counts", steps: []lockoutStep{
-			{from: attacker, times: 5, refused: true, forge: func(c *rotatingClient) { c.generation = 7 }},                                      // generation
-			{from: attacker, times: 5, refused: true, forge: func(c *rotatingClient) { c.sampling = protocol.Sampling{Count: 16, Length: 16} }}, // ranges
-			{from: attacker, times: 5, refused: true, forge: func(c *rotatingClient) { c.clock.advance(-time.Hour) }},                           // too old
+			{from: attacker, times: 5, refused: true, forge: func(c *rotatingClient) { c.generation = 7 }},                                                    // generation
+			{from: attacker, times: 5, refused: true, forge: func(c *rotatingClient) { c.version, c.sampling = 1, protocol.Sampling{Count: 16, Length: 16} }}, // ranges (version 1)
+			{from: attacker, times: 5, refused: true, forge: func(c *rotatingClient) { c.clock.advance(-time.Hour) }},                                         // too old
 			{from: attacker},
 		}},
 		{name: "unlock lifts every source's lock", steps: []lockoutStep{

@@ -158,6 +158,9 @@ func bundleResponse(req *logical.Request, role string, r *roleEntry, kr *keyring
 		"server_keys":    kr.publicKeys(),
 
 		"challenge_required": r.ChallengeRequired,
+		// The newest proof version this server reads: a client builds its
+		// proofs in it (docs/protocol.md §18.1).
+		"proof_version": int(protocol.Version),
 	}}
 	if req.WrapInfo == nil || req.WrapInfo.TTL == 0 {
 		resp.AddWarning("This bundle holds the client's secret entropy. Deliver it response-wrapped (vault write -wrap-ttl=...) so that only " + reader + " sees it.")
@@ -171,7 +174,8 @@ const pathEnrollHelpDesc = `
 Creates a client (with a generated ID, or the given client_id), generates its
 entropy with a cryptographic random generator and stores it. The response is
 the bundle the client needs: mount path, role, client_id, generation, entropy,
-sampling parameters and the server's public keys.
+sampling parameters, the server's public keys and the newest proof version
+the server reads.
 
 Each enrollment gets a random enrollment_id, and its logins the identity alias
 <role>/<client_id>/<enrollment_id>: a client deleted and enrolled again gets a

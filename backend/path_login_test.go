@@ -166,10 +166,18 @@ func TestLoginRefusals(t *testing.T) {
 			c.generation = 2
 			return c.loginData(t)
 		}},
+		// A version 1 proof carries its ranges: a wrong sampling is caught
+		// by comparing them, which tests no guess of the entropy.
+		"other sampling, version 1": {data: func(t *testing.T, c *testClient) map[string]interface{} {
+			c.version, c.sampling = 1, protocol.Sampling{Count: 16, Length: 16}
+			return c.loginData(t)
+		}},
+		// A version 2 proof does not: the same mistake is a digest that
+		// does not match, which counts like any wrong guess.
 		"other sampling": {data: func(t *testing.T, c *testClient) map[string]interface{} {
 			c.sampling = protocol.Sampling{Count: 16, Length: 16}
 			return c.loginData(t)
-		}},
+		}, counted: "agent-1"},
 		"wrong entropy": {data: func(t *testing.T, c *testClient) map[string]interface{} {
 			c.entropy = append([]byte(nil), c.entropy...)
 			for i := range c.entropy {

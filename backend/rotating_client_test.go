@@ -25,7 +25,7 @@ func (c *rotatingClient) proofInput() protocol.ProofInput {
 	in := protocol.ProofInput{
 		ServerKey: c.key, Role: c.role, ClientID: c.id,
 		Generation: c.generation, Entropy: c.entropy, Sampling: c.sampling,
-		IssuedAt: c.clock.now(),
+		IssuedAt: c.clock.now(), Version: c.version,
 	}
 	if p := c.pending; p != nil {
 		in.Generation, in.Entropy, in.Sampling = p.Generation, p.Entropy, p.Sampling()

@@ -449,6 +449,11 @@ func (s *State) advance(proven uint64, keys []ServerKey, r *protocol.Receipt) (*
 	if r.ChallengeRequired != s.ChallengeRequired {
 		next.ChallengeRequired, changed = r.ChallengeRequired, true
 	}
+	if v := r.ReadsProofVersion(); v != max(s.ProofVersion, 1) {
+		// Up after a server upgrade; down too, after a downgrade that
+		// kept the keys (the receipt is sealed: no one else can say so).
+		next.ProofVersion, changed = v, true
+	}
 	if err := next.Validate(); err != nil {
 		return nil, false, fmt.Errorf("%w: the state it leads to is not valid: %v", ErrReceipt, err)
 	}

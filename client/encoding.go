@@ -59,6 +59,7 @@ type encodedHeader struct {
 	SampleLength      int         `json:"sample_length"`
 	ServerKeys        []ServerKey `json:"server_keys"`
 	ChallengeRequired bool        `json:"challenge_required"`
+	ProofVersion      int         `json:"proof_version,omitempty"`
 }
 
 // EncodeState returns the state in its encoded form (see the constants
@@ -72,7 +73,7 @@ func EncodeState(s *State) (string, error) {
 	h, err := json.Marshal(encodedHeader{
 		Version: s.Version, MountPath: s.MountPath, Role: s.Role, ClientID: s.ClientID,
 		Generation: s.Generation, EntropySize: len(s.Entropy), SampleCount: s.SampleCount, SampleLength: s.SampleLength,
-		ServerKeys: s.ServerKeys, ChallengeRequired: s.ChallengeRequired,
+		ServerKeys: s.ServerKeys, ChallengeRequired: s.ChallengeRequired, ProofVersion: s.ProofVersion,
 	})
 	if err != nil {
 		return "", err
@@ -146,7 +147,7 @@ func decodeEncoded(body string) (*State, error) {
 	return &State{
 		Version: eh.Version, MountPath: eh.MountPath, Role: eh.Role, ClientID: eh.ClientID,
 		Generation: eh.Generation, Entropy: e, SampleCount: eh.SampleCount, SampleLength: eh.SampleLength,
-		ServerKeys: eh.ServerKeys, ChallengeRequired: eh.ChallengeRequired,
+		ServerKeys: eh.ServerKeys, ChallengeRequired: eh.ChallengeRequired, ProofVersion: eh.ProofVersion,
 	}, nil
 }
 

@@ -42,6 +42,13 @@ type fakeVault struct {
 	challengeKey      []byte
 	nonces            map[[32]byte]bool
 
+	// readsVersion, when set, is the newest proof version the fake reads,
+	// as a server of an older release: a newer proof is refused with a
+	// bare 403, and receipts say so (no proof_version at all for 1).
+	readsVersion uint8
+	// versions are the protocol versions of the proofs it accepted.
+	versions []uint8
+
 	// refuseWith, when set, answers every login with 400 and this text.
 	refuseWith string
 	// denyAll answers every login with a bare 403, as for a locked client.
@@ -300,7 +307,7 @@ func (f *fakeVault) login(w http.ResponseWriter, body map[string]string) {
 		return
 	}
 	env, err := protocol.ParseProof(body["proof"])
-	if err != nil {
+	if err != nil || f.readsVersion != 0 && env.Header.Version > f.readsVersion {
 		deny(w)
 		return
 	}
@@ -362,6 +369,13 @@ func (f *fakeVault) login(w http.ResponseWriter, body map[string]string) {
 		f.superseded, f.generation, f.pending = f.generation, f.pending, 0
 	}
 	receipt := claims.NewReceipt(f.challengeRequired)
+	f.versions = append(f.versions, env.Header.Version)
+	if f.readsVersion != 0 {
+		receipt.ProofVersion = int(f.readsVersion)
+		if f.readsVersion == 1 {
+			receipt.ProofVersion = 0 // such a server knows no proof_version
+		}
+	}
 	if f.pending == 0 && f.rotate {
 		f.pending = f.generation + 1
 		f.entropy[f.pending] = randomBytes(f.t, fakeEntropySize)

@@ -84,6 +84,7 @@ func (a *EntropyAuth) newAttempt(ctx context.Context, lc *api.Client, mount stri
 		Generation: gen,
 		Entropy:    entropy,
 		Sampling:   sampling,
+		Version:    s.proofVersion(),
 	}
 	if s.ChallengeRequired {
 		// The nonce is fixed before the challenge is known: only its

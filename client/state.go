@@ -35,6 +35,11 @@ type State struct {
 	// every login first fetches a challenge. Set from the enrollment
 	// bundle and from each login's receipt.
 	ChallengeRequired bool `json:"challenge_required"`
+	// ProofVersion is the newest proof version the server reads, as its
+	// bundle and receipts say; absent (0) means 1, a server from before
+	// version 2. The client builds its proofs in the newest version both
+	// sides speak.
+	ProofVersion int `json:"proof_version,omitempty"`
 	// Pending is the next generation, issued by the server in a login's
 	// receipt and not yet proven. The next login proves it; until then the
 	// current generation stays valid on the server, so a lost pending
@@ -102,6 +107,8 @@ func (s *State) Validate() error {
 		return errors.New("missing generation")
 	case s.Generation > protocol.MaxGeneration || (s.Pending != nil && s.Pending.Generation > protocol.MaxGeneration):
 		return fmt.Errorf("generation above %d", uint64(protocol.MaxGeneration))
+	case s.ProofVersion < 0:
+		return fmt.Errorf("invalid proof_version %d", s.ProofVersion)
 	}
 	if err := s.sampling().Validate(len(s.Entropy)); err != nil {
 		return fmt.Errorf("entropy and sampling: %w", err)
@@ -138,6 +145,13 @@ func (s State) String() string {
 
 // GoString is String, for %#v.
 func (s State) GoString() string { return s.String() }
+
+// proofVersion is the protocol version of the client's next proof: the
+// newest one both the server (ProofVersion, absent meaning 1) and this
+// package speak.
+func (s *State) proofVersion() uint8 {
+	return uint8(min(max(s.ProofVersion, 1), int(protocol.Version)))
+}
 
 func (s *State) sampling() protocol.Sampling {
 	return protocol.Sampling{Count: s.SampleCount, Length: s.SampleLength}

@@ -30,7 +30,7 @@ type fuzzFixture struct {
 	wire  []byte
 }
 
-var fuzzFixtureNames = []string{"ok_xwing", "ok_p256", "ok_rsa3072"}
+var fuzzFixtureNames = []string{"ok_xwing", "ok_p256", "ok_rsa3072", "ok_version_1"}
 
 // readVectorFile splits a vector file into its header lines and its proof.
 func readVectorFile(path string) (map[string]string, string, error) {
@@ -159,13 +159,13 @@ func FuzzParseProof(f *testing.F) {
 			return
 		}
 		h := env.Header
-		if h.Version != Version || !h.Suite.Valid() || ValidName(h.Role) != nil || ValidName(h.ClientID) != nil {
+		if h.Version < MinVersion || h.Version > Version || !h.Suite.Valid() || ValidName(h.Role) != nil || ValidName(h.ClientID) != nil {
 			t.Fatalf("accepted header %+v", h)
 		}
 		if len(s) > MaxProofLength {
 			t.Fatalf("accepted %d characters", len(s))
 		}
-		if len(env.enc) != h.Suite.encLen() || len(env.ct) < minPayload+aeadOverhead {
+		if len(env.enc) != h.Suite.encLen() || len(env.ct) < minPayload(h.Version)+aeadOverhead {
 			t.Fatalf("accepted body: enc %d ct %d", len(env.enc), len(env.ct))
 		}
 		want, err := (&h).marshal()
@@ -239,34 +239,42 @@ func fuzzSession(tb testing.TB, fx *fuzzFixture) (*Claims, *ClientSession) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return c, &ClientSession{exp: c.exp, role: fx.role, clientID: fx.clientID, generation: fx.generation, loginID: c.LoginID(), entropyKey: entropyKey(fx.entropy)}
+	return c, &ClientSession{exp: c.exp, role: fx.role, clientID: fx.clientID, generation: fx.generation, version: c.Header.Version, loginID: c.LoginID(), entropyKey: entropyKey(fx.entropy)}
 }
 
-// FuzzParsePayload feeds arbitrary bytes to the payload decoder, which only
-// ever sees what opened under the server key, so FuzzVerify cannot reach it
-// by altering sealed bytes. It must refuse with ErrMalformed, and what it
-// accepts must be in bounds and be the one encoding of what it decoded.
+// FuzzParsePayload feeds arbitrary bytes to the payload decoder of either
+// version, which only ever sees what opened under the server key, so
+// FuzzVerify cannot reach it by altering sealed bytes. It must refuse with
+// ErrMalformed, and what it accepts must be in bounds and be the one
+// encoding of what it decoded: a version 2 payload never holds ranges.
 func FuzzParsePayload(f *testing.F) {
 	for _, fx := range loadFuzzFixtures(f) {
 		c, _ := fuzzSession(f, fx)
 		pt := c.p.marshal()
-		f.Add(pt)
-		f.Add(pt[:len(pt)-1])
-		f.Add(append(append([]byte(nil), pt...), 0))
+		for _, b := range [][]byte{pt, pt[:len(pt)-1], append(append([]byte(nil), pt...), 0)} {
+			f.Add(c.p.version, b)
+		}
 	}
-	max := &payload{issuedAt: math.MaxInt64, challenge: make([]byte, MaxChallengeSize), ranges: make([]Range, MaxRangeCount)}
-	f.Add(max.marshal())
-	f.Add(make([]byte, minPayload))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		p, err := parsePayload(b)
+	for _, v := range []uint8{1, 2} {
+		max := &payload{version: v, issuedAt: math.MaxInt64, challenge: make([]byte, MaxChallengeSize), ranges: make([]Range, MaxRangeCount)}
+		f.Add(v, max.marshal())
+		f.Add(v, make([]byte, minPayload(v)))
+	}
+	f.Fuzz(func(t *testing.T, version uint8, b []byte) {
+		if version < MinVersion || version > Version {
+			return // refused with the header, before any payload is opened
+		}
+		p, err := parsePayload(b, version)
 		if err != nil {
 			if p != nil || !errors.Is(err, ErrMalformed) {
 				t.Fatalf("refused with %v and %v", p, err)
 			}
 			return
 		}
-		if n := len(p.ranges); n < 1 || n > MaxRangeCount || len(p.challenge) > MaxChallengeSize || p.issuedAt > math.MaxInt64 {
-			t.Fatalf("accepted %d ranges, a %d-byte challenge, issued_at %d", n, len(p.challenge), p.issuedAt)
+		n := len(p.ranges)
+		if (version == 1 && (n < 1 || n > MaxRangeCount)) || (version != 1 && n != 0) ||
+			len(p.challenge) > MaxChallengeSize || p.issuedAt > math.MaxInt64 {
+			t.Fatalf("version %d accepted %d ranges, a %d-byte challenge, issued_at %d", version, n, len(p.challenge), p.issuedAt)
 		}
 		if !bytes.Equal(p.marshal(), b) {
 			t.Fatal("the accepted bytes are not the encoding of what they decode to")

@@ -2,8 +2,18 @@ package protocol
 
 import "fmt"
 
-// Version is the protocol version this package speaks.
-const Version uint8 = 1
+const (
+	// Version is the protocol version this package builds: version 2,
+	// whose payload leaves the ranges out, as the verifier derives them
+	// from the nonce anyway (docs/protocol.md §7).
+	Version uint8 = 2
+	// MinVersion is the oldest version it reads: version 1, whose payload
+	// also carries the ranges, which the verifier compares with the ones
+	// it derives. Both versions share every label, derivation and the
+	// digest's transcript; the version byte is part of the header, so a
+	// proof of one version never verifies as the other.
+	MinVersion uint8 = 1
+)
 
 // Header is the clear part of a proof. It is bound to the sealed payload as
 // both HPKE info and AEAD associated data, and it is hashed into the digest.
@@ -38,7 +48,7 @@ func parseHeader(r *reader) (Header, error) {
 	if r.failed {
 		return h, ErrMalformed
 	}
-	if h.Version != Version {
+	if h.Version < MinVersion || h.Version > Version {
 		return h, ErrVersion
 	}
 	h.Suite = Suite(r.u8())

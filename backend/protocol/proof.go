@@ -20,44 +20,64 @@ const (
 	MaxProofLength = 8192
 
 	aeadOverhead = 16
-	// minPayload is the payload with one range and no challenge.
-	minPayload = 8 + 8 + NonceSize + 2 + 2 + 8 + DigestSize
 )
+
+// minPayload is the shortest payload of a version: no challenge and, in
+// version 1, one range.
+func minPayload(version uint8) int {
+	const base = 8 + 8 + NonceSize + 2 + DigestSize
+	if version == 1 {
+		return base + 2 + 8
+	}
+	return base
+}
 
 // payload is the sealed part of a proof.
 type payload struct {
+	version    uint8 // the header's: it decides whether the ranges are on the wire
 	issuedAt   uint64
 	generation uint64
 	nonce      [NonceSize]byte
 	challenge  []byte
-	ranges     []Range
-	digest     [DigestSize]byte
+	// ranges: in version 1, the ranges the payload carries. A version 2
+	// payload carries none; a builder still sets the derived ranges here,
+	// as its digest is made over them.
+	ranges []Range
+	digest [DigestSize]byte
 }
 
 // marshal encodes u64(issued_at) || u64(generation) || nonce ||
-// lp16(challenge) || u16(count) || ranges || digest.
+// lp16(challenge) || digest, and in version 1 u16(count) || ranges before
+// the digest.
 func (p *payload) marshal() []byte {
-	b := make([]byte, 0, minPayload+len(p.challenge)+8*len(p.ranges))
+	b := make([]byte, 0, minPayload(p.version)+len(p.challenge)+8*len(p.ranges))
 	b = binary.BigEndian.AppendUint64(b, p.issuedAt)
 	b = binary.BigEndian.AppendUint64(b, p.generation)
 	b = append(b, p.nonce[:]...)
 	b = appendLP16(b, p.challenge)
-	b = appendRanges(b, p.ranges)
+	if p.version == 1 {
+		b = appendRanges(b, p.ranges)
+	}
 	return append(b, p.digest[:]...)
 }
 
-func parsePayload(b []byte) (*payload, error) {
+func parsePayload(b []byte, version uint8) (*payload, error) {
 	r := &reader{b: b}
-	p := &payload{issuedAt: r.u64(), generation: r.u64()}
+	p := &payload{version: version, issuedAt: r.u64(), generation: r.u64()}
 	copy(p.nonce[:], r.take(NonceSize))
 	p.challenge = r.lp16()
-	count := int(r.u16())
-	if r.failed || count < 1 || count > MaxRangeCount || len(p.challenge) > MaxChallengeSize {
+	if r.failed || len(p.challenge) > MaxChallengeSize {
 		return nil, ErrMalformed
 	}
-	p.ranges = make([]Range, count)
-	for i := range p.ranges {
-		p.ranges[i] = Range{Offset: r.u32(), Length: r.u32()}
+	if version == 1 {
+		count := int(r.u16())
+		if r.failed || count < 1 || count > MaxRangeCount {
+			return nil, ErrMalformed
+		}
+		p.ranges = make([]Range, count)
+		for i := range p.ranges {
+			p.ranges[i] = Range{Offset: r.u32(), Length: r.u32()}
+		}
 	}
 	copy(p.digest[:], r.take(DigestSize))
 	if r.failed || len(r.b) != 0 || p.issuedAt > math.MaxInt64 {
@@ -80,6 +100,10 @@ type ProofInput struct {
 	Challenge []byte
 	// Nonce is nil for a fresh nonce from crypto/rand.
 	Nonce *Nonce
+	// Version is the protocol version to build: 0 for Version, or an
+	// older one for a server that reads no newer (the proof_version its
+	// receipts and bundles carry, docs/protocol.md §7).
+	Version uint8
 }
 
 // ClientSession is what a client keeps of one proof to read the sealed
@@ -89,6 +113,7 @@ type ClientSession struct {
 	role       string
 	clientID   string
 	generation uint64
+	version    uint8 // the proof's protocol version
 	loginID    string
 	// challenged: the proof carried a challenge (a receipt may then say
 	// that the role requires challenge mode, §9.2).
@@ -123,7 +148,14 @@ func newProof(in ProofInput, nonce [NonceSize]byte) (string, *ClientSession, err
 	if in.Generation == 0 || in.Generation > MaxGeneration {
 		return "", nil, fmt.Errorf("entropy generation %d is not between 1 and %d", in.Generation, uint64(MaxGeneration))
 	}
-	h := Header{Version: Version, Suite: in.ServerKey.suite, KeyID: in.ServerKey.id, Role: in.Role, ClientID: in.ClientID}
+	version := in.Version
+	if version == 0 {
+		version = Version
+	}
+	if version < MinVersion || version > Version {
+		return "", nil, fmt.Errorf("protocol version %d is not between %d and %d", version, MinVersion, Version)
+	}
+	h := Header{Version: version, Suite: in.ServerKey.suite, KeyID: in.ServerKey.id, Role: in.Role, ClientID: in.ClientID}
 	header, err := h.marshal()
 	if err != nil {
 		return "", nil, err
@@ -133,13 +165,14 @@ func newProof(in ProofInput, nonce [NonceSize]byte) (string, *ClientSession, err
 		return "", nil, err
 	}
 	p := &payload{
+		version:    version,
 		issuedAt:   uint64(in.IssuedAt.Unix()),
 		generation: in.Generation,
 		nonce:      nonce,
 		challenge:  in.Challenge,
 		ranges:     ranges,
 	}
-	p.digest = computeDigest(header, p, in.Entropy)
+	p.digest = computeDigest(header, p, ranges, in.Entropy)
 	enc, ct, exp, err := sealTo(in.ServerKey, hpkeInfo(header), header, p.marshal())
 	if err != nil {
 		return "", nil, err
@@ -150,6 +183,7 @@ func newProof(in ProofInput, nonce [NonceSize]byte) (string, *ClientSession, err
 		role:       in.Role,
 		clientID:   in.ClientID,
 		generation: in.Generation,
+		version:    version,
 		loginID:    loginID(nonceID(&nonce)),
 		challenged: len(in.Challenge) > 0,
 		entropyKey: entropyKey(in.Entropy),
@@ -187,7 +221,7 @@ func ParseProof(s string) (*Envelope, error) {
 	}
 	headerLen := len(wire) - len(r.b)
 	enc := r.take(h.Suite.encLen())
-	if r.failed || len(r.b) < minPayload+aeadOverhead {
+	if r.failed || len(r.b) < minPayload(h.Version)+aeadOverhead {
 		return nil, ErrMalformed
 	}
 	return &Envelope{Header: h, header: wire[:headerLen:headerLen], enc: enc, ct: r.b}, nil
@@ -205,7 +239,7 @@ func (e *Envelope) Open(sk *PrivateKey) (*Claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := parsePayload(pt)
+	p, err := parsePayload(pt, e.Header.Version)
 	if err != nil {
 		return nil, err
 	}
@@ -288,25 +322,28 @@ func (c *Claims) CheckTime(now time.Time, skew time.Duration) error {
 }
 
 // Verify checks the proof against the server's copy of the entropy, in
-// order: the ranges are exactly those derived from the nonce and the
-// proof's challenge with the required sampling (ErrRanges), and the digest
-// matches, compared in constant time (ErrDigest). A proof that carries a
-// challenge must have passed CheckChallenge first: the challenge enters the
+// order: in version 1, the ranges the payload carries are exactly those
+// derived from the nonce and the proof's challenge with the required
+// sampling (ErrRanges); and the digest over the derived ranges matches,
+// compared in constant time (ErrDigest). A proof that carries a challenge
+// must have passed CheckChallenge first: the challenge enters the
 // derivation as the proof states it.
 func (c *Claims) Verify(entropy []byte, s Sampling) error {
 	want, err := DeriveRanges(&c.p.nonce, len(entropy), s, c.p.challenge)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrSampling, err)
 	}
-	if len(want) != len(c.p.ranges) {
-		return ErrRanges
-	}
-	for i := range want {
-		if want[i] != c.p.ranges[i] {
+	if c.p.version == 1 {
+		if len(want) != len(c.p.ranges) {
 			return ErrRanges
 		}
+		for i := range want {
+			if want[i] != c.p.ranges[i] {
+				return ErrRanges
+			}
+		}
 	}
-	d := computeDigest(c.header, c.p, entropy)
+	d := computeDigest(c.header, c.p, want, entropy)
 	if subtle.ConstantTimeCompare(d[:], c.p.digest[:]) != 1 {
 		return ErrDigest
 	}

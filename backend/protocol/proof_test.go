@@ -3,6 +3,7 @@ package protocol
 import (
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -102,45 +103,80 @@ func verify(proof string, sk *PrivateKey, role, clientID string, entropy []byte,
 func TestProofRoundTripEverySuite(t *testing.T) {
 	entropy := testEntropy(t, 64<<10)
 	for _, s := range Suites() {
-		t.Run(s.String(), func(t *testing.T) {
-			in := testInput(t, s, entropy)
-			proof, sess, err := NewProof(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(proof) > MaxProofLength {
-				t.Fatalf("proof is %d characters, over MaxProofLength", len(proof))
-			}
-			c, err := verify(proof, serverKey(t, s), "web", "client-1", entropy, time.Now())
-			if err != nil {
-				t.Fatalf("verify: %v", err)
-			}
-			if c.Generation() != 1 || c.Header.Suite != s || c.Header.KeyID != in.ServerKey.ID() {
-				t.Fatalf("claims = %+v", c.Header)
-			}
-
-			sealed, err := c.SealResponse("confirm", []byte("hello client"), entropy)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := sess.OpenResponse("confirm", sealed)
-			if err != nil || string(got) != "hello client" {
-				t.Fatalf("OpenResponse = %q, %v", got, err)
-			}
-			if _, err := sess.OpenResponse("other", sealed); !errors.Is(err, ErrResponse) {
-				t.Fatalf("response opened under another purpose: %v", err)
-			}
-
-			// A second proof from another login cannot open this response.
-			_, other, err := NewProof(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := other.OpenResponse("confirm", sealed); !errors.Is(err, ErrResponse) {
-				t.Fatalf("response opened by another login's session: %v", err)
-			}
-		})
+		for _, v := range []uint8{MinVersion, Version} {
+			t.Run(fmt.Sprintf("%s/version_%d", s, v), func(t *testing.T) { roundTrip(t, s, v, entropy) })
+		}
 	}
+}
+
+func roundTrip(t *testing.T, s Suite, version uint8, entropy []byte) {
+	in := testInput(t, s, entropy)
+	in.Version = version
+	proof, sess, err := NewProof(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(proof) > MaxProofLength {
+		t.Fatalf("proof is %d characters, over MaxProofLength", len(proof))
+	}
+	c, err := verify(proof, serverKey(t, s), "web", "client-1", entropy, time.Now())
+	if err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	if c.Generation() != 1 || c.Header.Version != version || c.Header.Suite != s || c.Header.KeyID != in.ServerKey.ID() {
+		t.Fatalf("claims = %+v", c.Header)
+	}
+
+	sealed, err := c.SealResponse("confirm", []byte("hello client"), entropy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := sess.OpenResponse("confirm", sealed)
+	if err != nil || string(got) != "hello client" {
+		t.Fatalf("OpenResponse = %q, %v", got, err)
+	}
+	if _, err := sess.OpenResponse("other", sealed); !errors.Is(err, ErrResponse) {
+		t.Fatalf("response opened under another purpose: %v", err)
+	}
+
+	// A second proof from another login cannot open this response.
+	_, other, err := NewProof(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.OpenResponse("confirm", sealed); !errors.Is(err, ErrResponse) {
+		t.Fatalf("response opened by another login's session: %v", err)
+	}
+}
+
+// TestVersion2LeavesRangesOut: the whole point of version 2 is a shorter
+// proof; its sealed payload is exactly u16(count) and the ranges shorter
+// than version 1's, and both verify against the same entropy.
+func TestVersion2LeavesRangesOut(t *testing.T) {
+	entropy := testEntropy(t, 64<<10)
+	in := testInput(t, SuiteXWing, entropy)
+	in.Sampling = Sampling{Count: 320, Length: 32}
+	lengths := map[uint8]int{}
+	for _, v := range []uint8{1, 2} {
+		in.Version = v
+		proof, _, err := NewProof(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vf := &verifier{sk: serverKey(t, SuiteXWing), role: "web", clientID: "client-1", generation: 1, sampling: in.Sampling, skew: time.Minute, now: time.Now(), entropy: entropy}
+		if _, err := vf.verify(proof); err != nil {
+			t.Fatalf("version %d: %v", v, err)
+		}
+		wire, err := decodeCanonical(proof)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lengths[v] = len(wire)
+	}
+	if d := lengths[1] - lengths[2]; d != 2+8*in.Sampling.Count {
+		t.Fatalf("version 1 is %d bytes, version 2 %d: %d apart, want %d", lengths[1], lengths[2], d, 2+8*in.Sampling.Count)
+	}
+	t.Logf("320 x 32 bytes, X-Wing: version 1 %d bytes, version 2 %d bytes on the wire", lengths[1], lengths[2])
 }
 
 func TestProofRefusals(t *testing.T) {
@@ -171,8 +207,22 @@ func TestProofRefusals(t *testing.T) {
 		{name: "padded", proof: func(t *testing.T) string { return build(t, func(*ProofInput) {}) + "=" }, want: ErrMalformed},
 		{name: "newline", proof: func(t *testing.T) string { p := build(t, func(*ProofInput) {}); return p[:10] + "\n" + p[10:] }, want: ErrMalformed},
 		{name: "version", proof: func(t *testing.T) string {
-			return reencode(t, build(t, func(*ProofInput) {}), func(b []byte) { b[0] = 2 })
+			return reencode(t, build(t, func(*ProofInput) {}), func(b []byte) { b[0] = 3 })
 		}, want: ErrVersion},
+		{name: "version 0", proof: func(t *testing.T) string {
+			return reencode(t, build(t, func(*ProofInput) {}), func(b []byte) { b[0] = 0 })
+		}, want: ErrVersion},
+		// A version 2 body is shorter than the least a version 1 payload
+		// seals to; one with a long challenge is not, and does not open.
+		{name: "version 2 relabelled 1", proof: func(t *testing.T) string {
+			return reencode(t, build(t, func(*ProofInput) {}), func(b []byte) { b[0] = 1 })
+		}, want: ErrMalformed},
+		{name: "version 2 with a challenge relabelled 1", proof: func(t *testing.T) string {
+			return reencode(t, build(t, func(in *ProofInput) { in.Challenge = make([]byte, 64) }), func(b []byte) { b[0] = 1 })
+		}, want: ErrOpen},
+		{name: "version 1 relabelled 2", proof: func(t *testing.T) string {
+			return reencode(t, build(t, func(in *ProofInput) { in.Version = 1 }), func(b []byte) { b[0] = 2 })
+		}, want: ErrOpen},
 		{name: "suite", proof: func(t *testing.T) string {
 			return reencode(t, build(t, func(*ProofInput) {}), func(b []byte) { b[1] = 9 })
 		}, want: ErrSuite},
@@ -197,10 +247,16 @@ func TestProofRefusals(t *testing.T) {
 		}, want: ErrFromFuture},
 		{name: "other sampling", proof: func(t *testing.T) string {
 			return build(t, func(in *ProofInput) { in.Sampling = Sampling{Count: 16, Length: 64} })
+		}, want: ErrDigest},
+		{name: "version 1 other sampling", proof: func(t *testing.T) string {
+			return build(t, func(in *ProofInput) { in.Version = 1; in.Sampling = Sampling{Count: 16, Length: 64} })
 		}, want: ErrRanges},
 		{name: "challenge not expected", proof: func(t *testing.T) string { return build(t, func(in *ProofInput) { in.Challenge = []byte("c") }) }, want: ErrChallenge},
 		{name: "other entropy", proof: func(t *testing.T) string { return build(t, func(in *ProofInput) { in.Entropy = otherEntropy }) }, want: ErrDigest},
-		{name: "other entropy size", proof: func(t *testing.T) string { return build(t, func(in *ProofInput) { in.Entropy = entropy[:32<<10] }) }, want: ErrRanges},
+		{name: "other entropy size", proof: func(t *testing.T) string { return build(t, func(in *ProofInput) { in.Entropy = entropy[:32<<10] }) }, want: ErrDigest},
+		{name: "version 1 other entropy size", proof: func(t *testing.T) string {
+			return build(t, func(in *ProofInput) { in.Version = 1; in.Entropy = entropy[:32<<10] })
+		}, want: ErrRanges},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -259,6 +315,7 @@ func TestNewProofRejectsBadInput(t *testing.T) {
 		"before epoch":    func(in *ProofInput) { in.IssuedAt = time.Unix(-1, 0) },
 		"generation 0":    func(in *ProofInput) { in.Generation = 0 },
 		"generation 2^53": func(in *ProofInput) { in.Generation = MaxGeneration + 1 },
+		"version 3":       func(in *ProofInput) { in.Version = Version + 1 },
 	}
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -344,6 +401,7 @@ func TestLargestProofFits(t *testing.T) {
 		in.Role, in.ClientID = strings.Repeat("r", MaxNameLen), strings.Repeat("c", MaxNameLen)
 		in.Sampling = Sampling{Count: MaxRangeCount, Length: MinEntropySize / MaxRangeCount}
 		in.Challenge = make([]byte, MaxChallengeSize)
+		in.Version = 1 // the ranges on the wire: the longer of the two
 		proof, _, err := NewProof(in)
 		if err != nil {
 			t.Fatal(err)

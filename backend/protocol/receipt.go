@@ -46,7 +46,15 @@ type Receipt struct {
 	// ServerKeys are the server's current public keys, when the proof was
 	// sealed to a key that is no longer current.
 	ServerKeys []PublishedKey `json:"server_keys,omitempty"`
+	// ProofVersion is the newest proof version the server reads; absent
+	// (0) means 1. The client builds its next proofs in the newest version
+	// both sides speak (docs/protocol.md §9.2).
+	ProofVersion int `json:"proof_version,omitempty"`
 }
+
+// ReadsProofVersion is the newest proof version the receipt says the server
+// reads: its proof_version, or 1 when it has none.
+func (r *Receipt) ReadsProofVersion() int { return max(r.ProofVersion, 1) }
 
 // Rotation is a new generation of the client's entropy, with the sampling
 // its proofs must use.
@@ -97,6 +105,7 @@ func (c *Claims) NewReceipt(challengeRequired bool) *Receipt {
 		ClientID:          c.Header.ClientID,
 		Generation:        c.p.generation,
 		ChallengeRequired: challengeRequired,
+		ProofVersion:      int(Version),
 	}
 }
 
@@ -131,7 +140,8 @@ func (c *Claims) SealReceiptKeyed(r *Receipt, ek *EntropyKey) (string, error) {
 // OpenReceipt opens the receipt of this session's login and checks it as
 // docs/protocol.md §9.2 says: its version, login ID, role, client and
 // generation are this proof's; challenge_required is false unless the proof
-// carried a challenge; any rotation is the next generation, at most
+// carried a challenge; proof_version, absent or at least the version of the
+// proof the server has just read; any rotation is the next generation, at most
 // MaxGeneration, with a sampling valid for its entropy; any server keys
 // are 1 to MaxServerKeys well-formed keys under their own IDs, no ID twice,
 // exactly one current and listed first. Entropy and keys are canonical
@@ -160,6 +170,11 @@ func (s *ClientSession) OpenReceipt(encoded string) (*Receipt, error) {
 	// receipt that says so for such a proof did not come from it.
 	if r.ChallengeRequired && !s.challenged {
 		return nil, fmt.Errorf("%w: it requires challenge mode of a proof that was accepted without a challenge", ErrResponse)
+	}
+	// A server that read this proof reads its version: a receipt that says
+	// otherwise (or gives a version below 1) did not come from it.
+	if r.ProofVersion < 0 || r.ReadsProofVersion() < int(s.version) {
+		return nil, fmt.Errorf("%w: proof_version %d, for a proof of version %d it has read", ErrResponse, r.ProofVersion, s.version)
 	}
 	if rot := r.Rotation; rot != nil {
 		if rot.Generation != s.generation+1 || rot.Generation > MaxGeneration {

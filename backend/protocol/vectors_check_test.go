@@ -298,7 +298,7 @@ func checkVector(t *testing.T, v *vectorFile) {
 	}
 	var pl *specPayload
 	if v.has("nonce") {
-		pl = parseSpecPayload(t, s.payload)
+		pl = parseSpecPayload(t, s.header[0], s.payload)
 		checkPayloadFields(t, h, pl)
 	}
 	switch {
@@ -494,14 +494,17 @@ func openIndependently(t *testing.T, v *vectorFile, p *params) *sealed {
 type specRange struct{ offset, length uint32 }
 
 type specPayload struct {
+	version              byte // the header's
 	issuedAt, generation uint64
 	nonce, challenge     []byte
 	ranges               []specRange
 	digest               []byte
 }
 
-// parseSpecPayload reads the payload layout of §7.
-func parseSpecPayload(t *testing.T, b []byte) *specPayload {
+// parseSpecPayload reads the payload layout of §7 for the header's version:
+// version 1 carries u16(count) and the ranges before the digest, version 2
+// does not.
+func parseSpecPayload(t *testing.T, version byte, b []byte) *specPayload {
 	t.Helper()
 	take := func(n int) []byte {
 		if len(b) < n {
@@ -511,14 +514,16 @@ func parseSpecPayload(t *testing.T, b []byte) *specPayload {
 		b = b[n:]
 		return v
 	}
-	p := &specPayload{}
+	p := &specPayload{version: version}
 	p.issuedAt = binary.BigEndian.Uint64(take(8))
 	p.generation = binary.BigEndian.Uint64(take(8))
 	p.nonce = take(32)
 	p.challenge = take(int(binary.BigEndian.Uint16(take(2))))
-	count := int(binary.BigEndian.Uint16(take(2)))
-	for range count {
-		p.ranges = append(p.ranges, specRange{binary.BigEndian.Uint32(take(4)), binary.BigEndian.Uint32(take(4))})
+	if version == 1 {
+		count := int(binary.BigEndian.Uint16(take(2)))
+		for range count {
+			p.ranges = append(p.ranges, specRange{binary.BigEndian.Uint32(take(4)), binary.BigEndian.Uint32(take(4))})
+		}
 	}
 	p.digest = take(32)
 	if len(b) != 0 {
@@ -536,12 +541,16 @@ func checkPayloadFields(t *testing.T, h map[string]string, p *specPayload) {
 		"challenge":        hex.EncodeToString(p.challenge),
 		"nonce":            hex.EncodeToString(p.nonce),
 		"nonce_id":         hex.EncodeToString(nonceID[:]),
-		"ranges":           specRangesString(p.ranges),
 		"digest":           hex.EncodeToString(p.digest),
 	} {
 		if h[k] != want {
 			t.Errorf("%s: the vector lists %q, the payload holds %q", k, h[k], want)
 		}
+	}
+	// The ranges a vector lists are the ones the client hashed; a
+	// version 1 payload carries them too.
+	if p.version == 1 && h["ranges"] != specRangesString(p.ranges) {
+		t.Errorf("ranges: the vector lists %q, the version 1 payload holds %q", h["ranges"], specRangesString(p.ranges))
 	}
 	if t.Failed() {
 		t.FailNow()
@@ -553,7 +562,10 @@ func checkPayloadFields(t *testing.T, h map[string]string, p *specPayload) {
 // checks the sealed response.
 func checkAccepted(t *testing.T, v *vectorFile, p *params, s *sealed, pl *specPayload, c *protocol.Claims) {
 	t.Helper()
-	header := cat([]byte{1, byte(p.suite)}, unhex(t, v.h["key_id"]), lp8(p.role), lp8(p.clientID))
+	if pl.version != 1 && pl.version != 2 {
+		t.Fatalf("an accepted proof of version %d", pl.version)
+	}
+	header := cat([]byte{pl.version, byte(p.suite)}, unhex(t, v.h["key_id"]), lp8(p.role), lp8(p.clientID))
 	if !bytes.Equal(header, s.header) {
 		t.Fatal("header is not version || suite || key_id || lp8(role) || lp8(client_id)")
 	}
@@ -589,13 +601,15 @@ func checkAccepted(t *testing.T, v *vectorFile, p *params, s *sealed, pl *specPa
 		t.Fatalf("the equations of §5 give %s, the vector lists %s", got, v.h["ranges"])
 	}
 
-	// Digest per §6.
+	// Digest per §6, over the derived ranges (which a version 1 payload
+	// carries, checked by checkPayloadFields against the listed ones).
+	derived := specDeriveRanges(pl.nonce, len(p.entropy), p.sampling, pl.challenge)
 	var sampled []byte
-	for _, r := range pl.ranges {
+	for _, r := range derived {
 		sampled = append(sampled, p.entropy[r.offset:r.offset+r.length]...)
 	}
 	digest := sha256.Sum256(cat(lp8(specLabelDigest), header,
-		u64(pl.issuedAt), u64(pl.generation), pl.nonce, lp16(pl.challenge), rangesBytes(pl.ranges), sampled))
+		u64(pl.issuedAt), u64(pl.generation), pl.nonce, lp16(pl.challenge), rangesBytes(derived), sampled))
 	if hex.EncodeToString(digest[:]) != v.h["digest"] {
 		t.Fatal("the digest is not the one of §6")
 	}
@@ -701,6 +715,7 @@ type specReceipt struct {
 	ChallengeRequired *bool           `json:"challenge_required"`
 	Rotation          *specRotation   `json:"rotation"`
 	ServerKeys        []specServerKey `json:"server_keys"`
+	ProofVersion      *int64          `json:"proof_version"`
 }
 
 type specRotation struct {
@@ -715,6 +730,13 @@ type specServerKey struct {
 	Suite     string `json:"suite"`
 	PublicKey string `json:"public_key"`
 	Current   bool   `json:"current"`
+}
+
+func proofVersionOr0(v *int64) int64 {
+	if v == nil {
+		return 0
+	}
+	return *v
 }
 
 // specSuites are the suite names and bytes of §3.1.
@@ -765,6 +787,10 @@ func clientChecksReceipt(t *testing.T, s *sealed, p *params, pl *specPayload, te
 		return nil, pt, "challenge_required is missing"
 	case *r.ChallengeRequired && len(pl.challenge) == 0:
 		return nil, pt, "challenge_required is true for a proof without a challenge"
+	case r.ProofVersion != nil && *r.ProofVersion < 0:
+		return nil, pt, "proof_version is negative"
+	case max(1, proofVersionOr0(r.ProofVersion)) < int64(pl.version): // absent or 0 means 1
+		return nil, pt, "proof_version is below the version of the proof the server has read"
 	}
 	if rot := r.Rotation; rot != nil {
 		entropy, ok := specBase64(rot.Entropy)

@@ -122,6 +122,7 @@ type scenario struct {
 	watermark *uint64
 
 	// The client's side.
+	version      uint8      // the proof's protocol version; 0 means Version
 	sealTo       *PublicKey // default: the server key
 	hdrRole      *string    // header names; default the request's
 	hdrClientID  *string
@@ -174,9 +175,10 @@ type built struct {
 	// Set for ok vectors: the sealed response, its purpose and plaintext.
 	response, responsePlain []byte
 	responsePurpose         string
-	receipt                 string // set when the response is a receipt
-	entropy                 []byte // the server's copy, which keys the sealed responses
-	responseEntropy         []byte // set when another entropy keyed the response
+	receipt                 string  // set when the response is a receipt
+	entropy                 []byte  // the server's copy, which keys the sealed responses
+	ranges                  []Range // the ranges the client hashed (in version 1, also the payload's)
+	responseEntropy         []byte  // set when another entropy keyed the response
 }
 
 func (sc scenario) build(t *testing.T, keys vectorKeys, entropy []byte) *built {
@@ -193,7 +195,11 @@ func (sc scenario) build(t *testing.T, keys vectorKeys, entropy []byte) *built {
 	if sc.hdrClientID != nil {
 		clientID = *sc.hdrClientID
 	}
-	header := rawHeader(Version, byte(pk.suite), pk.id, role, clientID)
+	version := sc.version
+	if version == 0 {
+		version = Version
+	}
+	header := rawHeader(version, byte(pk.suite), pk.id, role, clientID)
 	if sc.header != nil {
 		header = sc.header(header)
 	}
@@ -216,6 +222,7 @@ func (sc scenario) build(t *testing.T, keys vectorKeys, entropy []byte) *built {
 		t.Fatalf("%s: %v", sc.name, err)
 	}
 	p := &payload{
+		version:    version,
 		issuedAt:   vecIssuedAt,
 		generation: sc.generation,
 		nonce:      nonce,
@@ -237,10 +244,12 @@ func (sc scenario) build(t *testing.T, keys vectorKeys, entropy []byte) *built {
 			digestEnt = append(append([]byte(nil), digestEnt...), make([]byte, end-len(digestEnt))...)
 		}
 	}
+	// The digest is made over the ranges the client holds, edited or
+	// not; in version 1 they are also the ones the payload carries.
 	if sc.digest != nil {
 		p.digest = sc.digest(header, p, digestEnt)
 	} else {
-		p.digest = computeDigest(header, p, digestEnt)
+		p.digest = computeDigest(header, p, p.ranges, digestEnt)
 	}
 	if sc.editDigest != nil {
 		sc.editDigest(p)
@@ -268,7 +277,7 @@ func (sc scenario) build(t *testing.T, keys vectorKeys, entropy []byte) *built {
 		proof = sc.encode(w)
 	}
 
-	b := &built{sc: sc, key: key, proof: proof, entropy: entropy}
+	b := &built{sc: sc, key: key, proof: proof, entropy: entropy, ranges: p.ranges}
 	// Record what the payload opens to, when the proof's bytes are
 	// recoverable from its text (see lenientDecode) and open under the
 	// server key with the header that was sealed.
@@ -277,7 +286,7 @@ func (sc scenario) build(t *testing.T, keys vectorKeys, entropy []byte) *built {
 		if n := key.public.suite.encLen(); len(rest) >= n {
 			if plain, exp, err := openWith(key, rest[:n], hpkeInfo(header), header, rest[n:]); err == nil {
 				b.header, b.plain = header, plain
-				if pp, err := parsePayload(plain); err == nil {
+				if pp, err := parsePayload(plain, version); err == nil {
 					b.p = pp
 				}
 				switch {
@@ -341,7 +350,7 @@ func (b *built) sealReceipt(t *testing.T, serverExp, clientExp exporter) {
 	b.responsePurpose, b.responsePlain = purpose, pt
 	b.receipt = proofEncoding.EncodeToString(b.response)
 
-	session := &ClientSession{exp: clientExp, role: sc.role, clientID: sc.clientID, generation: b.p.generation, loginID: loginID(nonceID(&b.p.nonce)), challenged: len(b.p.challenge) > 0, entropyKey: entropyKey(b.entropy)}
+	session := &ClientSession{exp: clientExp, role: sc.role, clientID: sc.clientID, generation: b.p.generation, version: b.p.version, loginID: loginID(nonceID(&b.p.nonce)), challenged: len(b.p.challenge) > 0, entropyKey: entropyKey(b.entropy)}
 	got, err := session.OpenReceipt(b.receipt)
 	switch {
 	case rs.refuse && err == nil:
@@ -504,7 +513,7 @@ func (b *built) marshal(entropy []byte) []byte {
 		line("challenge", hex.EncodeToString(p.challenge))
 		line("nonce", hex.EncodeToString(p.nonce[:]))
 		line("nonce_id", hex.EncodeToString(id[:]))
-		line("ranges", rangesString(p.ranges))
+		line("ranges", rangesString(b.ranges))
 		line("digest", hex.EncodeToString(p.digest[:]))
 		if sc.challengeMode {
 			n := Nonce(p.nonce)
@@ -636,7 +645,7 @@ func (sc scenario) withDefaults() scenario {
 // that its base64url text has a partial last group (padding, trailing bits).
 func clientIDForResidue(s Suite, r int) string {
 	base := len(rawHeader(0, 0, KeyID{}, vecRole, vecClientID)) + s.encLen() +
-		minPayload + 8*(vecSampling.Count-1) + aeadOverhead
+		minPayload(Version) + aeadOverhead
 	id := vecClientID
 	for (base+len(id)-len(vecClientID))%3 != r {
 		id += "x"
@@ -692,7 +701,7 @@ func vectorScenarios(keys vectorKeys, other *PublicKey, entropy []byte) []scenar
 			rest = binary.BigEndian.AppendUint64(rest, p.generation)
 			rest = append(rest, p.nonce[:]...)
 			rest = appendLP16(rest, p.challenge)
-			rest = appendRanges(rest, p.ranges)
+			rest = appendRanges(rest, p.ranges) // in the transcript, whatever the version
 			return sha256.Sum256(edit(lp8(labelDigest), header, rest, sample(e, p.ranges)))
 		}
 	}
@@ -774,8 +783,11 @@ func vectorScenarios(keys vectorKeys, other *PublicKey, entropy []byte) []scenar
 		{name: "malformed_truncated_header", expect: "malformed", wire: func(w []byte) []byte { return w[:hdrLen-3] }, comment: "cut inside client_id"},
 		{name: "malformed_truncated_enc", expect: "malformed", wire: func(w []byte) []byte { return w[:hdrLen+40] }, comment: "cut inside enc"},
 		{name: "malformed_short_ct", expect: "malformed", wire: func(w []byte) []byte {
-			return w[:hdrLen+SuiteP256.encLen()+minPayload+aeadOverhead-1]
-		}, comment: "ct of 107 bytes, one under the least a payload seals to"},
+			return w[:hdrLen+SuiteP256.encLen()+minPayload(Version)+aeadOverhead-1]
+		}, comment: "ct of 97 bytes, one under the least a version 2 payload seals to"},
+		{name: "malformed_short_ct_v1", expect: "malformed", version: 1, wire: func(w []byte) []byte {
+			return w[:hdrLen+SuiteP256.encLen()+minPayload(1)+aeadOverhead-1]
+		}, comment: "version 1: ct of 107 bytes, one under the least a version 1 payload seals to"},
 		{name: "malformed_truncated_version_only", expect: "malformed", wire: func(w []byte) []byte { return w[:1] }, comment: "a version byte and nothing else"},
 		{name: "malformed_name_upper_case", expect: "malformed", hdrRole: ptr("Web"), comment: "header role with an upper-case letter (correctly sealed)"},
 		{name: "malformed_name_empty", expect: "malformed", hdrClientID: ptr(""), comment: "empty client_id in the header (correctly sealed)"},
@@ -787,17 +799,24 @@ func vectorScenarios(keys vectorKeys, other *PublicKey, entropy []byte) []scenar
 		// Malformed payloads, correctly sealed.
 		{name: "malformed_payload_trailing_byte", expect: "malformed", plaintext: func(b []byte) []byte { return append(b, 0) }, comment: "one byte after the digest"},
 		{name: "malformed_payload_truncated", expect: "malformed", plaintext: func(b []byte) []byte { return b[:len(b)-1] }, comment: "digest one byte short"},
-		{name: "malformed_payload_count_0", expect: "malformed", challenge: []byte("12345678"), ranges: func(p *payload) { p.ranges = nil }, comment: "range count 0; an 8-byte challenge makes the payload as long as the shortest valid one"},
-		{name: "malformed_payload_count_0_short", expect: "malformed", ranges: func(p *payload) { p.ranges = nil }, comment: "range count 0 and no challenge: ct is 8 bytes under the minimum, refused before opening"},
-		{name: "malformed_payload_count_513", expect: "malformed", ranges: func(p *payload) {
+		{name: "malformed_payload_count_0", expect: "malformed", version: 1, challenge: []byte("12345678"), ranges: func(p *payload) { p.ranges = nil }, comment: "version 1: range count 0; an 8-byte challenge makes the payload as long as the shortest valid one"},
+		{name: "malformed_payload_count_0_short", expect: "malformed", version: 1, ranges: func(p *payload) { p.ranges = nil }, comment: "version 1: range count 0 and no challenge: ct is 8 bytes under the minimum, refused before opening"},
+		{name: "malformed_payload_count_513", expect: "malformed", version: 1, ranges: func(p *payload) {
 			for len(p.ranges) < MaxRangeCount+1 {
 				p.ranges = append(p.ranges, p.ranges[0])
 			}
-		}, comment: "range count 513"},
-		{name: "malformed_payload_count_too_large", expect: "malformed", plaintext: func(b []byte) []byte {
+		}, comment: "version 1: range count 513"},
+		{name: "malformed_payload_count_too_large", expect: "malformed", version: 1, plaintext: func(b []byte) []byte {
 			binary.BigEndian.PutUint16(b[8+8+NonceSize+2:], 17)
 			return b
-		}, comment: "range count 17 with 16 ranges present"},
+		}, comment: "version 1: range count 17 with 16 ranges present"},
+		{name: "malformed_payload_v2_with_ranges", expect: "malformed", plaintext: func(b []byte) []byte {
+			// A version 2 header over a version 1 payload: the ranges are
+			// bytes the version 2 layout does not have.
+			at := len(b) - DigestSize
+			out := appendRanges(append([]byte(nil), b[:at]...), make([]Range, vecSampling.Count))
+			return append(out, b[at:]...)
+		}, comment: "version 2 header, payload laid out as version 1 (u16(count) and 16 ranges before the digest)"},
 		{name: "malformed_payload_challenge_257", expect: "malformed", challenge: bytes.Repeat([]byte{'c'}, MaxChallengeSize+1)[:MaxChallengeSize], plaintext: func(b []byte) []byte {
 			// Re-encode with a 257-byte challenge: the client library will
 			// not derive ranges for one.
@@ -809,8 +828,8 @@ func vectorScenarios(keys vectorKeys, other *PublicKey, entropy []byte) []scenar
 		{name: "malformed_payload_issued_at_2_63", expect: "malformed", issuedAt: ptr[uint64](1 << 63), comment: "issued_at = 2^63"},
 
 		{name: "version_0", expect: "version", header: func(h []byte) []byte { h[0] = 0; return h }, comment: "version byte 0 (correctly sealed)"},
-		{name: "version_2", expect: "version", header: func(h []byte) []byte { h[0] = 2; return h }, comment: "version byte 2 (correctly sealed)"},
-		{name: "version_2_truncated", expect: "version", wire: func(w []byte) []byte { w[0] = 2; return w[:1] }, comment: "only a version byte, 2: the version is checked before the length"},
+		{name: "version_3", expect: "version", header: func(h []byte) []byte { h[0] = 3; return h }, comment: "version byte 3 (correctly sealed)"},
+		{name: "version_3_truncated", expect: "version", wire: func(w []byte) []byte { w[0] = 3; return w[:1] }, comment: "only a version byte, 3: the version is checked before the length"},
 		{name: "suite_0", expect: "suite", header: func(h []byte) []byte { h[1] = 0; return h }, comment: "suite byte 0 (correctly sealed)"},
 		{name: "suite_4", expect: "suite", header: func(h []byte) []byte { h[1] = 4; return h }, comment: "suite byte 4 (correctly sealed)"},
 
@@ -827,8 +846,8 @@ func vectorScenarios(keys vectorKeys, other *PublicKey, entropy []byte) []scenar
 		{name: "open_aad_empty", expect: "open", seal: hpkeSeal(hpkeInfo, func([]byte) []byte { return nil }), comment: "AEAD associated data empty instead of the header"},
 		{name: "open_min_ct_garbage", expect: "open", wire: func(w []byte) []byte {
 			n := hdrLen + SuiteP256.encLen()
-			return append(w[:n], vectorBytes("garbage", minPayload+aeadOverhead)...)
-		}, comment: "ct of exactly 108 bytes that is no ciphertext"},
+			return append(w[:n], vectorBytes("garbage", minPayload(Version)+aeadOverhead)...)
+		}, comment: "ct of exactly 98 bytes that is no ciphertext"},
 		{name: "open_rsa_flipped_enc", expect: "open", suite: SuiteRSA3072, wire: xorAt(hdrLen+100, 1), comment: "a byte of the RSA-OAEP ciphertext flipped"},
 		{name: "open_rsa_flipped_ct", expect: "open", suite: SuiteRSA3072, wire: xorAt(-1, 1), comment: "last byte of the AEAD tag flipped"},
 		{name: "open_rsa_secret_31_bytes", expect: "open", suite: SuiteRSA3072, seal: rsaSeal(31, same, zeroNonce[:]), comment: "RSA-OAEP carries a 31-byte secret"},
@@ -851,18 +870,29 @@ func vectorScenarios(keys vectorKeys, other *PublicKey, entropy []byte) []scenar
 
 		{name: "sampling_invalid_server_parameters", expect: "sampling", sampling: Sampling{Count: 1, Length: 16}, clientSample: &vecSampling, comment: "the verifier's own sampling (1 x 16 bytes) is below the 32-byte minimum"},
 
-		{name: "ranges_offset_plus_one", expect: "ranges", ranges: func(p *payload) { p.ranges[3].Offset++ }, comment: "the fourth offset is one more than derived (digest over those bytes)"},
-		{name: "ranges_length_minus_one", expect: "ranges", ranges: func(p *payload) { p.ranges[0].Length-- }, comment: "the first range is one byte short"},
-		{name: "ranges_swapped", expect: "ranges", ranges: func(p *payload) { p.ranges[0], p.ranges[1] = p.ranges[1], p.ranges[0] }, comment: "the first two ranges in the wrong order"},
-		{name: "ranges_extra", expect: "ranges", ranges: func(p *payload) { p.ranges = append(p.ranges, p.ranges[0]) }, comment: "one range more than the sampling"},
-		{name: "ranges_missing", expect: "ranges", ranges: func(p *payload) { p.ranges = p.ranges[:len(p.ranges)-1] }, comment: "one range less than the sampling"},
-		{name: "ranges_out_of_bounds", expect: "ranges", ranges: func(p *payload) { p.ranges[0].Offset = uint32(vecEntropyLen - vecSampling.Length + 1) }, comment: "a range that ends past the entropy"},
-		{name: "ranges_other_sampling", expect: "ranges", clientSample: &Sampling{Count: 8, Length: 64}, comment: "derived with 8 x 64 bytes, the client's sampling is 16 x 32"},
-		{name: "ranges_other_entropy_size", expect: "ranges", clientEnt: biggerEntropy, comment: "derived for an entropy of 8192 bytes, the server holds 4096"},
-		{name: "ranges_derived_with_challenge", expect: "ranges", ranges: func(p *payload) {
+		{name: "ranges_offset_plus_one", expect: "ranges", version: 1, ranges: func(p *payload) { p.ranges[3].Offset++ }, comment: "version 1: the fourth offset is one more than derived (digest over those bytes)"},
+		{name: "ranges_length_minus_one", expect: "ranges", version: 1, ranges: func(p *payload) { p.ranges[0].Length-- }, comment: "version 1: the first range is one byte short"},
+		{name: "ranges_swapped", expect: "ranges", version: 1, ranges: func(p *payload) { p.ranges[0], p.ranges[1] = p.ranges[1], p.ranges[0] }, comment: "version 1: the first two ranges in the wrong order"},
+		{name: "ranges_extra", expect: "ranges", version: 1, ranges: func(p *payload) { p.ranges = append(p.ranges, p.ranges[0]) }, comment: "version 1: one range more than the sampling"},
+		{name: "ranges_missing", expect: "ranges", version: 1, ranges: func(p *payload) { p.ranges = p.ranges[:len(p.ranges)-1] }, comment: "version 1: one range less than the sampling"},
+		{name: "ranges_out_of_bounds", expect: "ranges", version: 1, ranges: func(p *payload) { p.ranges[0].Offset = uint32(vecEntropyLen - vecSampling.Length + 1) }, comment: "version 1: a range that ends past the entropy"},
+		{name: "ranges_other_sampling", expect: "ranges", version: 1, clientSample: &Sampling{Count: 8, Length: 64}, comment: "version 1: derived with 8 x 64 bytes, the client's sampling is 16 x 32"},
+		{name: "ranges_other_entropy_size", expect: "ranges", version: 1, clientEnt: biggerEntropy, comment: "version 1: derived for an entropy of 8192 bytes, the server holds 4096"},
+		{name: "ranges_derived_with_challenge", expect: "ranges", version: 1, ranges: func(p *payload) {
 			n := p.nonce
 			p.ranges, _ = DeriveRanges(&n, vecEntropyLen, vecSampling, []byte("c"))
-		}, comment: "ranges derived with challenge c; the payload's challenge is empty"},
+		}, comment: "version 1: ranges derived with challenge c; the payload's challenge is empty"},
+		{name: "ok_version_1", expect: "ok", version: 1, comment: "a valid version 1 proof: its payload carries the ranges, equal to the derived ones"},
+
+		// Version 2 carries no ranges: the same mistakes change only the
+		// digest's transcript.
+		{name: "digest_other_sampling", expect: "digest", clientSample: &Sampling{Count: 8, Length: 64}, comment: "ranges derived and hashed with 8 x 64 bytes, the client's sampling is 16 x 32"},
+		{name: "digest_other_entropy_size", expect: "digest", clientEnt: biggerEntropy, comment: "ranges derived for an entropy of 8192 bytes, the server holds 4096"},
+		{name: "digest_offset_plus_one", expect: "digest", ranges: func(p *payload) { p.ranges[3].Offset++ }, comment: "the fourth range hashed one byte further on than derived"},
+		{name: "digest_ranges_derived_with_challenge", expect: "digest", ranges: func(p *payload) {
+			n := p.nonce
+			p.ranges, _ = DeriveRanges(&n, vecEntropyLen, vecSampling, []byte("c"))
+		}, comment: "ranges derived with challenge c and hashed; the payload's challenge is empty"},
 
 		{name: "digest_flipped", expect: "digest", editDigest: func(p *payload) { p.digest[0] ^= 1 }, comment: "one bit of the digest flipped"},
 		{name: "digest_other_entropy", expect: "digest", clientEnt: otherEntropy, comment: "the client's entropy differs from the server's (same size)"},
@@ -872,7 +902,7 @@ func vectorScenarios(keys vectorKeys, other *PublicKey, entropy []byte) []scenar
 		{name: "digest_generation_not_hashed", expect: "digest", digest: func(h []byte, p *payload, e []byte) [DigestSize]byte {
 			q := *p
 			q.generation = p.generation + 1
-			return computeDigest(h, &q, e)
+			return computeDigest(h, &q, q.ranges, e)
 		}, comment: "digest computed with generation 2, the payload says 1"},
 
 		// Login receipts (§9.2): accepted proofs whose response is the
@@ -896,6 +926,10 @@ func vectorScenarios(keys vectorKeys, other *PublicKey, entropy []byte) []scenar
 			rotate(vecSampling)(r)
 			r.Rotation.Generation = r.Generation
 		})},
+		{name: "ok_receipt_version_1_proof_version_absent", expect: "ok", version: 1, receipt: &receiptScenario{edit: func(r *Receipt) { r.ProofVersion = 0 }}, comment: "a version 1 proof and a receipt without proof_version, as a server that reads version 1 only sends: the client accepts it and keeps building version 1"},
+		{name: "ok_receipt_version_1_proof_version_2", expect: "ok", version: 1, receipt: &receiptScenario{}, comment: "a version 1 proof and a receipt that says proof_version 2: the client accepts it and builds version 2 from its next login on"},
+		{name: "ok_receipt_refused_proof_version_absent", expect: "ok", receipt: refuse(func(r *Receipt) { r.ProofVersion = 0 }), comment: "a version 2 proof and a receipt without proof_version (which means 1): the server that read it reads version 2, so the client refuses it"},
+		{name: "ok_receipt_refused_proof_version_negative", expect: "ok", version: 1, receipt: refuse(func(r *Receipt) { r.ProofVersion = -1 }), comment: "proof_version -1: the client refuses it"},
 		{name: "ok_receipt_refused_server_key_id", expect: "ok", comment: "a server key listed under a key_id that is not its own: the client refuses the receipt", receipt: refuse(func(r *Receipt) {
 			r.ServerKeys = append([]PublishedKey(nil), keyring...)
 			r.ServerKeys[0].KeyID = "0000000000000000"
@@ -925,7 +959,12 @@ func vectorScenarios(keys vectorKeys, other *PublicKey, entropy []byte) []scenar
 		{name: "challenge_expired_and_forged", expect: "challenge", comment: "an expired challenge with a wrong MAC: the MAC is checked first", challengeMode: true, challengeRequired: true,
 			challengeFor: editChallenge(expiredChallenge, func(c []byte) []byte { c[len(c)-1] ^= 1; return c })},
 		{name: "challenge_stale_expired", expect: "challenge-stale", comment: "a valid challenge whose expires_at is one second before now", challengeMode: true, challengeRequired: true, challengeFor: expiredChallenge},
-		{name: "ranges_challenge_not_derived", expect: "ranges", comment: "a valid challenge, but the ranges are derived without it", challengeMode: true, challengeRequired: true, challengeFor: validChallenge,
+		{name: "ranges_challenge_not_derived", expect: "ranges", version: 1, comment: "version 1: a valid challenge, but the ranges are derived without it", challengeMode: true, challengeRequired: true, challengeFor: validChallenge,
+			ranges: func(p *payload) {
+				n := p.nonce
+				p.ranges, _ = DeriveRanges(&n, vecEntropyLen, vecSampling, nil)
+			}},
+		{name: "digest_challenge_not_derived", expect: "digest", comment: "a valid challenge, but the ranges hashed are derived without it", challengeMode: true, challengeRequired: true, challengeFor: validChallenge,
 			ranges: func(p *payload) {
 				n := p.nonce
 				p.ranges, _ = DeriveRanges(&n, vecEntropyLen, vecSampling, nil)
@@ -934,7 +973,7 @@ func vectorScenarios(keys vectorKeys, other *PublicKey, entropy []byte) []scenar
 			digest: func(h []byte, p *payload, e []byte) [DigestSize]byte {
 				q := *p
 				q.challenge = nil
-				return computeDigest(h, &q, e)
+				return computeDigest(h, &q, q.ranges, e)
 			}},
 		{name: "challenge_required_missing", expect: "challenge-required", comment: "a valid proof without a challenge, in a role that requires challenge mode", challengeMode: true, challengeRequired: true},
 		{name: "digest_challenge_required", expect: "digest", comment: "a wrong digest and no challenge in a role that requires one: the proof is refused as a wrong proof, not named as missing its challenge", challengeMode: true, challengeRequired: true, editDigest: func(p *payload) { p.digest[0] ^= 1 }},

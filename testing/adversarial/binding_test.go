@@ -105,50 +105,57 @@ func bindingAttacks(accepted string) []attack {
 			return e.login(t, "web", "alice", proofAs(t, e, "web/alice", "web", "alice", time.Now(), 99))
 		}},
 		{name: "generation 0 never exists", class: cGeneration, want: denied, send: forged(func(f *forgery) { f.generation = 0 })},
-		// Ranges (§8.1 step 14): not counted, they test no entropy (the
-		// server compares them before reading any).
-		{name: "ranges chosen by the caller, digest right", class: cRanges, want: denied, send: forged(func(f *forgery) {
+		// Ranges a version 1 proof carries (§8.1 step 14): not counted,
+		// they test no entropy (the server compares them before reading
+		// any).
+		{name: "version 1: ranges chosen by the caller, digest right", class: cRanges, want: denied, send: forgedV1(func(f *forgery) {
 			f.ranges = make([]protocol.Range, f.st.SampleCount)
 			for i := range f.ranges {
 				f.ranges[i] = protocol.Range{Offset: 0, Length: uint32(f.st.SampleLength)}
 			}
 		})},
-		{name: "ranges derived from another nonce", class: cRanges, want: denied, send: forged(func(f *forgery) {
-			other := f.nonce
-			other[0] ^= 1
-			f.ranges, _ = protocol.DeriveRanges((*[32]byte)(&other), len(f.st.Entropy),
-				protocol.Sampling{Count: f.st.SampleCount, Length: f.st.SampleLength}, nil)
-		})},
-		{name: "one range off by one", class: cRanges, want: denied, send: forged(func(f *forgery) {
+		{name: "version 1: ranges derived from another nonce", class: cRanges, want: denied, send: forgedV1(func(f *forgery) { f.ranges = otherNonceRanges(f) })},
+		{name: "version 1: one range off by one", class: cRanges, want: denied, send: forgedV1(func(f *forgery) {
 			f.ranges = derived(f)
 			f.ranges[3].Offset ^= 1
 		})},
-		{name: "range past the end of the entropy", class: cRanges, want: denied, send: forged(func(f *forgery) {
+		{name: "version 1: range past the end of the entropy", class: cRanges, want: denied, send: forgedV1(func(f *forgery) {
 			f.ranges = derived(f)
 			f.ranges[0].Offset = uint32(len(f.st.Entropy))
 		})},
-		{name: "range at offset 2^32-16", class: cRanges, want: denied, send: forged(func(f *forgery) {
+		{name: "version 1: range at offset 2^32-16", class: cRanges, want: denied, send: forgedV1(func(f *forgery) {
 			f.ranges = derived(f)
 			f.ranges[0].Offset = 1<<32 - 16
 		})},
-		{name: "range twice as long", class: cRanges, want: denied, send: forged(func(f *forgery) {
+		{name: "version 1: range twice as long", class: cRanges, want: denied, send: forgedV1(func(f *forgery) {
 			f.ranges = derived(f)
 			f.ranges[0].Length *= 2
 		})},
-		{name: "one range more", class: cRanges, want: denied, send: forged(func(f *forgery) {
+		{name: "version 1: one range more", class: cRanges, want: denied, send: forgedV1(func(f *forgery) {
 			f.ranges = append(derived(f), protocol.Range{Offset: 0, Length: uint32(f.st.SampleLength)})
 		})},
-		{name: "one range fewer", class: cRanges, want: denied, send: forged(func(f *forgery) { f.ranges = derived(f)[1:] })},
+		{name: "version 1: one range fewer", class: cRanges, want: denied, send: forgedV1(func(f *forgery) { f.ranges = derived(f)[1:] })},
+		// Version 2 carries no ranges: the caller cannot name them at all.
+		// Hashing other ranges than the derived ones is a wrong digest, a
+		// guess like any other, and counts (§15).
+		{name: "version 2: ranges chosen by the caller, hashed", class: cDigest, counts: true, want: denied, send: forged(func(f *forgery) {
+			f.ranges = make([]protocol.Range, f.st.SampleCount)
+			for i := range f.ranges {
+				f.ranges[i] = protocol.Range{Offset: 0, Length: uint32(f.st.SampleLength)}
+			}
+		})},
+		{name: "version 2: ranges of another nonce, hashed", class: cDigest, counts: true, want: denied, send: forged(func(f *forgery) { f.ranges = otherNonceRanges(f) })},
 		{name: "digest zero", class: cDigest, counts: true, want: denied, send: forged(func(f *forgery) { f.badDigest = true })},
 		// Payloads that open but do not parse (§8.1 step 7): not counted.
-		{name: "range count 0", class: cMalformed, want: denied, send: forged(func(f *forgery) { f.ranges, f.count = []protocol.Range{}, u16(0) })},
-		{name: "range count past MaxRangeCount", class: cMalformed, want: denied, send: forged(func(f *forgery) {
+		{name: "version 1: range count 0", class: cMalformed, want: denied, send: forgedV1(func(f *forgery) { f.ranges, f.count = []protocol.Range{}, u16(0) })},
+		{name: "version 1: range count past MaxRangeCount", class: cMalformed, want: denied, send: forgedV1(func(f *forgery) {
 			f.ranges = make([]protocol.Range, protocol.MaxRangeCount+1)
 			f.count = u16(protocol.MaxRangeCount + 1)
 		})},
-		{name: "count says one range more than present", class: cMalformed, want: denied, send: forged(func(f *forgery) {
+		{name: "version 1: count says one range more than present", class: cMalformed, want: denied, send: forgedV1(func(f *forgery) {
 			f.count = u16(uint16(f.st.SampleCount + 1))
 		})},
+		{name: "version 2 header, version 1 payload (ranges included)", class: cMalformed, want: denied, send: forged(func(f *forgery) { f.rangesInV2 = true })},
 		{name: "a byte after the digest", class: cMalformed, want: denied, send: forged(func(f *forgery) { f.trailing = []byte{0} })},
 		{name: "issued_at 2^63", class: cMalformed, want: denied, send: forged(func(f *forgery) { f.issuedAtRaw = 1 << 63 })},
 		// Clock skew (§8.1 step 10; allowed_clock_skew is 10 s here, and
@@ -162,6 +169,23 @@ func bindingAttacks(accepted string) []attack {
 		{name: "issued 2 minutes ahead", class: cFromFuture, want: denied, send: at(2 * time.Minute)},
 		{name: "issued in the year 9999", class: cFromFuture, want: denied, send: forged(func(f *forgery) { f.issuedAt = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC) })},
 	}
+}
+
+// forgedV1 is forged with a version 1 proof, whose payload carries the
+// ranges.
+func forgedV1(edit func(*forgery)) func(t *testing.T, e *env) response {
+	return forged(func(f *forgery) { f.version = 1; edit(f) })
+}
+
+func otherNonceRanges(f *forgery) []protocol.Range {
+	other := f.nonce
+	other[0] ^= 1
+	r, err := protocol.DeriveRanges((*[32]byte)(&other), len(f.st.Entropy),
+		protocol.Sampling{Count: f.st.SampleCount, Length: f.st.SampleLength}, nil)
+	if err != nil {
+		panic(err)
+	}
+	return r
 }
 
 func derived(f *forgery) []protocol.Range {
@@ -186,6 +210,11 @@ func controls(t *testing.T, e *env) {
 	}{
 		{"hand-built forgery with nothing changed", func() string {
 			return newForgery(t, e.loadState(t, "web/alice")).encode(t)
+		}},
+		{"hand-built version 1 forgery with nothing changed", func() string {
+			f := newForgery(t, e.loadState(t, "web/alice"))
+			f.version = 1
+			return f.encode(t)
 		}},
 		{"issued 8 s ago (within the 10 s skew)", func() string {
 			return proofAs(t, e, "web/alice", "web", "alice", time.Now().Add(-8*time.Second), 0)

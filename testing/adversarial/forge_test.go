@@ -15,7 +15,8 @@ import (
 
 // forgery is a proof built by hand from docs/protocol.md §4 to §7, for the
 // attacks protocol.NewProof refuses to build: ranges the nonce did not
-// derive, a wrong range count, a wrong digest, bytes after the payload.
+// derive, a wrong range count, a wrong digest, bytes after the payload, in
+// either protocol version.
 // Everything it does not override is what an honest client would send, so
 // a forgery with no override must be accepted (TestAdversarial checks that
 // first): a refusal is then due to the one field a case changes.
@@ -24,10 +25,18 @@ type forgery struct {
 	issuedAt   time.Time
 	generation uint64
 	nonce      [32]byte
-	// ranges replaces the derived ranges when not nil.
+	// version is the proof's protocol version: 2 (protocol.Version), whose
+	// payload leaves the ranges out, or 1, whose payload carries them.
+	version uint8
+	// ranges replaces the derived ranges when not nil: in version 1 those
+	// the payload carries, in both those the digest is made over.
 	ranges []protocol.Range
-	// count replaces u16(n) when not nil (the ranges stay as they are).
+	// count replaces u16(n) of a version 1 payload when not nil (the
+	// ranges stay as they are).
 	count *uint16
+	// rangesInV2 lays a version 2 payload out as version 1 would, with
+	// u16(n) and the ranges before the digest.
+	rangesInV2 bool
 	// badDigest replaces the digest with zeros.
 	badDigest bool
 	// trailing is appended to the payload after the digest.
@@ -38,16 +47,16 @@ type forgery struct {
 
 func newForgery(t testing.TB, st *client.State) *forgery {
 	t.Helper()
-	f := &forgery{st: st, issuedAt: time.Now(), generation: st.Generation}
+	f := &forgery{st: st, issuedAt: time.Now(), generation: st.Generation, version: protocol.Version}
 	if _, err := rand.Read(f.nonce[:]); err != nil {
 		t.Fatal(err)
 	}
 	return f
 }
 
-// header is §4: u8(1) || u8(suite) || key_id || lp8(role) || lp8(client_id).
-func header(suite byte, keyID []byte, role, clientID string) []byte {
-	h := append([]byte{protocol.Version, suite}, keyID...)
+// header is §4: u8(version) || u8(suite) || key_id || lp8(role) || lp8(client_id).
+func header(version, suite byte, keyID []byte, role, clientID string) []byte {
+	h := append([]byte{version, suite}, keyID...)
 	h = append(append(h, byte(len(role))), role...)
 	return append(append(h, byte(len(clientID))), clientID...)
 }
@@ -65,7 +74,7 @@ func (f *forgery) encode(t testing.TB) string {
 		t.Fatalf("the forgery helper seals to X-Wing keys only, not %s", pk.Suite())
 	}
 	id := pk.ID()
-	hdr := header(byte(protocol.SuiteXWing), id[:], f.st.Role, f.st.ClientID)
+	hdr := header(f.version, byte(protocol.SuiteXWing), id[:], f.st.Role, f.st.ClientID)
 
 	ranges := f.ranges
 	if ranges == nil {
@@ -82,22 +91,27 @@ func (f *forgery) encode(t testing.TB) string {
 	if f.issuedAtRaw != 0 {
 		issued = f.issuedAtRaw
 	}
-	// The part of the payload the digest covers, §6: everything but the
-	// digest, with lp16(challenge) empty.
-	body := binary.BigEndian.AppendUint64(nil, issued)
-	body = binary.BigEndian.AppendUint64(body, f.generation)
-	body = append(body, f.nonce[:]...)
-	body = append(body, 0, 0) // lp16(empty challenge)
-	body = binary.BigEndian.AppendUint16(body, count)
+	// The transcript the digest covers, §6, after the header: the
+	// payload's fields before the digest, with lp16(challenge) empty,
+	// then u16(n) and the ranges, which a version 1 payload carries too.
+	fields := binary.BigEndian.AppendUint64(nil, issued)
+	fields = binary.BigEndian.AppendUint64(fields, f.generation)
+	fields = append(fields, f.nonce[:]...)
+	fields = append(fields, 0, 0) // lp16(empty challenge)
+	rangesBytes := binary.BigEndian.AppendUint16(nil, count)
 	for _, r := range ranges {
-		body = binary.BigEndian.AppendUint32(body, r.Offset)
-		body = binary.BigEndian.AppendUint32(body, r.Length)
+		rangesBytes = binary.BigEndian.AppendUint32(rangesBytes, r.Offset)
+		rangesBytes = binary.BigEndian.AppendUint32(rangesBytes, r.Length)
 	}
 	var digest [32]byte
 	if !f.badDigest {
-		digest = f.digest(hdr, body, ranges)
+		digest = f.digest(hdr, append(append([]byte(nil), fields...), rangesBytes...), ranges)
 	}
-	payload := append(append(body, digest[:]...), f.trailing...)
+	payload := fields
+	if f.version == 1 || f.rangesInV2 {
+		payload = append(payload, rangesBytes...)
+	}
+	payload = append(append(payload, digest[:]...), f.trailing...)
 
 	// §7: info = lp8(label_proof) || header, aad = header.
 	info := append([]byte{byte(len(labelProof))}, labelProof...)

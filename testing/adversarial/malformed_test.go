@@ -15,7 +15,7 @@ import (
 // default suite, X-Wing.
 const (
 	encLen   = 1120
-	minCT    = 108
+	minCT    = 98 // a version 2 payload without a challenge, sealed
 	maxProof = 8192
 )
 
@@ -186,17 +186,15 @@ func sizeAttacks() []attack {
 		{"one byte of enc", h + 1},
 		{"enc one byte short", h + encLen - 1},
 		{"enc, no ct", h + encLen},
+		// An honest version 2 proof without a challenge is exactly at the
+		// minimum (§2.4), so every cut of its ct is below it.
 		{"ct below the minimum", h + encLen + minCT - 1},
-		{"ct at the minimum", h + encLen + minCT},
 		{"one byte short", -1},
 	}
 	var out []attack
 	for _, c := range cuts {
 		n := c.n
 		class := cMalformed
-		if c.n == -1 || c.n == h+encLen+minCT {
-			class = cOpen // the envelope parses; the AEAD refuses it
-		}
 		out = append(out, attack{name: "truncated: " + c.name, class: class, want: denied, send: mutateWire(func(w []byte) []byte {
 			if n < 0 {
 				return w[:len(w)+n]
@@ -226,7 +224,10 @@ func sectionAttacks() []attack {
 	h := aliceHeader
 	return []attack{
 		{name: "version 0", class: cVersion, want: denied, send: mutateWire(setByte(0, 0))},
-		{name: "version 2", class: cVersion, want: denied, send: mutateWire(setByte(0, 2))},
+		{name: "version 3", class: cVersion, want: denied, send: mutateWire(setByte(0, 3))},
+		// A version 2 proof relabelled 1: its sealed payload is shorter
+		// than the least a version 1 payload seals to (§8.1 step 4).
+		{name: "version 2 proof relabelled version 1", class: cMalformed, want: denied, send: mutateWire(setByte(0, 1))},
 		{name: "suite 0 (unassigned)", class: cSuite, want: denied, send: mutateWire(setByte(1, 0))},
 		{name: "suite 4 (unassigned)", class: cSuite, want: denied, send: mutateWire(setByte(1, 4))},
 		{name: "suite 255 (unassigned)", class: cSuite, want: denied, send: mutateWire(setByte(1, 255))},
@@ -251,7 +252,7 @@ func sectionAttacks() []attack {
 		{name: "enc middle (ML-KEM part)", class: cOpen, want: denied, send: mutateWire(flip(h+500, 0x01))},
 		{name: "enc last byte (X25519 part)", class: cOpen, want: denied, send: mutateWire(flip(h+encLen-1, 0x01))},
 		{name: "ct first byte (issued_at)", class: cOpen, want: denied, send: mutateWire(flip(h+encLen, 0x01))},
-		{name: "ct middle (ranges)", class: cOpen, want: denied, send: mutateWire(flip(h+encLen+100, 0x01))},
+		{name: "ct middle (nonce)", class: cOpen, want: denied, send: mutateWire(flip(h+encLen+30, 0x01))},
 		{name: "ct last byte (GCM tag)", class: cOpen, want: denied, send: mutateWire(flip(-1, 0x01))},
 		// The AAD: alice's sealed body under a header that names bob. Both
 		// names are real, the header parses and matches the request, but
@@ -260,7 +261,7 @@ func sectionAttacks() []attack {
 		// neither client's count moves.
 		{name: "header re-encoded for bob (AAD mismatch)", class: cOpen, victim: "web/bob", want: denied, send: func(t *testing.T, e *env) response {
 			wire := decodeWire(t, freshProof(t, e, "web/alice"))
-			forged := append(header(wire[1], wire[2:10], "web", "bob"), wire[aliceHeader:]...)
+			forged := append(header(wire[0], wire[1], wire[2:10], "web", "bob"), wire[aliceHeader:]...)
 			return e.login(t, "web", "bob", encodeWire(forged))
 		}},
 	}

@@ -6,8 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hashicorp/vault/api"
-
+	"github.com/entropy-auth/vault-plugin-auth-entropy/client"
 	"github.com/entropy-auth/vault-plugin-auth-entropy/testing/harness"
 )
 
@@ -20,6 +19,10 @@ import (
 // (its backend/schema.go), in its answer and its log.
 const schemaRefusal = "schema version 2, this build reads up to 1: written by a newer release of the plugin; downgrade is not supported"
 
+// versionRefusal is what the baseline logs of a proof of version 2, which
+// it cannot read (its backend/protocol/errors.go).
+const versionRefusal = "proof has an unsupported version"
+
 func downgradeAndBack(t *testing.T, s *harness.Server, base, cur build, state map[string]string, loadIDs, steadyIDs []string) {
 	replayCurrent := captureLogin(t, s, state["steady-1"])
 	before := s.MountStorage(t, mount)
@@ -28,27 +31,32 @@ func downgradeAndBack(t *testing.T, s *harness.Server, base, cur build, state ma
 	pin(t, s, base)
 	reload(t, s)
 	checkRunning(t, s, "after the downgrade", base)
-	// Every login fails closed, with the reason: a migrated client's record
-	// or, for a client still in version 1, the replay watermark the
-	// current build wrote.
+	// Every login fails closed. A client of the current library has
+	// learned from the current build's receipts that it reads proof
+	// version 2, and builds that: the baseline reads version 1 only, and
+	// refuses such a proof as any it cannot read, with a bare 403 before it
+	// reads anything (logging why).
 	for _, id := range []string{"pending-0", "steady-2", loadIDs[0]} {
 		secret, err := login(t, s, state[id])
-		var re *api.ResponseError
 		switch {
 		case err == nil || (secret != nil && secret.Auth != nil):
 			t.Errorf("%s logged in on the baseline after the downgrade", id)
-		case !errors.As(err, &re) || re.StatusCode != 500 || !strings.Contains(err.Error(), schemaRefusal):
-			t.Errorf("%s on the baseline after the downgrade: %v, want a 500 saying %q", id, err, schemaRefusal)
+		case !errors.Is(err, client.ErrLoginRefused) || !strings.Contains(err.Error(), "(403 at "):
+			t.Errorf("%s on the baseline after the downgrade: %v, want the library's refusal of a 403 (a version 2 proof)", id, err)
 		default:
-			t.Logf("%s on the baseline after the downgrade: %s", id, strings.Join(re.Errors, "; "))
+			t.Logf("%s on the baseline after the downgrade: %v", id, err)
 		}
 	}
+	// The baseline CLI builds version 1 proofs, which the baseline reads:
+	// its login fails on the client's record of schema version 2 (or, for
+	// a client still in version 1, the replay watermark the current build
+	// wrote), with the versions named.
 	if out, err := runCLI(t, s, base.cli, "", "login", "-state="+state["cli-baseline"]); err == nil || out != "" || !strings.Contains(err.Error(), schemaRefusal) {
 		t.Errorf("the baseline CLI on the baseline after the downgrade: %q, %v; want no token and %q", out, err, schemaRefusal)
 	} else {
 		t.Logf("the baseline CLI on the baseline after the downgrade: %v", err)
 	}
-	checkReplayFails(t, s, "replay of a current login on the downgraded plugin", replayCurrent, 500)
+	checkReplayFails(t, s, "replay of a current login on the downgraded plugin", replayCurrent, 403)
 	if st := tidy(t, s); st["state"] != "failed" || !strings.Contains(fmt.Sprint(st["error"]), schemaRefusal) {
 		t.Errorf("tidy on the downgraded plugin: %v, want failed with %q", st, schemaRefusal)
 	}
@@ -61,6 +69,9 @@ func downgradeAndBack(t *testing.T, s *harness.Server, base, cur build, state ma
 	}
 	if !strings.Contains(log, schemaRefusal) {
 		t.Error("the server log does not say why the downgraded plugin refuses")
+	}
+	if !strings.Contains(log, versionRefusal) {
+		t.Errorf("the server log does not say %q of the current library's version 2 proofs", versionRefusal)
 	}
 	after := s.MountStorage(t, mount)
 	if added, removed, changed := harness.StorageDiff(before, after); len(added)+len(removed)+len(changed) > 0 {

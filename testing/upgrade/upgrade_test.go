@@ -107,6 +107,10 @@ func TestUpgradeUnderLoad(t *testing.T) {
 	replayBaseline := captureLogin(t, s, state[steadyIDs[0]])
 	checkReplayRefused(t, s, "replay on the baseline, at once", replayBaseline)
 
+	// The baseline's bundles and receipts say no proof_version: its
+	// clients build proofs of version 1, the one it reads.
+	proofVersions(t, state, loadIDs, 0)
+
 	// The load, then the upgrade under it.
 	auths := map[string]*client.EntropyAuth{}
 	for _, id := range loadIDs {
@@ -136,6 +140,9 @@ func TestUpgradeUnderLoad(t *testing.T) {
 		t.Errorf("logins lost across the upgrade:\n%s", strings.Join(failures, "\n"))
 	}
 	checkReplayRefused(t, s, "replay of a baseline login after the upgrade", replayBaseline)
+	// The current build's receipts said it reads version 2, and the same
+	// clients moved on by themselves.
+	proofVersions(t, state, loadIDs, 2)
 
 	// Generations intact; migrated at the first write.
 	for _, id := range loadIDs {
@@ -247,5 +254,20 @@ func copyFile(t *testing.T, src, dst string) {
 	}
 	if err := os.WriteFile(dst, b, 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// proofVersions fails unless the state of every client in ids says the
+// server reads proof version want (0: the member is absent).
+func proofVersions(t *testing.T, state map[string]string, ids []string, want int) {
+	t.Helper()
+	for _, id := range ids {
+		st, err := client.LoadState(state[id])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.ProofVersion != want {
+			t.Errorf("client %s: its state says proof_version %d, want %d", id, st.ProofVersion, want)
+		}
 	}
 }

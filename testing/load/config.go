@@ -22,6 +22,11 @@ type Config struct {
 	TokenTTL string
 	// InlineProofs makes each entropy proof inside the timed window.
 	InlineProofs bool
+	// CompareVersion1 runs, right after each entropy phase of the sweep,
+	// the same phase with proofs of protocol version 1 (whose payload
+	// carries the ranges, docs/protocol.md §7): the before and after of
+	// taking the ranges off the wire, on the same server and clients.
+	CompareVersion1 bool `json:",omitempty"`
 	// KeySuite, when set, is the entropy mounts' key_suite (config),
 	// written before any client enrolls.
 	KeySuite string `json:",omitempty"`

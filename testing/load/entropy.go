@@ -27,7 +27,14 @@ type entropyClient struct {
 	entropy    []byte
 	sampling   protocol.Sampling
 	pending    *protocol.Rotation
+	// version is the proof version the server reads, as its bundle and
+	// receipts say: the baseline build reads version 1 only.
+	version uint8
 }
+
+// proofVersion is the version a client builds for a server that says it
+// reads up to v (0: it says nothing, version 1).
+func proofVersion(v int) uint8 { return uint8(min(max(v, 1), int(protocol.Version))) }
 
 func newEntropyClient(s *client.State) (*entropyClient, error) {
 	var pk *protocol.PublishedKey
@@ -47,6 +54,7 @@ func newEntropyClient(s *client.State) (*entropyClient, error) {
 		mount: s.MountPath, role: s.Role, clientID: s.ClientID, key: key,
 		generation: s.Generation, entropy: s.Entropy,
 		sampling: protocol.Sampling{Count: s.SampleCount, Length: s.SampleLength},
+		version:  proofVersion(s.ProofVersion),
 	}, nil
 }
 
@@ -65,7 +73,7 @@ func (c *entropyClient) body() ([]byte, *protocol.ClientSession, uint64, error) 
 	gen, ent, smp := c.proving()
 	proof, sess, err := protocol.NewProof(protocol.ProofInput{
 		ServerKey: c.key, Role: c.role, ClientID: c.clientID,
-		Generation: gen, Entropy: ent, Sampling: smp, IssuedAt: time.Now(),
+		Generation: gen, Entropy: ent, Sampling: smp, IssuedAt: time.Now(), Version: c.version,
 	})
 	if err != nil {
 		return nil, nil, 0, err
@@ -93,6 +101,7 @@ func (c *entropyClient) loginFollow(ctx context.Context, h *httpClient) (promote
 	if err != nil {
 		return false, false, fmt.Errorf("receipt: %w", err)
 	}
+	c.version = proofVersion(r.ReadsProofVersion())
 	if p := c.pending; p != nil && gen == p.Generation {
 		c.generation, c.entropy, c.sampling = p.Generation, p.Entropy, p.Sampling()
 		c.pending = nil

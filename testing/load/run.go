@@ -221,6 +221,14 @@ func (r *runner) sweep(ctx context.Context, res *Results) error {
 			ent := r.phase("sweep", "entropy", token, c, cfg.Logins, req, expectToken, 0).run(ctx, r.h, r.pid)
 			r.logResult(ent)
 			res.Sweep = append(res.Sweep, ent)
+			if cfg.CompareVersion1 {
+				v1, err := r.version1Phase(ctx, clients, token, c)
+				if err != nil {
+					return err
+				}
+				r.logResult(v1)
+				res.Sweep = append(res.Sweep, v1)
+			}
 			rt := Ratio{Concurrency: c, TokenType: token}
 
 			if r.tgt.Floor != "" {
@@ -252,6 +260,26 @@ func (r *runner) sweep(ctx context.Context, res *Results) error {
 		}
 	}
 	return nil
+}
+
+// version1Phase is an entropy phase of the sweep with proofs of protocol
+// version 1, which the server still reads: the same clients, the ranges on
+// the wire.
+func (r *runner) version1Phase(ctx context.Context, clients []*entropyClient, token string, c int) (Result, error) {
+	saved := make([]uint8, len(clients))
+	for i, cl := range clients {
+		saved[i], cl.version = cl.version, 1
+	}
+	defer func() {
+		for i, cl := range clients {
+			cl.version = saved[i]
+		}
+	}()
+	req, err := r.entropyRequests(clients, r.cfg.Logins, func(i int) int { return i % c })
+	if err != nil {
+		return Result{}, err
+	}
+	return r.phase("sweep", "entropy-v1", token, c, r.cfg.Logins, req, expectToken, 0).run(ctx, r.h, r.pid), nil
 }
 
 func (r *runner) phase(name, method, token string, c, count int, req func(w, i int) (string, []byte, error), check func(int, *loginResponse) error, rate float64) *phase {

@@ -38,6 +38,7 @@ func run() error {
 	sweep := fs.String("sweep", intsString(full.Sweep), "concurrencies of the login sweep, comma-separated")
 	logins := fs.Int("logins", full.Logins, "logins per timed phase")
 	inline := fs.Bool("inline-proofs", false, "make entropy proofs inside the timed window instead of before it")
+	compareV1 := fs.Bool("compare-version-1", false, "after each entropy phase of the sweep, run it again with proofs of protocol version 1 (the ranges on the wire)")
 	ttl := fs.String("token-ttl", full.TokenTTL, "token_ttl of every role of both methods")
 	clients := fs.Int("clients", full.Clients, "large population of the per-login cost comparison (0 skips it)")
 	small := fs.Int("clients-small", full.ClientsSmall, "small population of the per-login cost comparison")
@@ -96,6 +97,7 @@ func run() error {
 	apply("soak-rotation-rate", func() { cfg.SoakRotationRate = *soakRot })
 	apply("soak-token-type", func() { cfg.SoakTokenType = *soakToken })
 	cfg.InlineProofs = *inline
+	cfg.CompareVersion1 = *compareV1
 	cfg.KeySuite = *suite
 	cfg.RotationLoginRate = *rotLogin
 	cfg.Soak = *soak

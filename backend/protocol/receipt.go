@@ -172,7 +172,7 @@ func (s *ClientSession) OpenReceipt(encoded string) (*Receipt, error) {
 		return nil, fmt.Errorf("%w: it requires challenge mode of a proof that was accepted without a challenge", ErrResponse)
 	}
 	// A server that read this proof reads its version: a receipt that says
-	// otherwise (or gives a version below 1) did not come from it.
+	// otherwise (or a negative version) did not come from it.
 	if r.ProofVersion < 0 || r.ReadsProofVersion() < int(s.version) {
 		return nil, fmt.Errorf("%w: proof_version %d, for a proof of version %d it has read", ErrResponse, r.ProofVersion, s.version)
 	}

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -220,7 +221,10 @@ func FuzzVerify(f *testing.F) {
 			}
 			return
 		}
-		if c == nil || !bytes.Equal(b, fx.wire) {
+		// Only a fixture's own proof verifies. ok_version_1 and ok_p256
+		// share key, names and entropy, so each verifier also takes the
+		// other's (unaltered) proof.
+		if c == nil || !slices.ContainsFunc(fixtures, func(o *fuzzFixture) bool { return bytes.Equal(b, o.wire) }) {
 			t.Fatalf("%s: accepted an altered proof (%d bytes, the valid one has %d)", fx.name, len(b), len(fx.wire))
 		}
 	})

@@ -149,9 +149,7 @@ func (s State) GoString() string { return s.String() }
 // proofVersion is the protocol version of the client's next proof: the
 // newest one both the server (ProofVersion, absent meaning 1) and this
 // package speak.
-func (s *State) proofVersion() uint8 {
-	return uint8(min(max(s.ProofVersion, 1), int(protocol.Version)))
-}
+func (s *State) proofVersion() uint8 { return protocol.ClientVersion(s.ProofVersion) }
 
 func (s *State) sampling() protocol.Sampling {
 	return protocol.Sampling{Count: s.SampleCount, Length: s.SampleLength}

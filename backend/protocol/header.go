@@ -15,6 +15,11 @@ const (
 	MinVersion uint8 = 1
 )
 
+// ClientVersion is the version a client builds for a server that says it
+// reads up to reads (its bundle's or receipt's proof_version; 0, absent,
+// means version 1): the newest version both speak.
+func ClientVersion(reads int) uint8 { return uint8(min(max(reads, 1), int(Version))) }
+
 // Header is the clear part of a proof. It is bound to the sealed payload as
 // both HPKE info and AEAD associated data, and it is hashed into the digest.
 type Header struct {

@@ -32,10 +32,6 @@ type entropyClient struct {
 	version uint8
 }
 
-// proofVersion is the version a client builds for a server that says it
-// reads up to v (0: it says nothing, version 1).
-func proofVersion(v int) uint8 { return uint8(min(max(v, 1), int(protocol.Version))) }
-
 func newEntropyClient(s *client.State) (*entropyClient, error) {
 	var pk *protocol.PublishedKey
 	for i := range s.ServerKeys {
@@ -54,7 +50,7 @@ func newEntropyClient(s *client.State) (*entropyClient, error) {
 		mount: s.MountPath, role: s.Role, clientID: s.ClientID, key: key,
 		generation: s.Generation, entropy: s.Entropy,
 		sampling: protocol.Sampling{Count: s.SampleCount, Length: s.SampleLength},
-		version:  proofVersion(s.ProofVersion),
+		version:  protocol.ClientVersion(s.ProofVersion),
 	}, nil
 }
 
@@ -101,7 +97,7 @@ func (c *entropyClient) loginFollow(ctx context.Context, h *httpClient) (promote
 	if err != nil {
 		return false, false, fmt.Errorf("receipt: %w", err)
 	}
-	c.version = proofVersion(r.ReadsProofVersion())
+	c.version = protocol.ClientVersion(r.ProofVersion)
 	if p := c.pending; p != nil && gen == p.Generation {
 		c.generation, c.entropy, c.sampling = p.Generation, p.Entropy, p.Sampling()
 		c.pending = nil

@@ -16,9 +16,10 @@ type Config struct {
 	// allowed_clock_skew (60 s by default), so PhaseTimeout stays below it.
 	Logins       int
 	PhaseTimeout time.Duration
-	// TokenTTL is the token_ttl of every role of both methods: short, so
-	// that tokens of earlier phases do not pile up. No token is revoked
-	// during a timed phase.
+	// TokenTTL is the token_ttl of every role of every method: short, so
+	// that the soak's tokens do not pile up. No token is revoked during a
+	// timed phase: the harness revokes a phase's service tokens after it
+	// (revokeLogins), so that none expires in a later phase.
 	TokenTTL string
 	// InlineProofs makes each entropy proof inside the timed window.
 	InlineProofs bool
@@ -30,6 +31,10 @@ type Config struct {
 	// KeySuite, when set, is the entropy mounts' key_suite (config),
 	// written before any client enrolls.
 	KeySuite string `json:",omitempty"`
+	// PerfDir, when set, is where each timed phase is recorded with
+	// `perf record -a -g` (perf.go): a diagnosis, the figures of a
+	// profiled run are not the published ones.
+	PerfDir string `json:",omitempty"`
 
 	// ClientsSmall and Clients are the two populations of the per-login
 	// cost comparison (role "scale", entropy_size 4096); Clients = 0 skips

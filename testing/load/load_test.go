@@ -11,10 +11,12 @@ import (
 )
 
 // tinyConfig is every step of the measurement, small enough for the test
-// suite (well under a minute on two busy cores).
+// suite (well under a minute on two busy cores). Its tokens outlive the
+// test, so that a service token the harness did not revoke is still there
+// at the end (TestRunShort).
 func tinyConfig() Config {
 	return Config{
-		Sweep: []int{1, 2}, Logins: 40, PhaseTimeout: 40 * time.Second, TokenTTL: "1m",
+		Sweep: []int{1, 2}, Logins: 40, PhaseTimeout: 40 * time.Second, TokenTTL: "30m",
 		ClientsSmall: 10, Clients: 40, ScaleConcurrency: 2, EnrollConcurrency: 4,
 		RotationRate: 5, RotationPopulation: 12, RotationWorkers: 2, RotationConcurrency: 2, RotationLoginRate: 20,
 		GarbageConcurrency: 2,
@@ -117,6 +119,22 @@ func TestRunShort(t *testing.T) {
 	}
 	if s := res.Scale; s == nil || s.Large != cfg.Clients || s.LargeResult.OK != cfg.Logins {
 		t.Fatalf("population comparison: %+v", res.Scale)
+	}
+	// Every service token of every phase was revoked before the next
+	// phase (revokeLogins), not left to expire in a later one: with
+	// tinyConfig's token_ttl, none would have expired yet.
+	vc, err := tgt.api()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{tgt.mount(), tgt.Floor, approleMount, tgt.Baseline} {
+		leases, err := vc.Logical().ListWithContext(ctx, "sys/leases/lookup/auth/"+m+"/login/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if leases != nil && len(leases.Data["keys"].([]interface{})) > 0 {
+			t.Errorf("auth/%s/login: %d leases left after the run, want none", m, len(leases.Data["keys"].([]interface{})))
+		}
 	}
 	var md bytes.Buffer
 	res.WriteMarkdown(&md)

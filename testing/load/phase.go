@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -25,6 +26,10 @@ type phase struct {
 	// is not hidden by the generator waiting for it).
 	rate    float64
 	timeout time.Duration
+	// perf, when set, records the phase (Config.PerfDir); logf reports a
+	// recording that failed.
+	perf *perfRecorder
+	logf func(string, ...any)
 }
 
 // Result is one phase's figures.
@@ -79,6 +84,7 @@ func (p *phase) run(ctx context.Context, h *httpClient, vaultPID int) Result {
 	if p.rate > 0 {
 		interval = time.Duration(float64(time.Second) * float64(p.concurrency) / p.rate)
 	}
+	stopPerf := p.perf.start(ctx, fmt.Sprintf("%s-%s-%s-c%d", p.name, p.method, p.token, p.concurrency), p.logf)
 	cpu0 := cpuNow(vaultPID)
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -134,6 +140,7 @@ func (p *phase) run(ctx context.Context, h *httpClient, vaultPID int) Result {
 	wg.Wait()
 	elapsed := time.Since(start)
 	cpu := cpuNow(vaultPID).sub(cpu0)
+	stopPerf()
 
 	r := Result{
 		Phase: p.name, Method: p.method, TokenType: p.token, Concurrency: p.concurrency,

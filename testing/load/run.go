@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"os"
 	"slices"
 	"time"
 
@@ -82,6 +83,8 @@ type runner struct {
 	vc  *api.Client
 	h   *httpClient
 	pid int
+	// perf records each phase when Config.PerfDir is set (nil: not).
+	perf *perfRecorder
 	// own[mount+" "+token] are clients of the entropy role of that token
 	// type on that mount, one per worker.
 	own map[string][]*entropyClient
@@ -104,6 +107,12 @@ func newRunner(ctx context.Context, cfg Config, tgt *Target) (*runner, error) {
 	}
 	conns := slices.Max(append(slices.Clone(cfg.Sweep), cfg.SoakConcurrency, cfg.GarbageConcurrency, cfg.RotationConcurrency+cfg.RotationWorkers, cfg.ScaleConcurrency, 1))
 	r := &runner{cfg: cfg, tgt: tgt, vc: vc, h: newHTTPClient(tgt.Addr, conns), pid: pid, own: map[string][]*entropyClient{}}
+	if cfg.PerfDir != "" {
+		if err := os.MkdirAll(cfg.PerfDir, 0o755); err != nil {
+			return nil, err
+		}
+		r.perf = &perfRecorder{dir: cfg.PerfDir, vaultPID: pid}
+	}
 	for _, m := range []string{tgt.mount(), tgt.Baseline} {
 		if m == "" {
 			continue
@@ -218,7 +227,10 @@ func (r *runner) sweep(ctx context.Context, res *Results) error {
 			if err != nil {
 				return err
 			}
-			ent := r.phase("sweep", "entropy", token, c, cfg.Logins, req, expectToken, 0).run(ctx, r.h, r.pid)
+			ent, err := r.run(ctx, r.phase("sweep", "entropy", token, c, cfg.Logins, req, expectToken, 0))
+			if err != nil {
+				return err
+			}
 			r.logResult(ent)
 			res.Sweep = append(res.Sweep, ent)
 			if cfg.CompareVersion1 {
@@ -232,7 +244,10 @@ func (r *runner) sweep(ctx context.Context, res *Results) error {
 			rt := Ratio{Concurrency: c, TokenType: token}
 
 			if r.tgt.Floor != "" {
-				fl := r.phase("sweep", "floor", token, c, cfg.Logins, bodiesRequest("auth/"+r.tgt.Floor+"/login", floorBodies(token, cfg.TokenTTL, c), func(i int) int { return i % c }), expectToken, 0).run(ctx, r.h, r.pid)
+				fl, err := r.run(ctx, r.phase("sweep", "floor", token, c, cfg.Logins, bodiesRequest("auth/"+r.tgt.Floor+"/login", floorBodies(token, cfg.TokenTTL, c), func(i int) int { return i % c }), expectToken, 0))
+				if err != nil {
+					return err
+				}
 				r.logResult(fl)
 				res.Sweep = append(res.Sweep, fl)
 				rt.VsFloor = ratio(ent.PerSecond, fl.PerSecond)
@@ -244,14 +259,20 @@ func (r *runner) sweep(ctx context.Context, res *Results) error {
 			if err != nil {
 				return err
 			}
-			re := r.phase("sweep", "approle-reused", token, c, cfg.Logins, bodiesRequest(path, reused, func(i int) int { return i % c }), expectToken, 0).run(ctx, r.h, r.pid)
+			re, err := r.run(ctx, r.phase("sweep", "approle-reused", token, c, cfg.Logins, bodiesRequest(path, reused, func(i int) int { return i % c }), expectToken, 0))
+			if err != nil {
+				return err
+			}
 			r.logResult(re)
 
 			single, err := approleBodies(ctx, r.vc, approleRole(token, true), cfg.Logins, cfg.EnrollConcurrency)
 			if err != nil {
 				return err
 			}
-			si := r.phase("sweep", "approle-single-use", token, c, cfg.Logins, bodiesRequest(path, single, func(i int) int { return i }), expectToken, 0).run(ctx, r.h, r.pid)
+			si, err := r.run(ctx, r.phase("sweep", "approle-single-use", token, c, cfg.Logins, bodiesRequest(path, single, func(i int) int { return i }), expectToken, 0))
+			if err != nil {
+				return err
+			}
 			r.logResult(si)
 
 			res.Sweep = append(res.Sweep, re, si)
@@ -279,11 +300,11 @@ func (r *runner) version1Phase(ctx context.Context, clients []*entropyClient, to
 	if err != nil {
 		return Result{}, err
 	}
-	return r.phase("sweep", "entropy-v1", token, c, r.cfg.Logins, req, expectToken, 0).run(ctx, r.h, r.pid), nil
+	return r.run(ctx, r.phase("sweep", "entropy-v1", token, c, r.cfg.Logins, req, expectToken, 0))
 }
 
 func (r *runner) phase(name, method, token string, c, count int, req func(w, i int) (string, []byte, error), check func(int, *loginResponse) error, rate float64) *phase {
-	return &phase{name: name, method: method, token: token, concurrency: c, count: count, request: req, check: check, rate: rate, timeout: r.cfg.PhaseTimeout}
+	return &phase{name: name, method: method, token: token, concurrency: c, count: count, request: req, check: check, rate: rate, timeout: r.cfg.PhaseTimeout, perf: r.perf, logf: r.logf}
 }
 
 func (r *runner) logResult(x Result) {
@@ -337,6 +358,9 @@ func (r *runner) rotation(ctx context.Context, res *Results, mount string) (*Rot
 		if err != nil {
 			return Result{}, err
 		}
+		// Not r.run: the rotation worker's tokens are revoked with the
+		// phase's, once the worker has stopped (its rate is measured
+		// over its own run).
 		return r.phase(name, "entropy", "service", c, count, req, expectToken, rate).run(ctx, r.h, r.pid), nil
 	}
 	// The rotation role's clients were enrolled just now: let their
@@ -348,6 +372,9 @@ func (r *runner) rotation(ctx context.Context, res *Results, mount string) (*Rot
 		return nil, err
 	}
 	r.logResult(out.Baseline)
+	if err := r.revokeLogins(ctx); err != nil {
+		return nil, err
+	}
 	rctx, stop := context.WithCancel(ctx)
 	rot := newRotator(r.h, pop, cfg.RotationRate, cfg.RotationWorkers)
 	done := make(chan RotationStats, 1)
@@ -358,6 +385,9 @@ func (r *runner) rotation(ctx context.Context, res *Results, mount string) (*Rot
 	stop()
 	out.Rotation = <-done
 	if err != nil {
+		return nil, err
+	}
+	if err := r.revokeLogins(ctx); err != nil {
 		return nil, err
 	}
 	r.logResult(out.WithRotation)

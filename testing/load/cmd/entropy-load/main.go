@@ -55,6 +55,7 @@ func run() error {
 	svg := fs.String("svg", "load-plot.svg", "plot of logins/s against concurrency (SVG; empty: none)")
 	logLevel := fs.String("log-level", "warn", "Vault's log level (the plugin logs every login at info)")
 	keep := fs.Bool("keep", false, "leave the server's directory (data, log) in place")
+	perfDir := fs.String("perf-dir", "", "record every timed phase with `perf record -a -g` into this directory (a diagnosis: perf's overhead is in the figures)")
 	suite := fs.String("key-suite", "", "key_suite of the entropy mounts (default: the plugin's, X-Wing)")
 	floor := fs.Bool("floor", true, "mount the floor plugin (the least an external auth plugin does per login) and measure it in the sweep")
 	baseline := fs.String("baseline-plugin", "", "a build of the entropy plugin at a fixed commit (scripts/build-plugin-at.sh) whose rotation throughput is measured beside this build's")
@@ -99,6 +100,7 @@ func run() error {
 	cfg.InlineProofs = *inline
 	cfg.CompareVersion1 = *compareV1
 	cfg.KeySuite = *suite
+	cfg.PerfDir = *perfDir
 	cfg.RotationLoginRate = *rotLogin
 	cfg.Soak = *soak
 	cfg.Progress = os.Stderr

@@ -58,6 +58,10 @@ type Config struct {
 	RotationWorkers     int
 	RotationConcurrency int
 	RotationLoginRate   float64
+	// RotationTokenType is the token type of the rotated clients' role
+	// (service, the default, or batch: a rotation without Vault's token
+	// store writes, to see the plugin's share of its cost).
+	RotationTokenType string
 
 	// GarbageConcurrency is the concurrency of the garbage flood (0
 	// skips it); each kind sends Logins requests.
@@ -95,6 +99,7 @@ func FullConfig() Config {
 		SoakSample:          30 * time.Second,
 		SoakRotationRate:    20,
 		SoakTokenType:       "service",
+		RotationTokenType:   "service",
 	}
 }
 

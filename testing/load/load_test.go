@@ -20,7 +20,7 @@ func tinyConfig() Config {
 		ClientsSmall: 10, Clients: 40, ScaleConcurrency: 2, EnrollConcurrency: 4,
 		RotationRate: 5, RotationPopulation: 12, RotationWorkers: 2, RotationConcurrency: 2, RotationLoginRate: 20,
 		GarbageConcurrency: 2,
-		SoakConcurrency:    2, SoakSample: 2 * time.Second, SoakRotationRate: 3, SoakTokenType: "service", Soak: 5 * time.Second,
+		SoakConcurrency:    2, SoakSample: 2 * time.Second, SoakRotationRate: 3, SoakTokenType: "service", RotationTokenType: "service", Soak: 5 * time.Second,
 	}
 }
 

@@ -31,8 +31,8 @@ func (res *Results) WriteMarkdown(w io.Writer) {
 		fmt.Fprintf(w, "### Background rotation (auth/%s)\n\n", r.Mount)
 		resultTable(w, []Result{r.Baseline, r.WithRotation})
 		st := r.Rotation
-		fmt.Fprintf(w, "\nRotation worker: %.1f rotations/s reached (target %.0f/s), %d logins, %d errors, %d not due, %d missed ticks. p99 with / without: %.2fx (target <= 1.5x).\n\n",
-			st.PerSecond, st.TargetRate, st.Logins, st.Errors, st.NotDue, st.Missed, r.P99Ratio)
+		fmt.Fprintf(w, "\nRotation worker (%s tokens): %.1f rotations/s reached (target %.0f/s), %d logins, %d errors, %d not due, %d missed ticks. p99 with / without: %.2fx (target <= 1.5x).\n\n",
+			r.TokenType, st.PerSecond, st.TargetRate, st.Logins, st.Errors, st.NotDue, st.Missed, r.P99Ratio)
 	}
 	if res.RotationSpeedup > 0 {
 		fmt.Fprintf(w, "Sustained rotations/s, this build over the baseline build on the same server: **%.2fx** (target >= 2x).\n\n", res.RotationSpeedup)

@@ -52,6 +52,7 @@ type Ratio struct {
 // background rotation (target: p99 ratio <= 1.5).
 type RotationResult struct {
 	Mount        string        `json:"mount"`
+	TokenType    string        `json:"token_type"` // of the rotated clients' role
 	Baseline     Result        `json:"baseline"`
 	WithRotation Result        `json:"with_rotation"`
 	Rotation     RotationStats `json:"rotation"`
@@ -122,7 +123,7 @@ func newRunner(ctx context.Context, cfg Config, tgt *Target) (*runner, error) {
 				return nil, fmt.Errorf("setting key_suite on auth/%s: %w", m, err)
 			}
 		}
-		if err := setup(ctx, vc, "auth/"+m, cfg.TokenTTL); err != nil {
+		if err := setup(ctx, vc, "auth/"+m, cfg.TokenTTL, cfg.RotationTokenType); err != nil {
 			return nil, err
 		}
 	}
@@ -344,7 +345,7 @@ func (r *runner) rotation(ctx context.Context, res *Results, mount string) (*Rot
 	// As many logins as fit in the phase's time at that rate, leaving a
 	// margin under the proofs' age limit.
 	count := min(cfg.Logins, int(rate*(cfg.PhaseTimeout-10*time.Second).Seconds()))
-	r.logf("rotation: enrolling %d clients of role %s on auth/%s (rotation_period 1s)", cfg.RotationPopulation, roleRotate, mount)
+	r.logf("rotation: enrolling %d clients of role %s on auth/%s (rotation_period 1s, %s tokens)", cfg.RotationPopulation, roleRotate, mount, cfg.RotationTokenType)
 	pop, _, err := enroll(ctx, r.vc, "auth/"+mount, roleRotate, cfg.RotationPopulation, cfg.EnrollConcurrency, func(int) bool { return true })
 	if err != nil {
 		return nil, err
@@ -367,7 +368,7 @@ func (r *runner) rotation(ctx context.Context, res *Results, mount string) (*Rot
 	// rotation_period pass so that every first login is handed a
 	// generation.
 	time.Sleep(1500 * time.Millisecond)
-	out := &RotationResult{Mount: mount}
+	out := &RotationResult{Mount: mount, TokenType: cfg.RotationTokenType}
 	if out.Baseline, err = run("rotation-baseline"); err != nil {
 		return nil, err
 	}

@@ -41,7 +41,7 @@ func approleRole(token string, single bool) string {
 // setup creates the roles of both methods. Rotation is pushed far out on
 // every entropy role but roleRotate, so that no login of a timed phase is
 // handed a new generation by accident.
-func setup(ctx context.Context, vc *api.Client, mount, ttl string) error {
+func setup(ctx context.Context, vc *api.Client, mount, ttl, rotateToken string) error {
 	auths, err := vc.Sys().ListAuthWithContext(ctx)
 	if err != nil {
 		return err
@@ -68,7 +68,7 @@ func setup(ctx context.Context, vc *api.Client, mount, ttl string) error {
 		{mount + "/role/" + roleService, with(common("service"), "rotation_period", "720h")},
 		{mount + "/role/" + roleBatch, with(common("batch"), "rotation_period", "720h")},
 		{mount + "/role/" + roleScale, with(common("batch"), "rotation_period", "720h", "entropy_size", 4096)},
-		{mount + "/role/" + roleRotate, with(common("service"), "rotation_period", "1s")},
+		{mount + "/role/" + roleRotate, with(common(rotateToken), "rotation_period", "1s")},
 		{mount + "/role/" + roleGarbage, with(common("batch"), "rotation_period", "720h", "lockout_threshold", 0)},
 	}
 	for _, token := range tokenTypes {

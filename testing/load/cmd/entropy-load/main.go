@@ -45,6 +45,7 @@ func run() error {
 	rotRate := fs.Float64("rotation-rate", full.RotationRate, "background rotations per second (0 skips the rotation comparison)")
 	rotPop := fs.Int("rotation-population", full.RotationPopulation, "clients the rotation worker rotates")
 	rotLogin := fs.Float64("rotation-login-rate", 0, "logins/s of the load measured with and without rotation (0: half the sweep's entropy service-token rate)")
+	rotToken := fs.String("rotation-token-type", full.RotationTokenType, "token type of the rotated clients' role: service or batch")
 	garbage := fs.Int("garbage-concurrency", full.GarbageConcurrency, "concurrency of the garbage flood (0 skips it)")
 	soak := fs.Duration("soak", 0, "run only a soak at saturation for this long (e.g. 10m) instead of the measurement")
 	soakConc := fs.Int("soak-concurrency", full.SoakConcurrency, "workers of the soak")
@@ -92,6 +93,7 @@ func run() error {
 	apply("clients-small", func() { cfg.ClientsSmall = *small })
 	apply("rotation-rate", func() { cfg.RotationRate = *rotRate })
 	apply("rotation-population", func() { cfg.RotationPopulation = *rotPop })
+	apply("rotation-token-type", func() { cfg.RotationTokenType = *rotToken })
 	apply("garbage-concurrency", func() { cfg.GarbageConcurrency = *garbage })
 	apply("soak-concurrency", func() { cfg.SoakConcurrency = *soakConc })
 	apply("soak-sample", func() { cfg.SoakSample = *soakSample })
@@ -104,6 +106,11 @@ func run() error {
 	cfg.RotationLoginRate = *rotLogin
 	cfg.Soak = *soak
 	cfg.Progress = os.Stderr
+	for name, v := range map[string]string{"rotation-token-type": cfg.RotationTokenType, "soak-token-type": cfg.SoakTokenType} {
+		if v != "service" && v != "batch" {
+			return fmt.Errorf("-%s %q: want service or batch", name, v)
+		}
+	}
 	if cfg.Clients > 0 && cfg.Clients < cfg.ClientsSmall {
 		return fmt.Errorf("-clients %d is below -clients-small %d", cfg.Clients, cfg.ClientsSmall)
 	}

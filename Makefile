@@ -83,7 +83,7 @@ integration-test: build
 	@echo "ENTROPY_INTEGRATION=1 VAULT_BIN=$(VAULT_BIN) MINIO_BIN=$(MINIO_BIN) ENTROPY_BIN_DIR=$(BIN) $(GO) -C testing test -count=1 -timeout 30m -p 1 -v ./..."; \
 	ENTROPY_INTEGRATION=1 VAULT_BIN=$(VAULT_BIN) MINIO_BIN=$(MINIO_BIN) ENTROPY_BIN_DIR=$(BIN) $(GO) -C testing test -count=1 -timeout 30m -p 1 -v ./...
 
-## upgrade-test: the plugin of testing/upgrade/baseline-commit upgraded in place to this build under a login load, a downgrade refused cleanly, both CLIs against both plugins (real Vault; part of integration-test; about 30 s once the baseline is built)
+## upgrade-test: the release of testing/upgrade/baseline-commit, and the schema version 1 build of testing/upgrade/schema-v1-commit, each upgraded in place to this build under a login load and downgraded to (the release serves on; the schema version 1 build refuses cleanly), both CLIs against both plugins (real Vault; part of integration-test; about a minute once the baselines are built)
 upgrade-test: build
 	ENTROPY_INTEGRATION=1 VAULT_BIN=$(VAULT_BIN) ENTROPY_BIN_DIR=$(BIN) $(GO) -C testing test -count=1 -p 1 -v ./upgrade/
 

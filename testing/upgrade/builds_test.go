@@ -23,26 +23,37 @@ type build struct {
 
 var commitLine = regexp.MustCompile(`^([0-9a-f]{40})\b`)
 
-// baselineCommit is the commit the first line of testing/upgrade/baseline-commit
+// The files under testing/upgrade that name a baseline commit on their
+// first line.
+const (
+	// releaseBaseline: the newest release, what operators run.
+	releaseBaseline = "baseline-commit"
+	// schemaV1Baseline: the last build of storage schema version 1, kept
+	// so that the migration from it stays tested after the release.
+	schemaV1Baseline = "schema-v1-commit"
+)
+
+// baselineCommit is the commit the first line of testing/upgrade/<file>
 // names.
-func baselineCommit(t *testing.T, root string) string {
+func baselineCommit(t *testing.T, root, file string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(root, "testing", "upgrade", "baseline-commit"))
+	b, err := os.ReadFile(filepath.Join(root, "testing", "upgrade", file))
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := commitLine.FindStringSubmatch(string(b))
 	if m == nil {
-		t.Fatalf("testing/upgrade/baseline-commit does not start with a 40-hex commit: %q", b)
+		t.Fatalf("testing/upgrade/%s does not start with a 40-hex commit: %q", file, b)
 	}
 	return m[1]
 }
 
 // baselineBuild builds (or finds in the cache) the plugin and the CLI of
-// the baseline commit, from `git archive` (scripts/build-plugin-at.sh).
-func baselineBuild(t *testing.T, root string) build {
+// the commit testing/upgrade/<file> names, from `git archive`
+// (scripts/build-plugin-at.sh).
+func baselineBuild(t *testing.T, root, file string) build {
 	t.Helper()
-	commit := baselineCommit(t, root)
+	commit := baselineCommit(t, root, file)
 	if err := exec.Command("git", "-C", root, "cat-file", "-e", commit+"^{commit}").Run(); err != nil {
 		// A shallow clone or a source archive: nothing to upgrade from. Said
 		// loudly; .ci/run fetches the history first where it can.

@@ -3,6 +3,7 @@ package upgrade
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -201,4 +202,65 @@ func tidy(t *testing.T, s *harness.Server) map[string]interface{} {
 	}
 	t.Fatal("tidy did not finish within 30 s")
 	return nil
+}
+
+// The roles every upgrade test enrolls its clients in.
+const (
+	loadRole   = "load" // rotates every 2 s: the load rotates across the reload
+	steadyRole = "rot"  // rotates only when asked (1 h period)
+)
+
+func names(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s-%d", prefix, i)
+	}
+	return out
+}
+
+// checkGenerations fails unless the client's record names these
+// generations (0: none) and is not locked.
+func checkGenerations(t *testing.T, s *harness.Server, role, id string, gen, pending, superseded uint64) {
+	t.Helper()
+	r := readClient(t, s, role, id)
+	if r.generation != gen || r.pending != pending || r.superseded != superseded || r.locked {
+		t.Errorf("client %s: %+v, want generation %d, pending %d, superseded %d, unlocked", id, r, gen, pending, superseded)
+	}
+}
+
+func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s", limit, what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// proofVersions fails unless the state of every client in ids says the
+// server reads proof version want (0: the member is absent).
+func proofVersions(t *testing.T, state map[string]string, ids []string, want int) {
+	t.Helper()
+	for _, id := range ids {
+		st, err := client.LoadState(state[id])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.ProofVersion != want {
+			t.Errorf("client %s: its state says proof_version %d, want %d", id, st.ProofVersion, want)
+		}
+	}
 }

@@ -10,11 +10,6 @@ import (
 	"github.com/entropy-auth/vault-plugin-auth-entropy/testing/harness"
 )
 
-// downgradeAndBack pins the baseline again and reloads: the baseline build
-// reads schema version 1 only, and the current build has written version 2
-// (migrated clients, the replay watermark). It must refuse, with the
-// versions named, and change nothing in storage; an upgrade again must
-// bring every client back.
 // schemaRefusal is what the baseline says of a schema version 2 record
 // (its backend/schema.go), in its answer and its log.
 const schemaRefusal = "schema version 2, this build reads up to 1: written by a newer release of the plugin; downgrade is not supported"
@@ -23,7 +18,12 @@ const schemaRefusal = "schema version 2, this build reads up to 1: written by a 
 // it cannot read (its backend/protocol/errors.go).
 const versionRefusal = "proof has an unsupported version"
 
-func downgradeAndBack(t *testing.T, s *harness.Server, base, cur build, state map[string]string, loadIDs, steadyIDs []string) {
+// downgradeToSchemaV1AndBack pins the schema version 1 baseline again and
+// reloads: that build reads schema version 1 only, and the current build
+// has written version 2 (migrated clients, the replay watermark). It must
+// refuse, with the versions named, and change nothing in storage; an
+// upgrade again must bring every client back.
+func downgradeToSchemaV1AndBack(t *testing.T, s *harness.Server, base, cur build, state map[string]string, loadIDs, steadyIDs []string) {
 	replayCurrent := captureLogin(t, s, state["steady-1"])
 	before := s.MountStorage(t, mount)
 	logBefore := len(s.Log(t))
@@ -87,9 +87,5 @@ func downgradeAndBack(t *testing.T, s *harness.Server, base, cur build, state ma
 		}
 	}
 	checkReplayRefused(t, s, "replay of a current login after the downgrade and back", replayCurrent)
-	for _, id := range steadyIDs {
-		if r := readClient(t, s, steadyRole, id); r.locked {
-			t.Errorf("client %s is locked: %s", id, r.lockReason)
-		}
-	}
+	noneLocked(t, s, steadyRole, steadyIDs)
 }

@@ -2,7 +2,6 @@ package upgrade
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,25 +11,14 @@ import (
 	"github.com/entropy-auth/vault-plugin-auth-entropy/testing/harness"
 )
 
-const (
-	loadRole   = "load" // rotates every 2 s: the load rotates across the reload
-	steadyRole = "rot"  // rotates only when asked (1 h period)
-)
-
-func names(prefix string, n int) []string {
-	out := make([]string, n)
-	for i := range out {
-		out[i] = fmt.Sprintf("%s-%d", prefix, i)
-	}
-	return out
-}
-
-// TestUpgradeUnderLoad: baseline -> current under a login load, then a
-// downgrade to the baseline and an upgrade again (see the package doc).
-func TestUpgradeUnderLoad(t *testing.T) {
+// TestUpgradeFromSchemaV1: the build of testing/upgrade/schema-v1-commit
+// (storage schema version 1, proof version 1) -> current under a login
+// load, the records migrated as they are written, then a downgrade to it
+// refused cleanly and an upgrade again (see the package doc).
+func TestUpgradeFromSchemaV1(t *testing.T) {
 	harness.Integration(t)
 	root := harness.RepoRoot(t)
-	base := baselineBuild(t, root)
+	base := baselineBuild(t, root, schemaV1Baseline)
 	cur := currentBuild(t, root, base)
 	t.Logf("baseline %s (plugin %s), current %s", base.version, base.name, cur.version)
 
@@ -70,10 +58,7 @@ func TestUpgradeUnderLoad(t *testing.T) {
 	}
 	wantRecord := func(id string, gen, pending, superseded uint64) {
 		t.Helper()
-		r := readClient(t, s, steadyRole, id)
-		if r.generation != gen || r.pending != pending || r.superseded != superseded || r.locked {
-			t.Errorf("client %s: %+v, want generation %d, pending %d, superseded %d, unlocked", id, r, gen, pending, superseded)
-		}
+		checkGenerations(t, s, steadyRole, id, gen, pending, superseded)
 	}
 	for _, id := range pendingIDs {
 		wantRecord(id, 1, 2, 0)
@@ -220,54 +205,9 @@ func TestUpgradeUnderLoad(t *testing.T) {
 
 	all := append(append(append([]string{}, pendingIDs...), supersededIDs[1:]...), steadyIDs...)
 	all = append(all, newCLI.id, oldCLI.id, fresh.id)
-	for _, id := range all {
-		if r := readClient(t, s, steadyRole, id); r.locked {
-			t.Errorf("client %s is locked: %s", id, r.lockReason)
-		}
-	}
-	for _, id := range loadIDs {
-		if r := readClient(t, s, loadRole, id); r.locked {
-			t.Errorf("client %s is locked: %s", id, r.lockReason)
-		}
-	}
+	noneLocked(t, s, steadyRole, all)
+	noneLocked(t, s, loadRole, loadIDs)
 
 	state[newCLI.id], state[oldCLI.id], state[fresh.id] = newCLI.state, oldCLI.state, fresh.state
-	t.Run("downgrade", func(t *testing.T) { downgradeAndBack(t, s, base, cur, state, loadIDs, all) })
-}
-
-func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %s for %s", limit, what)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-func copyFile(t *testing.T, src, dst string) {
-	t.Helper()
-	b, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(dst, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// proofVersions fails unless the state of every client in ids says the
-// server reads proof version want (0: the member is absent).
-func proofVersions(t *testing.T, state map[string]string, ids []string, want int) {
-	t.Helper()
-	for _, id := range ids {
-		st, err := client.LoadState(state[id])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st.ProofVersion != want {
-			t.Errorf("client %s: its state says proof_version %d, want %d", id, st.ProofVersion, want)
-		}
-	}
+	t.Run("downgrade", func(t *testing.T) { downgradeToSchemaV1AndBack(t, s, base, cur, state, loadIDs, all) })
 }
